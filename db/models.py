@@ -1,0 +1,197 @@
+"""The system of record: SQLModel tables. Schema changes go through Alembic (db/migrations)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from domain.cases import CaseStatus, EventKind, ProcessKind, TaskStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_type=DateTime(timezone=True), **kw)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=64)
+    full_name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=200)
+    roles: list[str] = Field(default_factory=list, sa_type=JSON)
+    scopes: list[str] = Field(default_factory=list, sa_type=JSON)
+    """Units, counties or hospitals this user acts for (`*` for all)."""
+    email: str | None = Field(default=None, max_length=200)
+    mobile: str | None = Field(default=None, max_length=20)
+    is_active: bool = True
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tracking_code: str = Field(unique=True, index=True, max_length=20)
+    process: ProcessKind = Field(max_length=40, index=True)
+    workflow_id: str = Field(unique=True, max_length=100)
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
+    requester_name: str = Field(default="", max_length=200)
+    requester_national_code: str = Field(default="", max_length=10)
+    requester_mobile: str = Field(default="", max_length=11)
+    requester_unit: str = Field(default="", max_length=200)
+    status: CaseStatus = Field(default=CaseStatus.open, max_length=20, index=True)
+    current_step: str | None = Field(default=None, max_length=60)
+    outcome: str | None = Field(default=None, max_length=20)
+    outcome_detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """What the requester is told at the end: the new address, or the refusal reason."""
+    answer_due_at: datetime | None = _ts(default=None)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    closed_at: datetime | None = _ts(default=None)
+
+
+class Task(SQLModel, table=True):
+    """A human step waiting in a cartable. The id is the workflow's own, so writes are idempotent."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_open_role", "status", "role", "scope", "due_at"),
+        Index("ix_tasks_open_assignee", "status", "assignee", "due_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=160)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    process: ProcessKind = Field(max_length=40)
+    step: str = Field(max_length=60)
+    title_fa: str = Field(max_length=200)
+    title_en: str = Field(max_length=200)
+    role: str = Field(max_length=40)
+    scope: str | None = Field(default=None, max_length=100)
+    assignee: str | None = Field(default=None, max_length=64)
+    status: TaskStatus = Field(default=TaskStatus.open, max_length=20)
+    overdue: bool = False
+    due_at: datetime = _ts()
+    form_schema: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    context: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """The case's data shown beside the decision form."""
+    decision: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    completed_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts(default_factory=utcnow)
+    completed_at: datetime | None = _ts(default=None)
+
+
+class CaseEvent(SQLModel, table=True):
+    """The case timeline; `event_key` makes a retried activity write an event once."""
+
+    __tablename__ = "case_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    event_key: str | None = Field(default=None, unique=True, max_length=200)
+    kind: EventKind = Field(max_length=30)
+    step: str | None = Field(default=None, max_length=60)
+    actor: str | None = Field(default=None, max_length=64)
+    text_fa: str = Field(default="", max_length=2000)
+    text_en: str = Field(default="", max_length=2000)
+    public: bool = False
+    """Shown to the requester on the tracking page."""
+    at: datetime = _ts(default_factory=utcnow)
+
+
+class Holiday(SQLModel, table=True):
+    __tablename__ = "holidays"
+
+    day: date = Field(primary_key=True)
+    title: str = Field(max_length=200)
+
+
+class Person(SQLModel, table=True):
+    """The university's person registry (HR and education records), imported from CSV."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("national_code", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    national_code: str = Field(max_length=10, index=True)
+    member_id: str = Field(max_length=30)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    affiliation: str = Field(max_length=20)
+    unit: str = Field(default="", max_length=200)
+    is_active: bool = True
+
+
+class EmailRequest(SQLModel, table=True):
+    """The form as submitted; kept so that an accepted request can always be restarted."""
+
+    __tablename__ = "email_requests"
+
+    case_id: int = Field(primary_key=True, foreign_key="cases.id")
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    national_code: str = Field(max_length=10)
+    mobile: str = Field(max_length=11)
+    affiliation: str = Field(max_length=20)
+    member_id: str = Field(max_length=30)
+    unit: str = Field(max_length=200)
+    requested_username: str = Field(max_length=32)
+    personal_email: str | None = Field(default=None, max_length=200)
+
+
+class MailAccount(SQLModel, table=True):
+    __tablename__ = "mail_accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(unique=True, foreign_key="cases.id")
+    username: str = Field(unique=True, max_length=32)
+    address: str = Field(max_length=200)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class DirectoryMailbox(SQLModel, table=True):
+    """The local mail directory (the default MailDirectory): a mailbox per row."""
+
+    __tablename__ = "directory_mailboxes"
+
+    username: str = Field(primary_key=True, max_length=32)
+    address: str = Field(max_length=200)
+    display_name: str = Field(max_length=200)
+    owner_ref: str = Field(max_length=100)
+    """Who the mailbox was made for (the case's tracking code): a retry recognises its own."""
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class CredentialReveal(SQLModel, table=True):
+    """An initial password waiting to be shown once, encrypted; erased when shown or expired."""
+
+    __tablename__ = "credential_reveals"
+
+    case_id: int = Field(primary_key=True, foreign_key="cases.id")
+    ciphertext: str | None = Field(default=None, max_length=500)
+    expires_at: datetime = _ts()
+    revealed_at: datetime | None = _ts(default=None)
+
+
+class OutboundMessage(SQLModel, table=True):
+    """Every SMS and e-mail sent; `message_key` makes a retried send go out once."""
+
+    __tablename__ = "outbound_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_key: str = Field(unique=True, max_length=200)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    channel: str = Field(max_length=10)
+    recipient: str = Field(max_length=200)
+    subject: str = Field(default="", max_length=300)
+    body: str = Field(max_length=4000)
+    sent_at: datetime | None = _ts(default=None)
+    created_at: datetime = _ts(default_factory=utcnow)

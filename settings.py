@@ -1,0 +1,103 @@
+"""Every setting Peygir reads, from the environment (or `.env`, then `var/secrets.env`).
+
+docker-compose.yml names these same variables; tests/test_deployment.py checks that it does.
+"""
+
+from __future__ import annotations
+
+import base64
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AppEnv(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class MailDirectoryKind(StrEnum):
+    local = "local"
+    ldap = "ldap"
+
+
+class EmailSenderKind(StrEnum):
+    local = "local"
+    smtp = "smtp"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=(".env", "var/secrets.env"), env_file_encoding="utf-8", extra="ignore"
+    )
+
+    app_env: AppEnv = AppEnv.development
+    """development seeds demo users; production never does and requires real secrets."""
+    database_url: str = "sqlite:///var/peygir.db"
+    """SQLAlchemy URL of the system of record (SQLite file or postgresql+psycopg://)."""
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "peygir"
+    payload_keys: str = ""
+    """Payload encryption keys as `id:base64key,id2:base64key2`; the first one encrypts."""
+    secret_key: str = ""
+    """Signs access tokens and session cookies."""
+    demo_password: str = "demo"
+    mail_domain: str = "university.ac.ir"
+    mail_directory: MailDirectoryKind = MailDirectoryKind.local
+    ldap_url: str = "ldap://127.0.0.1:389"
+    ldap_bind_dn: str = ""
+    ldap_bind_password: str = ""
+    ldap_base_dn: str = "ou=mail,dc=university,dc=ac,dc=ir"
+    email_sender: EmailSenderKind = EmailSenderKind.local
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_from: str = "it-noreply@university.ac.ir"
+    weekend_days: str = "3,4"
+    """Python weekday numbers that are not working days (Thursday=3, Friday=4)."""
+    timezone: str = "Asia/Tehran"
+    codec_cors_origins: str = "http://localhost:8233"
+    """Origins (comma-separated) of the Temporal UI allowed to call /codec."""
+    track_rate_limit_per_minute: int = 10
+    access_token_minutes: int = Field(default=480, ge=1)
+    public_base_url: str = "http://localhost:8000"
+    """Where people reach the portal; used in messages sent to them."""
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _keys_parse(cls, value: str) -> str:
+        for part in filter(None, value.split(",")):
+            key_id, _, b64 = part.partition(":")
+            if not key_id or len(base64.b64decode(b64)) != 32:
+                raise ValueError("each payload key must be id:base64(32 bytes)")
+        return value
+
+    def encryption_keys(self) -> dict[str, bytes]:
+        """Key id → 32-byte AES key; insertion order keeps the active key first."""
+        keys: dict[str, bytes] = {}
+        for part in filter(None, self.payload_keys.split(",")):
+            key_id, _, b64 = part.partition(":")
+            keys[key_id] = base64.b64decode(b64)
+        return keys
+
+    def weekend(self) -> frozenset[int]:
+        return frozenset(int(d) for d in self.weekend_days.split(",") if d.strip())
+
+    def require_secrets(self) -> None:
+        """Refuse to run without the keys that protect personal data."""
+        missing = [n for n in ("payload_keys", "secret_key") if not getattr(self, n)]
+        if missing:
+            raise RuntimeError(
+                f"missing settings {', '.join(m.upper() for m in missing)}; "
+                "run `make secrets` or set them in the environment"
+            )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
