@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from domain.cases import CaseStatus, EventKind, ProcessKind, TaskStatus
@@ -40,14 +40,14 @@ class Case(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     tracking_code: str = Field(unique=True, index=True, max_length=20)
-    process: ProcessKind = Field(max_length=40, index=True)
+    process: ProcessKind = Field(sa_type=String(40), index=True)
     workflow_id: str = Field(unique=True, max_length=100)
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
     requester_name: str = Field(default="", max_length=200)
     requester_national_code: str = Field(default="", max_length=10)
     requester_mobile: str = Field(default="", max_length=11)
     requester_unit: str = Field(default="", max_length=200)
-    status: CaseStatus = Field(default=CaseStatus.open, max_length=20, index=True)
+    status: CaseStatus = Field(default=CaseStatus.open, sa_type=String(20), index=True)
     current_step: str | None = Field(default=None, max_length=60)
     outcome: str | None = Field(default=None, max_length=20)
     outcome_detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
@@ -59,7 +59,7 @@ class Case(SQLModel, table=True):
 
 
 class Task(SQLModel, table=True):
-    """A human step waiting in a cartable. The id is the workflow's own, so writes are idempotent."""
+    """A human step in a cartable; its id comes from the workflow, so writes are idempotent."""
 
     __tablename__ = "tasks"
     __table_args__ = (
@@ -69,14 +69,14 @@ class Task(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=160)
     case_id: int = Field(foreign_key="cases.id", index=True)
-    process: ProcessKind = Field(max_length=40)
+    process: ProcessKind = Field(sa_type=String(40))
     step: str = Field(max_length=60)
     title_fa: str = Field(max_length=200)
     title_en: str = Field(max_length=200)
     role: str = Field(max_length=40)
     scope: str | None = Field(default=None, max_length=100)
     assignee: str | None = Field(default=None, max_length=64)
-    status: TaskStatus = Field(default=TaskStatus.open, max_length=20)
+    status: TaskStatus = Field(default=TaskStatus.open, sa_type=String(20))
     overdue: bool = False
     due_at: datetime = _ts()
     form_schema: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
@@ -96,7 +96,7 @@ class CaseEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
     event_key: str | None = Field(default=None, unique=True, max_length=200)
-    kind: EventKind = Field(max_length=30)
+    kind: EventKind = Field(sa_type=String(30))
     step: str | None = Field(default=None, max_length=60)
     actor: str | None = Field(default=None, max_length=64)
     text_fa: str = Field(default="", max_length=2000)

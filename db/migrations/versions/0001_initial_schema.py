@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:30:26.690049
+Create Date: 2026-11-25 20:30:49.467557
 """
 
 from collections.abc import Sequence
@@ -23,18 +23,7 @@ def upgrade() -> None:
         "cases",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("tracking_code", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column(
-            "process",
-            sa.Enum(
-                "email_account",
-                "equipment_repair",
-                "automation_cartable",
-                "shams_rollout",
-                "sepas_error",
-                name="processkind",
-            ),
-            nullable=False,
-        ),
+        sa.Column("process", sa.String(length=40), nullable=False),
         sa.Column("workflow_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("idempotency_key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("requester_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -43,9 +32,7 @@ def upgrade() -> None:
         ),
         sa.Column("requester_mobile", sqlmodel.sql.sqltypes.AutoString(length=11), nullable=False),
         sa.Column("requester_unit", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column(
-            "status", sa.Enum("open", "closed", "cancelled", name="casestatus"), nullable=False
-        ),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("current_step", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
         sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("outcome_detail", sa.JSON(), nullable=False),
@@ -118,23 +105,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("event_key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-        sa.Column(
-            "kind",
-            sa.Enum(
-                "submitted",
-                "stage",
-                "task_opened",
-                "task_completed",
-                "task_overdue",
-                "task_reassigned",
-                "comment",
-                "message_sent",
-                "closed",
-                "cancelled",
-                name="eventkind",
-            ),
-            nullable=False,
-        ),
+        sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("step", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("text_fa", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
@@ -223,27 +194,14 @@ def upgrade() -> None:
         "tasks",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "process",
-            sa.Enum(
-                "email_account",
-                "equipment_repair",
-                "automation_cartable",
-                "shams_rollout",
-                "sepas_error",
-                name="processkind",
-            ),
-            nullable=False,
-        ),
+        sa.Column("process", sa.String(length=40), nullable=False),
         sa.Column("step", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
         sa.Column("title_fa", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("title_en", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("scope", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("assignee", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column(
-            "status", sa.Enum("open", "done", "cancelled", name="taskstatus"), nullable=False
-        ),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("overdue", sa.Boolean(), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("form_schema", sa.JSON(), nullable=False),
