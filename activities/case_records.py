@@ -1,0 +1,280 @@
+"""Projection of every case into the system of record: stages, tasks, timeline, closing.
+
+Each write is idempotent by a natural key (task id, event key), so a retry or a worker crash
+never leaves a second row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from temporalio import activity
+
+from activities.notifications import EmailSender, OutgoingMessage
+from db.models import Case, CaseEvent, Holiday, Task, User
+from domain.cases import CaseStatus, EventKind, Role, TaskStatus
+from domain.records import (
+    CaseClosing,
+    CaseStage,
+    TaskClosing,
+    TaskOpening,
+    TaskOverdue,
+    TaskReassignment,
+)
+from domain.tasks import CalendarData
+from settings import Settings
+
+CALENDAR_HORIZON = timedelta(days=800)
+"""Holidays this far ahead are handed to a workflow: more than any SLA can reach."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def add_event(session: Session, event: CaseEvent) -> bool:
+    """Insert a timeline event unless its key is already there; True if it was new."""
+    if event.event_key is not None:
+        found = session.exec(
+            select(CaseEvent.id).where(CaseEvent.event_key == event.event_key)
+        ).first()
+        if found is not None:
+            return False
+    try:
+        with session.begin_nested():
+            session.add(event)
+    except IntegrityError:
+        return False
+    return True
+
+
+class CaseRecordActivities:
+    """Activities shared by all processes; they write only the system of record and notices."""
+
+    def __init__(self, engine: Engine, settings: Settings, email: EmailSender) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._email = email
+
+    def _session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    @activity.defn
+    def load_calendar(self) -> CalendarData:
+        today = _now().date()
+        with self._session() as session:
+            days = session.exec(
+                select(Holiday.day).where(
+                    Holiday.day >= today - timedelta(days=2),
+                    Holiday.day <= today + CALENDAR_HORIZON,
+                )
+            ).all()
+        return CalendarData(
+            weekend=sorted(self._settings.weekend()),
+            holidays=sorted(days),
+            timezone=self._settings.timezone,
+        )
+
+    @activity.defn
+    def record_stage(self, stage: CaseStage) -> None:
+        with self._session() as session:
+            case = session.get(Case, stage.case_id)
+            if case is None:
+                raise ValueError(f"case {stage.case_id} is not in the database")
+            if add_event(
+                session,
+                CaseEvent(
+                    case_id=stage.case_id,
+                    event_key=stage.event_key,
+                    kind=EventKind.stage,
+                    step=stage.step,
+                    text_fa=stage.text_fa,
+                    text_en=stage.text_en,
+                    public=stage.public,
+                ),
+            ):
+                case.current_step = stage.step
+                case.updated_at = _now()
+                session.add(case)
+            session.commit()
+
+    @activity.defn
+    def open_task(self, opening: TaskOpening) -> None:
+        with self._session() as session:
+            if session.get(Task, opening.task_id) is None:
+                case = session.get(Case, opening.case_id)
+                assert case is not None
+                session.add(
+                    Task(
+                        id=opening.task_id,
+                        case_id=opening.case_id,
+                        process=case.process,
+                        step=opening.step,
+                        title_fa=opening.title_fa,
+                        title_en=opening.title_en,
+                        role=opening.role,
+                        scope=opening.scope,
+                        due_at=opening.due_at,
+                        form_schema=opening.form_schema,
+                        context=opening.context,
+                    )
+                )
+                add_event(
+                    session,
+                    CaseEvent(
+                        case_id=opening.case_id,
+                        event_key=f"{opening.task_id}:opened",
+                        kind=EventKind.task_opened,
+                        step=opening.step,
+                        text_fa=f"ارجاع به کارتابل: {opening.title_fa}",
+                        text_en=f"Sent to the cartable: {opening.title_en}",
+                    ),
+                )
+                session.commit()
+            tracking_code = session.get(Case, opening.case_id).tracking_code  # type: ignore[union-attr]
+        self._notify_role(
+            opening.role,
+            opening.scope,
+            key=f"{opening.task_id}:opened",
+            subject=f"کار جدید در کارتابل: {opening.title_fa} ({tracking_code})",
+            body=(
+                f"کار «{opening.title_fa}» برای پرونده {tracking_code} در کارتابل شماست.\n"
+                f"{self._settings.public_base_url}/tasks/{opening.task_id}"
+            ),
+        )
+
+    @activity.defn
+    def mark_task_overdue(self, overdue: TaskOverdue) -> None:
+        with self._session() as session:
+            task = session.get(Task, overdue.task_id)
+            assert task is not None
+            task.overdue = True
+            session.add(task)
+            add_event(
+                session,
+                CaseEvent(
+                    case_id=overdue.case_id,
+                    event_key=f"{overdue.task_id}:overdue",
+                    kind=EventKind.task_overdue,
+                    step=task.step,
+                    text_fa=f"مهلت «{task.title_fa}» گذشت؛ به سرپرست اطلاع داده شد",
+                    text_en=f"“{task.title_en}” is overdue; the supervisor was told",
+                ),
+            )
+            session.commit()
+            title = task.title_fa
+        self._notify_role(
+            overdue.escalate_to,
+            None,
+            key=f"{overdue.task_id}:overdue",
+            subject=f"تاخیر در انجام کار: {title}",
+            body=f"مهلت کار «{title}» گذشته است.\n"
+            f"{self._settings.public_base_url}/tasks/{overdue.task_id}",
+        )
+
+    @activity.defn
+    def close_task(self, closing: TaskClosing) -> None:
+        with self._session() as session:
+            task = session.get(Task, closing.task_id)
+            assert task is not None
+            if task.status == TaskStatus.open:
+                task.status = TaskStatus.done
+                task.decision = closing.decision
+                task.completed_by = closing.completed_by
+                task.completed_at = _now()
+                session.add(task)
+                add_event(
+                    session,
+                    CaseEvent(
+                        case_id=closing.case_id,
+                        event_key=f"{closing.task_id}:closed",
+                        kind=EventKind.task_completed,
+                        step=task.step,
+                        actor=closing.completed_by,
+                        text_fa=f"انجام شد: {task.title_fa}",
+                        text_en=f"Done: {task.title_en}",
+                    ),
+                )
+                session.commit()
+
+    @activity.defn
+    def reassign_task(self, change: TaskReassignment) -> None:
+        with self._session() as session:
+            task = session.get(Task, change.task_id)
+            assert task is not None
+            task.assignee = change.assignee
+            session.add(task)
+            add_event(
+                session,
+                CaseEvent(
+                    case_id=change.case_id,
+                    event_key=change.event_key,
+                    kind=EventKind.task_reassigned,
+                    step=task.step,
+                    actor=change.by,
+                    text_fa=f"«{task.title_fa}» به {change.assignee} سپرده شد: {change.reason}",
+                    text_en=f"“{task.title_en}” reassigned to {change.assignee}: {change.reason}",
+                ),
+            )
+            session.commit()
+
+    @activity.defn
+    def close_case(self, closing: CaseClosing) -> None:
+        with self._session() as session:
+            case = session.get(Case, closing.case_id)
+            assert case is not None
+            for task in session.exec(
+                select(Task).where(Task.case_id == closing.case_id, Task.status == TaskStatus.open)
+            ):
+                task.status = TaskStatus.cancelled
+                session.add(task)
+            if case.status == CaseStatus.open:
+                case.status = closing.status
+                case.outcome = closing.outcome
+                case.outcome_detail = closing.detail
+                case.current_step = None
+                case.closed_at = case.updated_at = _now()
+                session.add(case)
+            kind = (
+                EventKind.cancelled if closing.status == CaseStatus.cancelled else EventKind.closed
+            )
+            add_event(
+                session,
+                CaseEvent(
+                    case_id=closing.case_id,
+                    event_key=f"{case.workflow_id}:closed",
+                    kind=kind,
+                    text_fa="پرونده بسته شد" if kind == EventKind.closed else "پرونده لغو شد",
+                    text_en="Case closed" if kind == EventKind.closed else "Case cancelled",
+                    public=True,
+                ),
+            )
+            session.commit()
+
+    def _notify_role(
+        self, role: Role, scope: str | None, *, key: str, subject: str, body: str
+    ) -> None:
+        """E-mail everyone who holds `role` in `scope` (those with an address)."""
+        with self._session() as session:
+            users = session.exec(
+                select(User).where(col(User.is_active).is_(True), col(User.email).is_not(None))
+            ).all()
+        for user in users:
+            if role in user.roles and (scope is None or "*" in user.scopes or scope in user.scopes):
+                self._email.send(
+                    OutgoingMessage(
+                        message_key=f"{key}:{user.username}",
+                        case_id=None,
+                        recipient=user.email or "",
+                        subject=subject,
+                        body=body,
+                    )
+                )
+
+
+def holidays_between(session: Session, start: date, end: date) -> list[date]:
+    """Official holidays in [start, end], for the API's own due-date computations."""
+    return list(session.exec(select(Holiday.day).where(Holiday.day >= start, Holiday.day <= end)))

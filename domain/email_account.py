@@ -1,0 +1,197 @@
+"""Process 1 (ایجاد ایمیل دانشگاهی): the request form and the decisions of its human steps."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from domain.identity import is_valid_national_code, is_valid_username, normalize_mobile
+from domain.tasks import Decision
+from domain.text import normalize_digits, normalize_text
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_NAME = re.compile(r"^[\w\u200c\- .']+$")
+
+
+class Affiliation(StrEnum):
+    student = "student"
+    staff = "staff"
+    faculty = "faculty"
+
+
+def _text(value: object) -> object:
+    return normalize_text(value) if isinstance(value, str) else value
+
+
+def _digits(value: object) -> object:
+    return normalize_digits(value).strip().replace(" ", "") if isinstance(value, str) else value
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value) or any(ch.isdigit() for ch in value):
+        raise PydanticCustomError("name_invalid", "letters only")
+    return value
+
+
+def _check_national_code(value: str) -> str:
+    if not is_valid_national_code(value):
+        raise PydanticCustomError("national_code_invalid", "not a valid national code")
+    return value
+
+
+def _check_mobile(value: str) -> str:
+    try:
+        return normalize_mobile(value)
+    except ValueError:
+        raise PydanticCustomError("mobile_invalid", "not an Iranian mobile number") from None
+
+
+def _check_member_id(value: str) -> str:
+    if not value.isdigit() or not 4 <= len(value) <= 15:
+        raise PydanticCustomError("member_id_invalid", "4 to 15 digits")
+    return value
+
+
+def _check_username(value: str) -> str:
+    if not is_valid_username(value):
+        raise PydanticCustomError("username_invalid", "not a valid mailbox name")
+    return value
+
+
+PersonName = Annotated[
+    str, BeforeValidator(_text), Field(min_length=2, max_length=50), AfterValidator(_check_name)
+]
+NationalCode = Annotated[str, BeforeValidator(_digits), AfterValidator(_check_national_code)]
+Mobile = Annotated[str, BeforeValidator(_text), AfterValidator(_check_mobile)]
+Username = Annotated[
+    str,
+    BeforeValidator(lambda v: _text(v).lower() if isinstance(v, str) else v),
+    AfterValidator(_check_username),
+]
+
+
+class EmailRequestForm(BaseModel):
+    """The public form (فرم درخواست ایمیل دانشگاهی); every field normalised, then validated."""
+
+    first_name: PersonName
+    """نام"""
+    last_name: PersonName
+    """نام خانوادگی"""
+    national_code: NationalCode
+    """کد ملی: ten digits with a valid check digit."""
+    mobile: Mobile
+    """تلفن همراه, stored as 09xxxxxxxxx."""
+    affiliation: Affiliation
+    """student, staff or faculty."""
+    member_id: Annotated[str, BeforeValidator(_digits), AfterValidator(_check_member_id)]
+    """Student number or personnel number."""
+    unit: Annotated[str, BeforeValidator(_text), Field(min_length=2, max_length=200)]
+    """Faculty, department or office."""
+    requested_username: Username
+    """The part before @ of the requested address."""
+    personal_email: Annotated[str | None, BeforeValidator(_text)] = None
+    """Where the answer is also sent (optional)."""
+
+    @field_validator("personal_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if len(value) > 200 or not _EMAIL.match(value):
+            raise PydanticCustomError("email_invalid", "not an e-mail address")
+        return value.lower()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class EmailAccountInput(BaseModel):
+    """Start input of the e-mail workflow; encrypted in history by the payload codec."""
+
+    case_id: int
+    tracking_code: str
+    form: EmailRequestForm
+    submitted_at: datetime
+
+
+class FormReview(Decision):
+    """بررسی فرم ارسالی — is the form filled in correctly and completely?"""
+
+    form_complete: bool = Field(title="فرم بدرستی و کامل تکمیل شده؟ / Form correct and complete?")
+    refusal_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        title="دلیل رد / Reason for refusal",
+        description="Required when the form is refused; sent to the person.",
+    )
+
+    @model_validator(mode="after")
+    def _reason_when_refused(self) -> FormReview:
+        if not self.form_complete and not (self.refusal_reason or "").strip():
+            raise PydanticCustomError("reason_required", "a reason is required when refusing")
+        return self
+
+
+class IdentityCheck(Decision):
+    """تایید هویت کاربر — the person was not found in the registry; check by hand."""
+
+    identity_confirmed: bool = Field(title="هویت تایید شد؟ / Identity confirmed?")
+    refusal_reason: str | None = Field(
+        default=None, max_length=500, title="دلیل رد / Reason for refusal"
+    )
+
+    @model_validator(mode="after")
+    def _reason_when_refused(self) -> IdentityCheck:
+        if not self.identity_confirmed and not (self.refusal_reason or "").strip():
+            raise PydanticCustomError("reason_required", "a reason is required when refusing")
+        return self
+
+
+class UsernameChoice(Decision):
+    """The requested name is taken: pick one of the proposed alternatives."""
+
+    username: str = Field(title="نام کاربری جایگزین / Alternative username")
+
+    @field_validator("username")
+    @classmethod
+    def _one_of_the_options(cls, value: str, info: ValidationInfo) -> str:
+        options = (info.context or {}).get("options", {}).get("username")
+        if options is not None and value not in options:
+            raise PydanticCustomError("not_an_option", "choose one of the proposed names")
+        return value
+
+
+class UsernameCheck(BaseModel):
+    available: bool
+    alternatives: list[str] = Field(default_factory=list)
+
+
+class MailboxRequest(BaseModel):
+    case_id: int
+    tracking_code: str
+    username: str
+
+
+class MailboxCreated(BaseModel):
+    address: str
+
+
+class RegistryMatch(BaseModel):
+    """Outcome of the automatic identity check against the person registry."""
+
+    found: bool
+    detail: str = ""

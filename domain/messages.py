@@ -1,0 +1,132 @@
+"""Bilingual (Persian first) validation and error messages."""
+
+import re
+from enum import StrEnum
+
+from domain.text import to_persian_digits
+
+
+class Lang(StrEnum):
+    """Supported interface languages."""
+
+    fa = "fa"
+    en = "en"
+
+
+MESSAGES: dict[str, dict[Lang, str]] = {
+    "required": {
+        Lang.fa: "پر کردن این فیلد الزامی است.",
+        Lang.en: "This field is required.",
+    },
+    "national_code_invalid": {
+        Lang.fa: "کد ملی معتبر نیست.",
+        Lang.en: "The national code is not valid.",
+    },
+    "mobile_invalid": {
+        Lang.fa: "شماره تلفن همراه معتبر نیست.",
+        Lang.en: "The mobile number is not valid.",
+    },
+    "username_invalid": {
+        Lang.fa: (
+            "نام کاربری باید ۳ تا ۳۲ نویسه از حروف کوچک انگلیسی، رقم، نقطه، "
+            "زیرخط یا خط تیره باشد، با حرف شروع و با حرف یا رقم تمام شود."
+        ),
+        Lang.en: (
+            "The username must be 3 to 32 lowercase letters, digits, dots, "
+            "underscores or hyphens, start with a letter and end with a "
+            "letter or digit."
+        ),
+    },
+    "email_invalid": {
+        Lang.fa: "نشانی ایمیل معتبر نیست.",
+        Lang.en: "The email address is not valid.",
+    },
+    "affiliation_invalid": {
+        Lang.fa: "نوع وابستگی به دانشگاه معتبر نیست.",
+        Lang.en: "The university affiliation is not valid.",
+    },
+    "member_id_invalid": {
+        Lang.fa: "شماره دانشجویی یا پرسنلی معتبر نیست.",
+        Lang.en: "The student or staff number is not valid.",
+    },
+    "name_invalid": {
+        Lang.fa: "نام وارد‌شده معتبر نیست.",
+        Lang.en: "The name is not valid.",
+    },
+    "too_long": {
+        Lang.fa: "این مقدار حداکثر می‌تواند {max_length} نویسه باشد.",
+        Lang.en: "This value must be at most {max_length} characters long.",
+    },
+    "not_found": {
+        Lang.fa: "مورد درخواستی پیدا نشد.",
+        Lang.en: "The requested item was not found.",
+    },
+    "not_authenticated": {
+        Lang.fa: "لطفاً ابتدا وارد شوید.",
+        Lang.en: "Please sign in first.",
+    },
+    "forbidden": {
+        Lang.fa: "شما اجازهٔ انجام این کار را ندارید.",
+        Lang.en: "You are not allowed to do this.",
+    },
+    "task_not_open": {
+        Lang.fa: "این کار دیگر باز نیست.",
+        Lang.en: "This task is no longer open.",
+    },
+    "task_not_yours": {
+        Lang.fa: "این کار به شما واگذار نشده است.",
+        Lang.en: "This task is not assigned to you.",
+    },
+    "invalid_decision": {
+        Lang.fa: "این تصمیم برای این مرحله مجاز نیست.",
+        Lang.en: "This decision is not allowed at this step.",
+    },
+    "rate_limited": {
+        Lang.fa: "درخواست‌های شما بیش از حد مجاز است؛ کمی بعد دوباره تلاش کنید.",
+        Lang.en: "Too many requests; please try again shortly.",
+    },
+    "conflict": {
+        Lang.fa: "این مورد هم‌زمان تغییر کرده است؛ صفحه را تازه کنید و دوباره تلاش کنید.",
+        Lang.en: "This item was changed meanwhile; reload and try again.",
+    },
+    "internal": {
+        Lang.fa: "خطای داخلی رخ داد؛ لطفاً بعداً دوباره تلاش کنید.",
+        Lang.en: "An internal error occurred; please try again later.",
+    },
+}
+
+# RFC 9110 qvalue: 0..1 with at most three decimals.
+_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+
+
+def message(key: str, lang: Lang, **params: object) -> str:
+    """The message `key` in `lang`, formatted with `params`; KeyError if unknown."""
+    if lang is Lang.fa:
+        params = {
+            name: to_persian_digits(str(value)) if isinstance(value, int) else value
+            for name, value in params.items()
+        }
+    return MESSAGES[key][lang].format(**params)
+
+
+def pick_lang(accept_language: str | None) -> Lang:
+    """Lang from an Accept-Language header: en only if it outranks Persian."""
+    best: dict[Lang, tuple[float, int]] = {}
+    for position, item in enumerate((accept_language or "").split(",")):
+        tag, *options = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip().lower() == "q":
+                value = value.strip()
+                quality = float(value) if _QVALUE.fullmatch(value) else 0.0
+        primary = tag.split("-")[0].lower()
+        if primary not in Lang.__members__ or quality == 0.0:
+            continue
+        # Equal q-values are ranked by the order the client listed them.
+        rank = (quality, -position)
+        lang = Lang(primary)
+        best[lang] = max(best.get(lang, rank), rank)
+    if Lang.en in best and (Lang.fa not in best or best[Lang.en] > best[Lang.fa]):
+        return Lang.en
+    return Lang.fa

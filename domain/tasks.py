@@ -1,0 +1,106 @@
+"""Contracts of the human-task engine, shared by the API, the workflows and the activities."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.cases import ALL_SCOPES, CaseStatus, Role
+
+
+class Actor(BaseModel):
+    """The authenticated person acting on a case (the API fills it from the login)."""
+
+    username: str
+    roles: list[Role]
+    scopes: list[str] = Field(default_factory=list)
+    """Units, counties or hospitals; `*` covers all."""
+
+    def covers(self, role: Role, scope: str | None) -> bool:
+        """True if this actor holds `role` within `scope`."""
+        if role not in self.roles:
+            return False
+        return scope is None or ALL_SCOPES in self.scopes or scope in self.scopes
+
+
+class Decision(BaseModel):
+    """Base of every decision model: unknown fields are refused, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskRefusal(StrEnum):
+    """Why a task completion or reassignment was refused (the ApplicationError type)."""
+
+    not_open = "TaskNotOpen"
+    not_authorized = "TaskNotAuthorized"
+    invalid_decision = "InvalidDecision"
+    case_closed = "CaseClosed"
+
+
+class FieldError(BaseModel):
+    field: str
+    """Dotted path of the offending field."""
+    reason: str
+    """What is wrong with it (English, from the validator)."""
+    kind: str = ""
+    """Machine-readable error type, e.g. `missing`, `enum`."""
+
+
+class CompleteTaskInput(BaseModel):
+    task_id: str
+    actor: Actor
+    decision: dict[str, Any]
+    """The decision form as filled in; validated against the step's decision model."""
+
+
+class ReassignTaskInput(BaseModel):
+    task_id: str
+    actor: Actor
+    assignee: str
+    """Username who will hold the task from now on."""
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class CancelCaseInput(BaseModel):
+    actor: Actor
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class TaskCompletion(BaseModel):
+    """What the expert sees after deciding: the task is closed, and where the case is now."""
+
+    task_id: str
+    case_status: CaseStatus
+    current_step: str | None
+
+
+class OpenTaskView(BaseModel):
+    task_id: str
+    step: str
+    role: Role
+    scope: str | None
+    assignee: str | None
+    due_at: datetime
+    overdue: bool
+
+
+class CaseLive(BaseModel):
+    """Live state of a running case, answered by the workflow's query."""
+
+    tracking_code: str
+    status: CaseStatus
+    current_step: str | None
+    current_step_title: str | None
+    open_tasks: list[OpenTaskView]
+
+
+class CalendarData(BaseModel):
+    """What a workflow needs to build its WorkingCalendar (loaded by an activity)."""
+
+    weekend: list[int]
+    holidays: list[date]
+    timezone: str

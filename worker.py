@@ -1,0 +1,83 @@
+"""The worker: hosts every workflow and activity on the task queue. `python worker.py`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.case_records import CaseRecordActivities
+from activities.email_account import EmailAccountActivities
+from activities.mail_directory import make_mail_directory
+from activities.notifications import make_email_sender, make_sms_gateway
+from db.engine import get_engine
+from settings import Settings, get_settings
+from workflows.client import connect
+from workflows.email_account import EmailAccountWorkflow
+
+WORKFLOWS: Sequence[type] = (EmailAccountWorkflow,)
+ACTIVITY_THREADS = 32
+
+
+def activities(settings: Settings, engine: Engine) -> list[Callable[..., Any]]:
+    """Every activity, bound to its outside systems as the settings choose them."""
+    email = make_email_sender(settings, engine)
+    records = CaseRecordActivities(engine, settings, email)
+    account = EmailAccountActivities(
+        engine,
+        settings,
+        make_mail_directory(settings, engine),
+        make_sms_gateway(settings, engine),
+        email,
+    )
+    return [
+        records.load_calendar,
+        records.record_stage,
+        records.open_task,
+        records.mark_task_overdue,
+        records.close_task,
+        records.reassign_task,
+        records.close_case,
+        account.check_registry,
+        account.check_username,
+        account.create_mailbox,
+        account.send_answer,
+    ]
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities(settings, engine),
+        activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
+        max_concurrent_activities=ACTIVITY_THREADS,
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    client = await connect(settings)
+    worker = build_worker(client, settings, get_engine())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        logging.getLogger("peygir.worker").info(
+            "worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address
+        )
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

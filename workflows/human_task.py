@@ -1,0 +1,372 @@
+"""The human-task engine: every human step of every process goes through `CaseWorkflow.ask`.
+
+A step declares its role, decision model and SLA. Asking writes a task row (activity) and notifies;
+the workflow then waits for the `complete_task` Update, whose validator refuses a closed task, an
+actor without the role or scope, or a decision the model rejects, so the caller learns at once why.
+When the SLA (in working days of the Jalali calendar) passes, the task is marked overdue and the
+supervising role is told; the case keeps waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.case_records import CaseRecordActivities
+    from domain.calendar import WorkingCalendar
+    from domain.cases import CaseStatus, Role
+    from domain.records import (
+        CaseClosing,
+        CaseStage,
+        TaskClosing,
+        TaskOpening,
+        TaskOverdue,
+        TaskReassignment,
+    )
+    from domain.tasks import (
+        Actor,
+        CancelCaseInput,
+        CaseLive,
+        CompleteTaskInput,
+        Decision,
+        FieldError,
+        OpenTaskView,
+        ReassignTaskInput,
+        TaskCompletion,
+        TaskRefusal,
+    )
+    from workflows.search_attributes import CURRENT_STEP
+
+D = TypeVar("D", bound=Decision)
+
+RECORD_TIMEOUT = timedelta(seconds=30)
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+
+
+@dataclass(frozen=True)
+class Step(Generic[D]):
+    """A human step of a process, declared once next to its workflow."""
+
+    key: str
+    title_fa: str
+    title_en: str
+    role: Role
+    decision: type[D]
+    sla_working_days: int
+    escalate_to: Role = Role.it_supervisor
+
+
+@dataclass
+class _OpenTask:
+    task_id: str
+    step: Step[Any]
+    scope: str | None
+    due_at: datetime
+    options: dict[str, list[str]]
+    assignee: str | None = None
+    overdue: bool = False
+    decision: Decision | None = None
+    completed_by: str | None = None
+    closed: bool = False
+
+
+@dataclass
+class _Progress:
+    """Where the case stands, kept by the base class for queries and search attributes."""
+
+    status: CaseStatus = CaseStatus.open
+    step_key: str | None = None
+    step_title: str | None = None
+    cancel: CancelCaseInput | None = None
+    task_numbers: dict[str, int] = field(default_factory=dict)
+
+
+class CaseCancelled(Exception):
+    """Raised inside `ask` when an admin cancelled the case; the process workflow winds down."""
+
+    def __init__(self, request: CancelCaseInput) -> None:
+        super().__init__(request.reason)
+        self.request = request
+
+
+def form_schema(step: Step[Any], options: dict[str, list[str]]) -> dict[str, Any]:
+    """The decision form's JSON schema, with per-task choices (e.g. free usernames) as enums."""
+    schema = step.decision.model_json_schema()
+    for name, choices in options.items():
+        schema["properties"][name]["enum"] = list(choices)
+    return schema
+
+
+def _field_errors(error: ValidationError) -> list[dict[str, str]]:
+    return [
+        FieldError(
+            field=".".join(str(p) for p in e["loc"]) or "decision", reason=e["msg"], kind=e["type"]
+        ).model_dump()
+        for e in error.errors(include_url=False)
+    ]
+
+
+class CaseWorkflow:
+    """Base of every process workflow: the cartable handlers, cancel, and the live query."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, _OpenTask] = {}
+        self._progress = _Progress()
+        self._case_id = 0
+        self._tracking_code = ""
+        self._calendar: WorkingCalendar | None = None
+
+    async def begin_case(self, case_id: int, tracking_code: str) -> None:
+        """Call first in `run`: remembers the case and loads the working calendar."""
+        self._case_id = case_id
+        self._tracking_code = tracking_code
+        data = await workflow.execute_activity_method(
+            CaseRecordActivities.load_calendar,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
+        self._calendar = WorkingCalendar(
+            weekend=frozenset(data.weekend),
+            holidays=frozenset(data.holidays),
+            timezone=data.timezone,
+        )
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        assert self._calendar is not None, "begin_case must run first"
+        return self._calendar
+
+    async def record(self, activity: Any, arg: Any) -> Any:
+        """Run a projection activity (writes the system of record) with the common policy."""
+        return await workflow.execute_activity_method(
+            activity, arg, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
+        )
+
+    async def enter_stage(
+        self, key: str, title_fa: str, title_en: str, *, public: bool = True
+    ) -> None:
+        """Move the case to a named stage: timeline event, read model, Temporal UI details."""
+        self._progress.step_key = key
+        self._progress.step_title = title_fa
+        workflow.upsert_search_attributes([CURRENT_STEP.value_set(key)])
+        workflow.set_current_details(f"**{title_fa}**\n\n{title_en}")
+        seq = self._progress.task_numbers.get(f"stage:{key}", 0) + 1
+        self._progress.task_numbers[f"stage:{key}"] = seq
+        await self.record(
+            CaseRecordActivities.record_stage,
+            CaseStage(
+                case_id=self._case_id,
+                event_key=f"{workflow.info().workflow_id}:stage:{key}:{seq}",
+                step=key,
+                text_fa=title_fa,
+                text_en=title_en,
+                public=public,
+            ),
+        )
+
+    async def ask(
+        self,
+        step: Step[D],
+        *,
+        context: dict[str, Any],
+        scope: str | None = None,
+        options: dict[str, list[str]] | None = None,
+    ) -> tuple[D, str]:
+        """Open a task for `step` and wait for its decision; returns (decision, who decided)."""
+        self._raise_if_cancelled()
+        number = self._progress.task_numbers.get(step.key, 0) + 1
+        self._progress.task_numbers[step.key] = number
+        task_id = f"{workflow.info().workflow_id}:{step.key}:{number}"
+        due_at = self.calendar.add_working_days(workflow.now(), step.sla_working_days)
+        task = _OpenTask(task_id, step, scope, due_at, options or {})
+        self._tasks[task_id] = task
+        await self.enter_stage(step.key, step.title_fa, step.title_en)
+        await self.record(
+            CaseRecordActivities.open_task,
+            TaskOpening(
+                task_id=task_id,
+                case_id=self._case_id,
+                step=step.key,
+                title_fa=step.title_fa,
+                title_en=step.title_en,
+                role=step.role,
+                scope=scope,
+                due_at=due_at,
+                form_schema=form_schema(step, task.options),
+                context=context,
+            ),
+        )
+        ready = lambda: task.decision is not None or self._progress.cancel is not None  # noqa: E731
+        try:
+            await workflow.wait_condition(
+                ready,
+                timeout=max(due_at - workflow.now(), timedelta(seconds=1)),
+                timeout_summary=f"SLA {step.key}",
+            )
+        except TimeoutError:
+            task.overdue = True
+            await self.record(
+                CaseRecordActivities.mark_task_overdue,
+                TaskOverdue(task_id=task_id, case_id=self._case_id, escalate_to=step.escalate_to),
+            )
+            await workflow.wait_condition(ready)
+        if task.decision is None:
+            self._tasks.pop(task_id)
+            self._raise_if_cancelled()
+        assert task.decision is not None and task.completed_by is not None
+        await self.record(
+            CaseRecordActivities.close_task,
+            TaskClosing(
+                task_id=task_id,
+                case_id=self._case_id,
+                decision=task.decision.model_dump(mode="json"),
+                completed_by=task.completed_by,
+            ),
+        )
+        task.closed = True
+        self._tasks.pop(task_id)
+        return task.decision, task.completed_by  # type: ignore[return-value]
+
+    async def finish(self, status: CaseStatus, outcome: str, detail: dict[str, Any]) -> None:
+        """Close the case in the read model and show the end in the Temporal UI."""
+        self._progress.status = status
+        self._progress.step_key = None
+        self._progress.step_title = None
+        workflow.upsert_search_attributes([CURRENT_STEP.value_set(f"end:{outcome}")])
+        workflow.set_current_details(f"**پایان: {outcome}**")
+        await self.record(
+            CaseRecordActivities.close_case,
+            CaseClosing(case_id=self._case_id, status=status, outcome=outcome, detail=detail),
+        )
+
+    def _raise_if_cancelled(self) -> None:
+        if self._progress.cancel is not None:
+            raise CaseCancelled(self._progress.cancel)
+
+    def _task_for(self, task_id: str) -> _OpenTask:
+        task = self._tasks.get(task_id)
+        if task is None or task.decision is not None:
+            raise ApplicationError(
+                "the task is no longer open", type=TaskRefusal.not_open, non_retryable=True
+            )
+        return task
+
+    def _check_actor(self, task: _OpenTask, actor: Actor) -> None:
+        allowed = actor.covers(task.step.role, task.scope) and (
+            task.assignee is None or task.assignee == actor.username
+        )
+        if not allowed:
+            raise ApplicationError(
+                "this task is not in your cartable",
+                type=TaskRefusal.not_authorized,
+                non_retryable=True,
+            )
+
+    def _parse_decision(self, task: _OpenTask, data: dict[str, Any]) -> Decision:
+        try:
+            return task.step.decision.model_validate(data, context={"options": task.options})
+        except ValidationError as error:
+            raise ApplicationError(
+                "the decision is not valid for this step",
+                _field_errors(error),
+                type=TaskRefusal.invalid_decision,
+                non_retryable=True,
+            ) from None
+
+    @workflow.update
+    async def complete_task(self, request: CompleteTaskInput) -> TaskCompletion:
+        """Deliver a human decision; answers once the task is closed in the cartable."""
+        task = self._task_for(request.task_id)
+        task.decision = self._parse_decision(task, request.decision)
+        task.completed_by = request.actor.username
+        await workflow.wait_condition(lambda: task.closed)
+        return TaskCompletion(
+            task_id=task.task_id,
+            case_status=self._progress.status,
+            current_step=self._progress.step_key,
+        )
+
+    @complete_task.validator
+    def _validate_complete_task(self, request: CompleteTaskInput) -> None:
+        task = self._task_for(request.task_id)
+        self._check_actor(task, request.actor)
+        self._parse_decision(task, request.decision)
+
+    @workflow.update
+    async def reassign_task(self, request: ReassignTaskInput) -> OpenTaskView:
+        """An admin gives an open task to a named person (who must hold the step's role)."""
+        task = self._task_for(request.task_id)
+        task.assignee = request.assignee
+        await self.record(
+            CaseRecordActivities.reassign_task,
+            TaskReassignment(
+                task_id=task.task_id,
+                case_id=self._case_id,
+                assignee=request.assignee,
+                by=request.actor.username,
+                reason=request.reason,
+                event_key=f"{task.task_id}:reassign:{workflow.info().get_current_history_length()}",
+            ),
+        )
+        return self._view(task)
+
+    @reassign_task.validator
+    def _validate_reassign_task(self, request: ReassignTaskInput) -> None:
+        self._task_for(request.task_id)
+        if Role.admin not in request.actor.roles:
+            raise ApplicationError(
+                "only an admin may reassign", type=TaskRefusal.not_authorized, non_retryable=True
+            )
+
+    @workflow.update
+    async def cancel_case(self, request: CancelCaseInput) -> CaseStatus:
+        """An admin stops the case with a reason; the process workflow winds it down."""
+        self._progress.cancel = request
+        await workflow.wait_condition(lambda: self._progress.status != CaseStatus.open)
+        return self._progress.status
+
+    @cancel_case.validator
+    def _validate_cancel_case(self, request: CancelCaseInput) -> None:
+        if Role.admin not in request.actor.roles:
+            raise ApplicationError(
+                "only an admin may cancel a case",
+                type=TaskRefusal.not_authorized,
+                non_retryable=True,
+            )
+        if self._progress.status != CaseStatus.open or self._progress.cancel is not None:
+            raise ApplicationError(
+                "the case is already closed", type=TaskRefusal.case_closed, non_retryable=True
+            )
+
+    @workflow.query
+    def live(self) -> CaseLive:
+        """Where the case stands now and which tasks wait, for the case page."""
+        return CaseLive(
+            tracking_code=self._tracking_code,
+            status=self._progress.status,
+            current_step=self._progress.step_key,
+            current_step_title=self._progress.step_title,
+            open_tasks=[self._view(t) for t in self._tasks.values() if t.decision is None],
+        )
+
+    @staticmethod
+    def _view(task: _OpenTask) -> OpenTaskView:
+        return OpenTaskView(
+            task_id=task.task_id,
+            step=task.step.key,
+            role=task.step.role,
+            scope=task.scope,
+            assignee=task.assignee,
+            due_at=task.due_at,
+            overdue=task.overdue,
+        )
