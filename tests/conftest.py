@@ -76,7 +76,9 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-async def env(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+async def env(
+    request: pytest.FixtureRequest, settings: Settings
+) -> AsyncIterator[WorkflowEnvironment]:
     kind = request.config.getoption("--workflow-environment")
     converter = data_converter(settings)
     if kind == "local":
