@@ -93,6 +93,46 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "خطای داخلی رخ داد؛ لطفاً بعداً دوباره تلاش کنید.",
         Lang.en: "An internal error occurred; please try again later.",
     },
+    "too_short": {
+        Lang.fa: "این مقدار دست‌کم باید {min_length} نویسه باشد.",
+        Lang.en: "This value must be at least {min_length} characters long.",
+    },
+    "invalid_value": {
+        Lang.fa: "این مقدار معتبر نیست.",
+        Lang.en: "This value is not valid.",
+    },
+    "reason_required": {
+        Lang.fa: "هنگام رد کردن، نوشتن دلیل الزامی است.",
+        Lang.en: "A reason is required when refusing.",
+    },
+    "not_an_option": {
+        Lang.fa: "یکی از گزینه‌های پیشنهادی را انتخاب کنید.",
+        Lang.en: "Choose one of the proposed options.",
+    },
+    "unknown_field": {
+        Lang.fa: "این فیلد در این فرم تعریف نشده است.",
+        Lang.en: "This field is not part of the form.",
+    },
+    "idempotency_conflict": {
+        Lang.fa: "این کلید تکرار قبلاً برای درخواست دیگری به کار رفته است.",
+        Lang.en: "This Idempotency-Key was already used for a different request.",
+    },
+    "unavailable": {
+        Lang.fa: "سامانه موقتاً در دسترس نیست؛ درخواست ثبت نشد. لطفاً کمی بعد دوباره تلاش کنید.",
+        Lang.en: "The service is temporarily unavailable; nothing was saved. Please try again.",
+    },
+    "password_gone": {
+        Lang.fa: "گذرواژه اولیه قبلاً یک بار نمایش داده شده یا منقضی شده است.",
+        Lang.en: "The initial password was already shown once, or has expired.",
+    },
+    "invalid_credentials": {
+        Lang.fa: "نام کاربری یا گذرواژه نادرست است.",
+        Lang.en: "Wrong username or password.",
+    },
+    "case_closed": {
+        Lang.fa: "این پرونده بسته شده است.",
+        Lang.en: "This case is already closed.",
+    },
 }
 
 # RFC 9110 qvalue: 0..1 with at most three decimals.

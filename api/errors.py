@@ -1,0 +1,112 @@
+"""Every error is JSON naming the field and the reason, in Persian or English (Accept-Language)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.messages import MESSAGES, Lang, message, pick_lang
+
+# pydantic's built-in error types → our message keys (custom validators already use our keys).
+_PYDANTIC_KINDS = {
+    "missing": "required",
+    "string_too_long": "too_long",
+    "string_too_short": "too_short",
+    "extra_forbidden": "unknown_field",
+    "enum": "invalid_value",
+    "literal_error": "invalid_value",
+    "bool_parsing": "invalid_value",
+    "bool_type": "invalid_value",
+    "string_type": "invalid_value",
+}
+
+
+class FieldProblem(BaseModel):
+    field: str
+    """Name of the offending field (dotted for nested ones), or `request`."""
+    reason: str
+    """What is wrong, in the caller's language."""
+    code: str
+    """Stable machine-readable reason, e.g. `national_code_invalid`."""
+
+
+class ErrorBody(BaseModel):
+    """Shape of every 4xx/5xx answer."""
+
+    code: str
+    message: str
+    errors: list[FieldProblem] = []
+
+
+class ApiError(Exception):
+    """Raised by routes; rendered in the caller's language."""
+
+    def __init__(
+        self, status_code: int, code: str, errors: list[FieldProblem] | None = None
+    ) -> None:
+        super().__init__(code)
+        self.status_code = status_code
+        self.code = code
+        self.errors = errors or []
+
+
+def lang_of(request: Request) -> Lang:
+    cookie = request.cookies.get("lang")
+    if cookie in (Lang.fa, Lang.en):
+        return Lang(cookie)
+    return pick_lang(request.headers.get("accept-language"))
+
+
+def field_problems(
+    errors: list[dict[str, Any]], lang: Lang, *, skip_loc: int = 0
+) -> list[FieldProblem]:
+    """Translate pydantic error dicts into field problems in `lang`."""
+    problems = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ())][skip_loc:]
+        kind = _PYDANTIC_KINDS.get(error["type"], error["type"])
+        params = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, int)}
+        try:
+            reason = message(kind, lang, **params)
+        except (KeyError, IndexError):
+            kind = "invalid_value"
+            reason = message(kind, lang)
+        problems.append(FieldProblem(field=".".join(loc) or "request", reason=reason, code=kind))
+    return problems
+
+
+def _body(lang: Lang, code: str, errors: list[FieldProblem]) -> dict[str, Any]:
+    text = message(code, lang) if code in MESSAGES else code
+    return ErrorBody(code=code, message=text, errors=errors).model_dump()
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            _body(lang_of(request), exc.code, exc.errors), status_code=exc.status_code
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        lang = lang_of(request)
+        errors = field_problems(list(exc.errors()), lang, skip_loc=1)
+        return JSONResponse(
+            _body(lang, "invalid_value", errors),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
+        code = codes.get(exc.status_code, str(exc.detail))
+        return JSONResponse(
+            _body(lang_of(request), code, []),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

@@ -1,0 +1,155 @@
+"""Admin: users and roles, the holiday calendar, the person registry import."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile, status
+from pydantic import BaseModel, BeforeValidator, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from api.errors import ApiError, FieldProblem, lang_of
+from api.security import SessionDep, hash_password, require_role
+from db.models import Holiday, User
+from db.people import ImportReport, import_people
+from domain.cases import Role
+from domain.messages import message
+from domain.text import normalize_text
+
+router = APIRouter(
+    prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_role(Role.admin))]
+)
+
+Text = Annotated[str, BeforeValidator(lambda v: normalize_text(v) if isinstance(v, str) else v)]
+
+
+class UserView(BaseModel):
+    username: str
+    full_name: str
+    roles: list[Role]
+    scopes: list[str]
+    email: str | None
+    mobile: str | None
+    is_active: bool
+
+
+class NewUser(BaseModel):
+    username: Annotated[str, Field(pattern=r"^[a-z][a-z0-9._-]{1,63}$")]
+    full_name: Text = ""
+    password: Annotated[str, Field(min_length=8, max_length=200)]
+    roles: list[Role]
+    scopes: list[str] = Field(default_factory=list)
+    email: str | None = None
+    mobile: str | None = None
+
+
+class UserChange(BaseModel):
+    full_name: Text | None = None
+    roles: list[Role] | None = None
+    scopes: list[str] | None = None
+    email: str | None = None
+    is_active: bool | None = None
+    """False disables the login; tasks stay with the role."""
+
+
+class PasswordReset(BaseModel):
+    password: Annotated[str, Field(min_length=8, max_length=200)]
+
+
+class HolidayTitle(BaseModel):
+    title: Annotated[Text, Field(min_length=2, max_length=200)]
+    """e.g. «عید فطر»."""
+
+
+class HolidayView(HolidayTitle):
+    day: date
+
+
+def _problem(field: str, code: str, request: Request) -> FieldProblem:
+    return FieldProblem(field=field, reason=message(code, lang_of(request)), code=code)
+
+
+def _user(session: SessionDep, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise ApiError(404, "not_found")
+    return user
+
+
+@router.get("/users", response_model=list[UserView])
+def list_users(session: SessionDep) -> list[User]:
+    return list(session.exec(select(User).order_by(col(User.username))))
+
+
+@router.post("/users", response_model=UserView, status_code=status.HTTP_201_CREATED)
+def create_user(body: NewUser, request: Request, session: SessionDep) -> User:
+    user = User(**body.model_dump(exclude={"password"}), password_hash=hash_password(body.password))
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ApiError(
+            409,
+            "conflict",
+            [_problem("username", "conflict", request)],
+        ) from None
+    return user
+
+
+@router.patch("/users/{username}", response_model=UserView)
+def change_user(username: str, body: UserChange, session: SessionDep) -> User:
+    user = _user(session, username)
+    user.sqlmodel_update(body.model_dump(exclude_unset=True))
+    session.add(user)
+    session.commit()
+    return user
+
+
+@router.post("/users/{username}/password", status_code=status.HTTP_204_NO_CONTENT)
+def reset_password(username: str, body: PasswordReset, session: SessionDep) -> None:
+    user = _user(session, username)
+    user.password_hash = hash_password(body.password)
+    session.add(user)
+    session.commit()
+
+
+@router.get("/holidays", response_model=list[HolidayView])
+def list_holidays(session: SessionDep) -> list[Holiday]:
+    return list(session.exec(select(Holiday).order_by(col(Holiday.day))))
+
+
+@router.put("/holidays/{day}", response_model=HolidayView)
+def put_holiday(day: date, body: HolidayTitle, session: SessionDep) -> Holiday:
+    """Add or rename an official holiday. Cases already waiting keep the due dates they have."""
+    holiday = session.get(Holiday, day) or Holiday(day=day, title=body.title)
+    holiday.title = body.title
+    session.add(holiday)
+    session.commit()
+    return holiday
+
+
+@router.delete("/holidays/{day}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_holiday(day: date, session: SessionDep) -> None:
+    holiday = session.get(Holiday, day)
+    if holiday is None:
+        raise ApiError(404, "not_found")
+    session.delete(holiday)
+    session.commit()
+
+
+@router.post("/people/import", response_model=ImportReport)
+async def import_registry(
+    file: Annotated[UploadFile, File()], request: Request, session: SessionDep
+) -> ImportReport:
+    """Upload the person registry as CSV (UTF-8): national_code, member_id, first_name, …"""
+    raw = await file.read(20 * 1024 * 1024 + 1)
+    if len(raw) > 20 * 1024 * 1024:
+        raise ApiError(413, "invalid_value", [_problem("file", "invalid_value", request)])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(422, "invalid_value", [_problem("file", "invalid_value", request)]) from None
+    return import_people(session, text)

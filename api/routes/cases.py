@@ -1,0 +1,202 @@
+"""Staff view of a case: its timeline, open tasks and live step; comments; cancel (admin)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from pydantic import BaseModel, BeforeValidator, Field
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+
+from api.errors import ApiError, lang_of
+from api.routes.tasks import ClientDep, TaskSummary, run_update
+from api.security import CurrentUser, SessionDep, actor_of, require_role
+from api.temporal import case_handle
+from db.models import Case, CaseEvent, Task, User
+from domain.calendar import format_jalali
+from domain.cases import PROCESS_TITLES, CaseStatus, EventKind, Role
+from domain.tasks import CancelCaseInput, CaseLive
+from domain.text import normalize_text
+from workflows.human_task import CaseWorkflow
+
+router = APIRouter(tags=["cases"])
+log = logging.getLogger("peygir.api")
+
+SUPERVISING_ROLES = {Role.admin, Role.operator, Role.it_supervisor}
+
+
+class TimelineEntry(BaseModel):
+    kind: EventKind
+    step: str | None
+    actor: str | None
+    text_fa: str
+    text_en: str
+    at: datetime
+    at_jalali: str
+    public: bool
+
+
+class CaseDetail(BaseModel):
+    tracking_code: str
+    process: str
+    process_title_fa: str
+    process_title_en: str
+    workflow_id: str
+    requester_name: str
+    requester_unit: str
+    status: CaseStatus
+    current_step: str | None
+    outcome: str | None
+    outcome_detail: dict[str, Any]
+    created_at: datetime
+    answer_due_at: datetime | None
+    closed_at: datetime | None
+    timeline: list[TimelineEntry]
+    tasks: list[TaskSummary]
+    live: CaseLive | None
+    """Straight from the running workflow; absent when it has closed or cannot be reached."""
+
+
+class NewComment(BaseModel):
+    text: Annotated[
+        str,
+        BeforeValidator(lambda v: normalize_text(v) if isinstance(v, str) else v),
+        Field(min_length=1, max_length=2000),
+    ]
+
+
+class CancelRequest(BaseModel):
+    reason: Annotated[
+        str,
+        BeforeValidator(lambda v: normalize_text(v) if isinstance(v, str) else v),
+        Field(min_length=3, max_length=500),
+    ]
+
+
+def may_access(session: Session, user: User, case: Case) -> bool:
+    """Supervisors see every case; others the cases whose tasks are (or were) theirs to do."""
+    if SUPERVISING_ROLES & set(user.roles):
+        return True
+    actor = actor_of(user)
+    for task in session.exec(select(Task).where(Task.case_id == case.id)):
+        if task.completed_by == user.username or task.assignee == user.username:
+            return True
+        if actor.covers(Role(task.role), task.scope):
+            return True
+    return False
+
+
+def accessible_case(session: Session, user: User, tracking_code: str) -> Case:
+    case = session.exec(select(Case).where(Case.tracking_code == tracking_code)).first()
+    if case is None:
+        raise ApiError(404, "not_found")
+    if not may_access(session, user, case):
+        raise ApiError(403, "forbidden")
+    return case
+
+
+async def _live(client: Client, case: Case) -> CaseLive | None:
+    if case.status != CaseStatus.open:
+        return None
+    try:
+        return await case_handle(client, case).query(CaseWorkflow.live)
+    except Exception:  # the page still shows the database's view
+        log.warning("live query failed for %s", case.workflow_id, exc_info=True)
+        return None
+
+
+@router.get("/api/cases/{tracking_code}", response_model=CaseDetail, summary="A case in full")
+async def case_detail(
+    tracking_code: str, user: CurrentUser, session: SessionDep, client: ClientDep
+) -> CaseDetail:
+    case = accessible_case(session, user, tracking_code)
+    events = session.exec(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id)
+        .order_by(col(CaseEvent.at), col(CaseEvent.id))
+    ).all()
+    tasks = session.exec(
+        select(Task).where(Task.case_id == case.id).order_by(col(Task.created_at), col(Task.id))
+    ).all()
+    title_fa, title_en = PROCESS_TITLES[case.process]
+    return CaseDetail(
+        **case.model_dump(
+            include={
+                "tracking_code",
+                "process",
+                "workflow_id",
+                "requester_name",
+                "requester_unit",
+                "status",
+                "current_step",
+                "outcome",
+                "outcome_detail",
+                "created_at",
+                "answer_due_at",
+                "closed_at",
+            }
+        ),
+        process_title_fa=title_fa,
+        process_title_en=title_en,
+        timeline=[TimelineEntry(**e.model_dump(), at_jalali=format_jalali(e.at)) for e in events],
+        tasks=[
+            TaskSummary(
+                **t.model_dump(),
+                tracking_code=case.tracking_code,
+                due_at_jalali=format_jalali(t.due_at),
+            )
+            for t in tasks
+        ],
+        live=await _live(client, case),
+    )
+
+
+@router.post(
+    "/api/cases/{tracking_code}/comments",
+    response_model=TimelineEntry,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a comment to the case's timeline",
+)
+def add_comment(
+    tracking_code: str, body: NewComment, user: CurrentUser, session: SessionDep
+) -> TimelineEntry:
+    case = accessible_case(session, user, tracking_code)
+    assert case.id is not None
+    event = CaseEvent(
+        case_id=case.id,
+        kind=EventKind.comment,
+        actor=user.username,
+        text_fa=body.text,
+        text_en=body.text,
+    )
+    session.add(event)
+    session.commit()
+    return TimelineEntry(**event.model_dump(), at_jalali=format_jalali(event.at))
+
+
+@router.post(
+    "/api/cases/{tracking_code}/cancel",
+    response_model=CaseStatus,
+    summary="Admin: cancel a case with a reason",
+)
+async def cancel_case(
+    tracking_code: str,
+    body: CancelRequest,
+    request: Request,
+    admin: Annotated[User, Depends(require_role(Role.admin))],
+    session: SessionDep,
+    client: ClientDep,
+) -> CaseStatus:
+    case = accessible_case(session, admin, tracking_code)
+    if case.status != CaseStatus.open:
+        raise ApiError(409, "case_closed")
+    return await run_update(
+        client,
+        case,
+        CaseWorkflow.cancel_case,
+        CancelCaseInput(actor=actor_of(admin), reason=body.reason),
+        lang_of(request),
+    )

@@ -1,0 +1,136 @@
+"""Process 1's public form: POST /api/email-requests answers at once with a tracking code."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from temporalio.client import Client
+
+from api.errors import ApiError
+from api.security import SessionDep, SettingsDep
+from api.temporal import start_email_workflow, temporal_client
+from db.case_store import email_form, find_by_idempotency_key, open_email_case
+from db.models import Case, CaseEvent, EmailRequest, Holiday
+from domain.calendar import WorkingCalendar, format_jalali
+from domain.email_account import EmailRequestForm
+from settings import Settings
+from workflows.email_account import ANSWER_WORKING_DAYS
+
+router = APIRouter(tags=["public"])
+log = logging.getLogger("peygir.api")
+
+
+class Receipt(BaseModel):
+    """The service-desk receipt: keep the tracking code to follow the request."""
+
+    tracking_code: str
+    submitted_at: datetime
+    submitted_at_jalali: str
+    answer_due_at: datetime
+    """The final answer is promised by then (working days of the university calendar)."""
+    answer_due_at_jalali: str
+
+
+def working_calendar(session: Session, settings: Settings) -> WorkingCalendar:
+    today = datetime.now(UTC).date()
+    days = session.exec(
+        select(Holiday.day).where(Holiday.day >= today, Holiday.day <= today + timedelta(days=400))
+    ).all()
+    return WorkingCalendar(
+        weekend=settings.weekend(), holidays=frozenset(days), timezone=settings.timezone
+    )
+
+
+def _receipt(case: Case) -> Receipt:
+    assert case.answer_due_at is not None
+    return Receipt(
+        tracking_code=case.tracking_code,
+        submitted_at=case.created_at,
+        submitted_at_jalali=format_jalali(case.created_at),
+        answer_due_at=case.answer_due_at,
+        answer_due_at_jalali=format_jalali(case.answer_due_at),
+    )
+
+
+def _forget(session: Session, case: Case) -> None:
+    """Remove a case whose workflow could not start: it was never accepted."""
+    for model in (CaseEvent, EmailRequest):
+        for row in session.exec(select(model).where(model.case_id == case.id)):
+            session.delete(row)
+    session.flush()
+    session.delete(case)
+    session.commit()
+
+
+@router.post(
+    "/api/email-requests",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Receipt,
+    summary="Submit the university e-mail request form (ثبت درخواست ایمیل دانشگاهی)",
+)
+async def submit_email_request(
+    form: EmailRequestForm,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: Annotated[Client, Depends(temporal_client)],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Receipt:
+    if idempotency_key:
+        earlier = find_by_idempotency_key(session, idempotency_key)
+        if earlier is not None:
+            return await _replay(earlier, form, session, settings, client, response)
+    now = datetime.now(UTC)
+    due = working_calendar(session, settings).add_working_days(now, ANSWER_WORKING_DAYS)
+    try:
+        case = open_email_case(session, form, idempotency_key=idempotency_key, answer_due_at=due)
+        session.commit()
+    except IntegrityError:
+        # The same key arrived twice at once: the other request opened the case.
+        session.rollback()
+        earlier = find_by_idempotency_key(session, idempotency_key or "")
+        if earlier is None:
+            raise
+        return await _replay(earlier, form, session, settings, client, response)
+    try:
+        await start_email_workflow(client, settings, case, form)
+    except Exception:
+        log.exception("could not start the workflow of case %s", case.tracking_code)
+        if not await _workflow_exists(client, case):
+            _forget(session, case)
+            raise ApiError(503, "unavailable") from None
+    return _receipt(case)
+
+
+async def _workflow_exists(client: Client, case: Case) -> bool:
+    """After a failed start call: did the server start it all the same?"""
+    try:
+        await client.get_workflow_handle(case.workflow_id).describe()
+    except Exception:
+        return False
+    return True
+
+
+async def _replay(
+    case: Case,
+    form: EmailRequestForm,
+    session: Session,
+    settings: Settings,
+    client: Client,
+    response: Response,
+) -> Receipt:
+    """The same Idempotency-Key again: same tracking code, nothing new started."""
+    assert case.id is not None
+    stored = email_form(session, case.id)
+    if stored.national_code != form.national_code:
+        raise ApiError(409, "idempotency_conflict")
+    await start_email_workflow(client, settings, case, stored)
+    response.headers["Idempotent-Replayed"] = "true"
+    return _receipt(case)

@@ -1,0 +1,271 @@
+"""The cartable: one generic route to list a user's tasks and one to complete any task."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, func, or_, true
+from sqlmodel import Session, col, select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError, FieldProblem, field_problems, lang_of
+from api.security import CurrentUser, SessionDep, actor_of, require_role
+from api.temporal import case_handle, temporal_client
+from db.models import Case, Task, User
+from domain.calendar import format_jalali
+from domain.cases import ALL_SCOPES, CaseStatus, ProcessKind, Role, TaskStatus
+from domain.messages import Lang, message
+from domain.tasks import (
+    CompleteTaskInput,
+    OpenTaskView,
+    ReassignTaskInput,
+    TaskCompletion,
+    TaskRefusal,
+)
+from workflows.human_task import CaseWorkflow
+
+router = APIRouter(tags=["cartable"])
+
+PAGE_SIZE = 50
+
+
+class TaskSummary(BaseModel):
+    id: str
+    tracking_code: str
+    process: ProcessKind
+    step: str
+    title_fa: str
+    title_en: str
+    role: str
+    scope: str | None
+    assignee: str | None
+    status: TaskStatus
+    overdue: bool
+    due_at: datetime
+    due_at_jalali: str
+    created_at: datetime
+
+
+class TaskDetail(TaskSummary):
+    form_schema: dict[str, Any]
+    """JSON schema of the decision form; the page renders its fields from it."""
+    context: dict[str, Any]
+    """The case's data shown beside the form."""
+    decision: dict[str, Any] | None
+    completed_by: str | None
+
+
+class Cartable(BaseModel):
+    items: list[TaskSummary]
+    total: int
+    overdue: int
+    by_process: dict[str, int]
+
+
+def visible_to(user: User) -> Any:
+    """SQL condition: open tasks this user may act on (their role and scope, or assigned)."""
+    scope_ok = (
+        true()
+        if ALL_SCOPES in user.scopes
+        else or_(col(Task.scope).is_(None), col(Task.scope).in_(user.scopes))
+    )
+    return or_(
+        col(Task.assignee) == user.username,
+        and_(col(Task.assignee).is_(None), col(Task.role).in_(user.roles), scope_ok),
+    )
+
+
+def _summary(task: Task, tracking_code: str) -> dict[str, Any]:
+    return {
+        **task.model_dump(),
+        "tracking_code": tracking_code,
+        "due_at_jalali": format_jalali(task.due_at),
+    }
+
+
+@router.get("/api/tasks", response_model=Cartable, summary="My open tasks (the cartable)")
+def my_tasks(
+    user: CurrentUser,
+    session: SessionDep,
+    process: ProcessKind | None = None,
+    overdue: bool | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Cartable:
+    base = [col(Task.status) == TaskStatus.open, visible_to(user)]
+    filters = list(base)
+    if process is not None:
+        filters.append(col(Task.process) == process)
+    if overdue is not None:
+        filters.append(col(Task.overdue).is_(overdue))
+    rows = session.exec(
+        select(Task, Case.tracking_code)
+        .join(Case, col(Case.id) == col(Task.case_id))
+        .where(*filters)
+        .order_by(col(Task.overdue).desc(), col(Task.due_at), col(Task.id))
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    counts = session.exec(
+        select(Task.process, Task.overdue, func.count())
+        .where(*base)
+        .group_by(Task.process, Task.overdue)
+    ).all()
+    by_process: dict[str, int] = {}
+    for proc, _, n in counts:
+        by_process[proc] = by_process.get(proc, 0) + n
+    matching = sum(
+        n
+        for proc, late, n in counts
+        if (process is None or proc == process) and (overdue is None or late == overdue)
+    )
+    return Cartable(
+        items=[TaskSummary.model_validate(_summary(t, code)) for t, code in rows],
+        total=matching,
+        overdue=sum(n for proc, late, n in counts if late and (process is None or proc == process)),
+        by_process=by_process,
+    )
+
+
+def _task_and_case(session: Session, task_id: str) -> tuple[Task, Case]:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise ApiError(404, "not_found")
+    case = session.get(Case, task.case_id)
+    assert case is not None
+    return task, case
+
+
+def _may_see(user: User, task: Task) -> bool:
+    actor = actor_of(user)
+    return (
+        Role.admin in actor.roles
+        or task.assignee == user.username
+        or (task.assignee is None and actor.covers(Role(task.role), task.scope))
+        or task.completed_by == user.username
+    )
+
+
+@router.get("/api/tasks/{task_id}", response_model=TaskDetail, summary="A task with its form")
+def task_detail(task_id: str, user: CurrentUser, session: SessionDep) -> TaskDetail:
+    task, case = _task_and_case(session, task_id)
+    if not _may_see(user, task):
+        raise ApiError(403, "task_not_yours")
+    return TaskDetail.model_validate(_summary(task, case.tracking_code))
+
+
+def _refusal(error: WorkflowUpdateFailedError, lang: Lang) -> ApiError:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        if cause.type == TaskRefusal.invalid_decision:
+            details = cause.details[0] if cause.details else []
+            return ApiError(422, "invalid_decision", field_problems(_as_errors(details), lang))
+        if cause.type == TaskRefusal.not_authorized:
+            return ApiError(403, "task_not_yours")
+        if cause.type == TaskRefusal.case_closed:
+            return ApiError(409, "case_closed")
+    return ApiError(409, "task_not_open")
+
+
+def _as_errors(details: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Field errors from the workflow's validator, in pydantic's shape for translation."""
+    return [
+        {"loc": d["field"].split("."), "type": d.get("kind", ""), "msg": d["reason"]}
+        for d in details
+    ]
+
+
+async def run_update(client: Client, case: Case, update: Any, arg: BaseModel, lang: Lang) -> Any:
+    """Deliver an Update to the case's workflow; its validator's refusal becomes 4xx."""
+    try:
+        return await case_handle(client, case).execute_update(update, arg)
+    except WorkflowUpdateFailedError as error:
+        raise _refusal(error, lang) from None
+    except RPCError as error:
+        if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            raise ApiError(409, "task_not_open") from None  # the workflow has closed
+        raise
+
+
+ClientDep = Annotated[Client, Depends(temporal_client)]
+
+
+@router.post(
+    "/api/tasks/{task_id}/complete",
+    response_model=TaskCompletion,
+    summary="Decide a task: 200, or 409 no longer open, 403 not yours, 422 fields wrong",
+)
+async def complete_task(
+    task_id: str,
+    decision: Annotated[dict[str, Any], Body(examples=[{"form_complete": True}])],
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    client: ClientDep,
+) -> TaskCompletion:
+    task, case = _task_and_case(session, task_id)
+    if task.status != TaskStatus.open or case.status != CaseStatus.open:
+        raise ApiError(409, "task_not_open")
+    if not _may_see(user, task):
+        raise ApiError(403, "task_not_yours")
+    return await run_update(
+        client,
+        case,
+        CaseWorkflow.complete_task,
+        CompleteTaskInput(task_id=task_id, actor=actor_of(user), decision=decision),
+        lang_of(request),
+    )
+
+
+class Reassignment(BaseModel):
+    assignee: str
+    """Username who will hold the task; must hold the step's role."""
+    reason: str = Field(min_length=3, max_length=500)
+
+
+@router.post(
+    "/api/tasks/{task_id}/reassign",
+    response_model=OpenTaskView,
+    summary="Admin: give an open task to a named person",
+)
+async def reassign_task(
+    task_id: str,
+    body: Reassignment,
+    request: Request,
+    admin: Annotated[User, Depends(require_role(Role.admin))],
+    session: SessionDep,
+    client: ClientDep,
+) -> OpenTaskView:
+    task, case = _task_and_case(session, task_id)
+    if task.status != TaskStatus.open:
+        raise ApiError(409, "task_not_open")
+    assignee = session.exec(select(User).where(User.username == body.assignee)).first()
+    if (
+        assignee is None
+        or not assignee.is_active
+        or not actor_of(assignee).covers(Role(task.role), task.scope)
+    ):
+        raise ApiError(
+            422,
+            "invalid_value",
+            [
+                FieldProblem(
+                    field="assignee",
+                    reason=message("forbidden", lang_of(request)),
+                    code="forbidden",
+                )
+            ],
+        )
+    return await run_update(
+        client,
+        case,
+        CaseWorkflow.reassign_task,
+        ReassignTaskInput(
+            task_id=task_id, actor=actor_of(admin), assignee=body.assignee, reason=body.reason
+        ),
+        lang_of(request),
+    )

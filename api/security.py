@@ -1,0 +1,125 @@
+"""Logins: argon2 password hashes, signed bearer tokens, and the acting user of a request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session, select
+
+from api.errors import ApiError
+from db.models import User
+from domain.cases import Role
+from domain.tasks import Actor
+from settings import Settings
+
+SESSION_COOKIE = "peygir_session"
+_hasher = PasswordHasher()
+# A hash to verify against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = _hasher.hash("no such user")
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not user.is_active or not verify_password(user.password_hash, password):
+        return None
+    return user
+
+
+def issue_token(settings: Settings, username: str) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": username,
+        "iat": now,
+        "exp": now + timedelta(minutes=settings.access_token_minutes),
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm="HS256")
+
+
+def token_subject(settings: Settings, token: str) -> str | None:
+    try:
+        claims = jwt.decode(token, settings.secret_key, algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+    subject = claims.get("sub")
+    return subject if isinstance(subject, str) else None
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(
+        username=user.username,
+        roles=[Role(r) for r in user.roles if r in Role.__members__],
+        scopes=list(user.scopes),
+    )
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def optional_user(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User | None:
+    """The logged-in user from a bearer token or the session cookie, if any."""
+    token = bearer or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    username = token_subject(settings, token)
+    if username is None:
+        return None
+    user = session.exec(select(User).where(User.username == username)).first()
+    return user if user is not None and user.is_active else None
+
+
+def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise ApiError(401, "not_authenticated")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_role(*roles: Role) -> Callable[[User], User]:
+    """A dependency that lets in users holding any of `roles` (admin always)."""
+
+    def check(user: CurrentUser) -> User:
+        if not ({Role.admin, *roles} & set(user.roles)):
+            raise ApiError(403, "forbidden")
+        return user
+
+    return check
