@@ -63,8 +63,8 @@ class CaseRecordActivities:
         return Session(self._engine, expire_on_commit=False)
 
     @activity.defn
-    def load_calendar(self) -> CalendarData:
-        today = _now().date()
+    def load_calendar(self, today: date) -> CalendarData:
+        """Weekend and holidays from `today` (the workflow's date) as far as any SLA reaches."""
         with self._session() as session:
             days = session.exec(
                 select(Holiday.day).where(

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Request
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db.models import Case
@@ -42,8 +42,8 @@ async def start_email_workflow(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(
                 [
-                    PROCESS_KIND.value_set(case.process.value),
-                    TRACKING_CODE.value_set(case.tracking_code),
+                    SearchAttributePair(PROCESS_KIND, case.process.value),
+                    SearchAttributePair(TRACKING_CODE, case.tracking_code),
                 ]
             ),
             static_summary=f"{title_fa} — کد پیگیری {case.tracking_code}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Index, String, TypeDecorator, UniqueConstraint
@@ -32,6 +33,23 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class EnumText(TypeDecorator[StrEnum]):
+    """A StrEnum kept as plain text (no database enum type to migrate), loaded as the enum."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self._enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else self._enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> StrEnum | None:
+        return None if value is None else self._enum(value)
+
+
 def _ts(**kw: Any) -> Any:
     return Field(sa_type=UtcDateTime, **kw)
 
@@ -57,14 +75,16 @@ class Case(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     tracking_code: str = Field(unique=True, index=True, max_length=20)
-    process: ProcessKind = Field(sa_type=String(40), index=True)
+    process: ProcessKind = Field(sa_type=EnumText(ProcessKind, 40), index=True)
     workflow_id: str = Field(unique=True, max_length=100)
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
     requester_name: str = Field(default="", max_length=200)
     requester_national_code: str = Field(default="", max_length=10)
     requester_mobile: str = Field(default="", max_length=11)
     requester_unit: str = Field(default="", max_length=200)
-    status: CaseStatus = Field(default=CaseStatus.open, sa_type=String(20), index=True)
+    status: CaseStatus = Field(
+        default=CaseStatus.open, sa_type=EnumText(CaseStatus, 20), index=True
+    )
     current_step: str | None = Field(default=None, max_length=60)
     outcome: str | None = Field(default=None, max_length=20)
     outcome_detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
@@ -86,14 +106,14 @@ class Task(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=160)
     case_id: int = Field(foreign_key="cases.id", index=True)
-    process: ProcessKind = Field(sa_type=String(40))
+    process: ProcessKind = Field(sa_type=EnumText(ProcessKind, 40))
     step: str = Field(max_length=60)
     title_fa: str = Field(max_length=200)
     title_en: str = Field(max_length=200)
     role: str = Field(max_length=40)
     scope: str | None = Field(default=None, max_length=100)
     assignee: str | None = Field(default=None, max_length=64)
-    status: TaskStatus = Field(default=TaskStatus.open, sa_type=String(20))
+    status: TaskStatus = Field(default=TaskStatus.open, sa_type=EnumText(TaskStatus, 20))
     overdue: bool = False
     due_at: datetime = _ts()
     form_schema: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
@@ -113,7 +133,7 @@ class CaseEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
     event_key: str | None = Field(default=None, unique=True, max_length=200)
-    kind: EventKind = Field(sa_type=String(30))
+    kind: EventKind = Field(sa_type=EnumText(EventKind, 30))
     step: str | None = Field(default=None, max_length=60)
     actor: str | None = Field(default=None, max_length=64)
     text_fa: str = Field(default="", max_length=2000)

@@ -36,8 +36,6 @@ class _RegistryRow(BaseModel):
     unit: str
 
 
-
-
 def _validate(raw: dict[str, str]) -> _RegistryRow:
     # The registry shares the form's rules for names, codes and numbers.
     checked = EmailRequestForm.model_validate(

@@ -132,6 +132,7 @@ class CaseWorkflow:
         self._tracking_code = tracking_code
         data = await workflow.execute_activity_method(
             CaseRecordActivities.load_calendar,
+            workflow.now().date(),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
         )
