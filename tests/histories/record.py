@@ -1,0 +1,111 @@
+"""Record the e-mail workflow's histories replayed by tests/workflows/test_replay.py.
+
+Run after a deliberate change to the workflow (with `workflow.patched` for running cases):
+    .venv/bin/python -m tests.histories.record
+Payloads are encrypted with the tests' key (tests/conftest.py TEST_KEYS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from sqlmodel import Session, select
+from temporalio.testing import WorkflowEnvironment
+
+from activities.mail_directory import LocalMailDirectory, MailboxSpec
+from db.engine import make_engine
+from db.migrate import upgrade
+from db.models import Task
+from domain.cases import Role, TaskStatus
+from domain.email_account import EmailAccountInput, EmailRequestForm
+from domain.tasks import Actor, CompleteTaskInput
+from settings import Settings
+from tests.conftest import BIN, TEST_KEYS
+from tests.factories import form_data, open_case
+from worker import build_worker
+from workflows.client import data_converter
+from workflows.email_account import EmailAccountWorkflow
+
+HERE = Path(__file__).parent
+EXPERT = Actor(username="email_admin", roles=[Role.email_admin], scopes=["*"])
+
+
+async def _next_task(engine, case_id: int) -> Task:  # type: ignore[no-untyped-def]
+    for _ in range(400):
+        with Session(engine) as session:
+            task = session.exec(
+                select(Task).where(Task.case_id == case_id, Task.status == TaskStatus.open)
+            ).first()
+        if task:
+            return task
+        await asyncio.sleep(0.05)
+    raise RuntimeError("no task")
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/record.db"
+        upgrade(url)
+        settings = Settings(
+            _env_file=None,
+            database_url=url,
+            payload_keys=TEST_KEYS,
+            secret_key="x",
+            temporal_task_queue="record",
+        )
+        engine = make_engine(url)
+        env = await WorkflowEnvironment.start_local(
+            data_converter=data_converter(settings),
+            dev_server_existing_path=str(BIN / "temporal"),
+            dev_server_extra_args=["--headless"],
+        )
+        async with build_worker(env.client, settings, engine):
+            data = form_data(requested_username="zahra.m")
+            LocalMailDirectory(engine).create_mailbox(
+                MailboxSpec(
+                    username="zahra.m",
+                    address="zahra.m@x",
+                    first_name="a",
+                    last_name="b",
+                    owner_ref="other",
+                ),
+                "Password123",
+            )
+            case = open_case(engine, data)
+            assert case.id is not None
+            handle = await env.client.start_workflow(
+                EmailAccountWorkflow.run,
+                EmailAccountInput(
+                    case_id=case.id,
+                    tracking_code=case.tracking_code,
+                    form=EmailRequestForm.model_validate(data),
+                    submitted_at=case.created_at,
+                ),
+                id=case.workflow_id,
+                task_queue=settings.temporal_task_queue,
+            )
+            decisions = [
+                {"form_complete": True},
+                {"identity_confirmed": True},
+                None,  # choose_username: the first proposed alternative
+            ]
+            for decision in decisions:
+                task = await _next_task(engine, case.id)
+                if decision is None:
+                    decision = {"username": task.form_schema["properties"]["username"]["enum"][0]}
+                await handle.execute_update(
+                    EmailAccountWorkflow.complete_task,
+                    CompleteTaskInput(task_id=task.id, actor=EXPERT, decision=decision),
+                )
+            await handle.result()
+            history = await handle.fetch_history()
+            # The workflow id is part of the name: task ids derive from it, so replay needs it.
+            name = f"email_account_identity_and_username@{case.workflow_id}.json"
+            (HERE / name).write_text(history.to_json())
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,28 @@
+"""Stored histories still replay on today's workflow code (a change needs workflow.patched)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from settings import Settings
+from worker import WORKFLOWS
+from workflows.client import data_converter
+
+HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
+
+
+def test_histories_are_stored() -> None:
+    assert HISTORIES, "tests/histories holds no history to replay"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_history_replays(path: Path, settings: Settings) -> None:
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=data_converter(settings))
+    workflow_id = path.stem.partition("@")[2]
+    assert workflow_id, "name histories <scenario>@<workflow id>.json"
+    result = await replayer.replay_workflow(WorkflowHistory.from_json(workflow_id, path.read_text()))
+    assert result.replay_failure is None
