@@ -63,7 +63,7 @@ def settings(database_url: str) -> Settings:
         _env_file=None,
         database_url=database_url,
         payload_keys=TEST_KEYS,
-        secret_key="test-secret-key",
+        secret_key="test-secret-key-of-at-least-32-bytes!",
         temporal_task_queue="peygir-test",
     )
 

@@ -24,5 +24,6 @@ async def test_history_replays(path: Path, settings: Settings) -> None:
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=data_converter(settings))
     workflow_id = path.stem.partition("@")[2]
     assert workflow_id, "name histories <scenario>@<workflow id>.json"
-    result = await replayer.replay_workflow(WorkflowHistory.from_json(workflow_id, path.read_text()))
+    history = WorkflowHistory.from_json(workflow_id, path.read_text())
+    result = await replayer.replay_workflow(history)
     assert result.replay_failure is None
