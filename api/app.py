@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from temporalio.client import Client
 
 from api import errors
 from api.rate_limit import RateLimiter
+from api.recovery import keep_restarting
 from api.routes import admin, auth, cases, codec, email_requests, tasks, tracking
 from db.engine import make_engine
 from settings import Settings, get_settings
@@ -56,7 +58,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if temporal is None:
             app.state.temporal = await connect(settings)
+            recovery = asyncio.create_task(
+                keep_restarting(app.state.engine, app.state.temporal, settings)
+            )
         yield
+        if temporal is None:
+            recovery.cancel()
 
     app = FastAPI(
         title="Peygir — پیگیر",

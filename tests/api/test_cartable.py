@@ -105,3 +105,23 @@ async def test_login(api: httpx.AsyncClient, make_user) -> None:
     assert me.json()["roles"] == ["email_admin"]
     wrong = await api.post("/api/auth/token", data={"username": user.username, "password": "nope"})
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
+
+
+async def test_comments_by_people_on_the_case(
+    api: httpx.AsyncClient, engine: Engine, make_user
+) -> None:
+    unit = f"unit-{uuid.uuid4().hex[:6]}"
+    task = add_task(engine, Role.support_lead, scope=unit)
+    with Session(engine) as session:
+        code = session.get(Task, task.id).id.split(":")[0].removeprefix("email-")  # type: ignore[union-attr]
+    _, on_case = make_user(Role.support_lead, scopes=(unit,))
+    _, outsider = make_user(Role.support_lead, scopes=("elsewhere",))
+    added = await api.post(
+        f"/api/cases/{code}/comments", json={"text": "  با واحد تماس گرفتم  "}, headers=on_case
+    )
+    assert added.status_code == 201 and added.json()["text_fa"] == "با واحد تماس گرفتم"
+    assert (
+        await api.post(f"/api/cases/{code}/comments", json={"text": "x"}, headers=outsider)
+    ).status_code == 403
+    empty = await api.post(f"/api/cases/{code}/comments", json={"text": "   "}, headers=on_case)
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "text"

@@ -32,7 +32,7 @@ from db.models import (
 from domain.calendar import TEHRAN, to_jalali_date_str
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.email_account import EmailAccountInput, EmailRequestForm
-from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, TaskRefusal
+from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, ReassignTaskInput, TaskRefusal
 from settings import Settings
 from tests.factories import form_data, open_case, register_person
 from worker import build_worker
@@ -327,3 +327,33 @@ async def test_live_query_shows_open_task(env, settings, engine, worker) -> None
     assert datetime.now(UTC) < live.open_tasks[0].due_at
     await decide(handle, review, {"form_complete": False, "refusal_reason": "ناقص"})
     await handle.result()
+
+
+async def test_admin_reassigns_task_to_one_expert(env, settings, engine, worker) -> None:
+    case, handle = await start(env, settings, engine, form_data())
+    review = await open_task(engine, case, REVIEW.key)
+    colleague = Actor(username="colleague", roles=[Role.email_admin], scopes=["*"])
+
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            EmailAccountWorkflow.reassign_task,
+            ReassignTaskInput(
+                task_id=review.id, actor=EXPERT, assignee="colleague", reason="مرخصی"
+            ),
+        )
+    view = await handle.execute_update(
+        EmailAccountWorkflow.reassign_task,
+        ReassignTaskInput(task_id=review.id, actor=ADMIN, assignee="colleague", reason="مرخصی"),
+    )
+    assert view.assignee == "colleague"
+    with Session(engine) as session:
+        assert session.get(Task, review.id).assignee == "colleague"  # type: ignore[union-attr]
+        kinds = [
+            e.kind for e in session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id))
+        ]
+    assert EventKind.task_reassigned in kinds
+
+    refused = await refusal(handle, review, {"form_complete": True})  # EXPERT: not the assignee
+    assert refused.type == TaskRefusal.not_authorized
+    await decide(handle, review, {"form_complete": False, "refusal_reason": "ناقص"}, colleague)
+    assert await handle.result() == "refused"
