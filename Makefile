@@ -1,0 +1,39 @@
+# Peygir: `make run` starts everything on this machine, `make test` runs the tests.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a successful install; a changed pyproject.toml installs again.
+INSTALLED := $(VENV)/.installed
+
+.PHONY: venv secrets migrate seed run test lint bench
+
+venv: $(INSTALLED)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@
+
+secrets: venv
+	$(BIN)/python scripts/secrets.py var/secrets.env
+
+migrate: venv
+	$(BIN)/python -m db.migrate
+
+seed: venv
+	$(BIN)/python -m db.seed
+
+run: venv secrets
+	$(BIN)/python scripts/dev.py
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: venv
+	@if [ -f bench/__main__.py ]; then $(BIN)/python -m bench; else echo "bench: no benchmarks yet"; fi

@@ -1,0 +1,217 @@
+"""Demo data for the embedded default: `python -m db.seed` (idempotent; never in production).
+
+One user per role (username = the role's name, password = DEMO_PASSWORD), a few people in the
+person registry, and the fixed-date official holidays of the solar calendar for this Jalali year
+and the next. Lunar holidays move every year: admins add them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import jdatetime
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from api.security import hash_password
+from db.engine import get_engine
+from db.models import Holiday, Person, User
+from domain.cases import ALL_SCOPES, Role
+from settings import AppEnv, Settings, get_settings
+
+TEMPORAL_UI_URL = "http://localhost:8233"
+
+ROLE_TITLES_FA: dict[Role, str] = {
+    Role.admin: "مدیر سامانه",
+    Role.operator: "اپراتور پایش فرایندها",
+    Role.email_admin: "کارشناس سرویس ایمیل",
+    Role.it_supervisor: "سرپرست فناوری اطلاعات",
+    Role.support_lead: "مسئول پشتیبانی",
+    Role.technician: "تکنسین سخت‌افزار",
+    Role.vendor: "شرکت تعمیرکار",
+    Role.automation_admin: "کارشناس اتوماسیون اداری",
+    Role.it_office: "دبیرخانه فناوری اطلاعات",
+    Role.it_director: "مدیر فناوری اطلاعات",
+    Role.county_network: "کارشناس شبکه شهرستان",
+    Role.carrier: "رابط شرکت مخابرات",
+    Role.sepas_expert: "کارشناس سپاس",
+    Role.hospital_it: "واحد فناوری اطلاعات بیمارستان",
+    Role.his_vendor: "شرکت پشتیبان HIS",
+}
+
+
+def national_code(body: str) -> str:
+    """Complete nine digits into a valid national code by adding the check digit."""
+    if len(body) != 9 or not body.isdigit():
+        raise ValueError("nine digits expected")
+    s = sum(int(d) * (10 - i) for i, d in enumerate(body)) % 11
+    code = body + str(s if s < 2 else 11 - s)
+    if len(set(code)) == 1:
+        raise ValueError("a national code of one repeated digit is not valid")
+    return code
+
+
+# (first nine digits of the national code, member id, first name, last name, affiliation, unit)
+_PEOPLE: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("002417386", "4012345678", "زهرا", "محمدی", "student", "دانشکده پزشکی"),
+    ("127360958", "4023456789", "علی", "رضایی", "student", "دانشکده پرستاری و مامایی"),
+    ("038154629", "99120345", "مریم", "حسینی", "staff", "معاونت آموزشی"),
+    ("451298037", "99230456", "حسین", "کریمی", "staff", "مدیریت فناوری اطلاعات"),
+    ("062738145", "77801234", "فاطمه", "احمدی", "faculty", "دانشکده داروسازی"),
+    ("318046279", "77812345", "محمدرضا", "موسوی", "faculty", "دانشکده بهداشت"),
+)
+
+# (Jalali month, day, Persian title): the official holidays of the solar calendar.
+_SOLAR_HOLIDAYS: tuple[tuple[int, int, str], ...] = (
+    (1, 1, "عید نوروز"),
+    (1, 2, "عید نوروز"),
+    (1, 3, "عید نوروز"),
+    (1, 4, "عید نوروز"),
+    (1, 12, "روز جمهوری اسلامی"),
+    (1, 13, "روز طبیعت"),
+    (3, 14, "رحلت حضرت امام خمینی (ره)"),
+    (3, 15, "قیام ۱۵ خرداد"),
+    (11, 22, "پیروزی انقلاب اسلامی"),
+    (12, 29, "ملی شدن صنعت نفت"),
+)
+
+
+class SeedReport(BaseModel):
+    skipped: bool = False
+    """True in production: nothing was read or written."""
+    users_created: list[str] = []
+    people_created: list[str] = []
+    """National codes of the people added to the registry."""
+    holidays_created: list[date] = []
+
+
+def demo_people() -> list[Person]:
+    return [
+        Person(
+            national_code=national_code(body),
+            member_id=member_id,
+            first_name=first,
+            last_name=last,
+            affiliation=affiliation,
+            unit=unit,
+        )
+        for body, member_id, first, last, affiliation, unit in _PEOPLE
+    ]
+
+
+def solar_holidays(jalali_year: int) -> list[Holiday]:
+    """The fixed-date official holidays of one Jalali year, as Gregorian days."""
+    return [
+        Holiday(day=jdatetime.date(jalali_year, month, day).togregorian(), title=title)
+        for month, day, title in _SOLAR_HOLIDAYS
+    ]
+
+
+def current_jalali_year(settings: Settings, now: datetime | None = None) -> int:
+    now = now or datetime.now(ZoneInfo(settings.timezone))
+    return jdatetime.date.fromgregorian(date=now.date()).year
+
+
+def _seed_users(session: Session, settings: Settings) -> list[str]:
+    wanted = [role.value for role in Role]
+    existing = set(session.exec(select(User.username).where(col(User.username).in_(wanted))))
+    created = []
+    for role in Role:
+        if role.value in existing:
+            continue
+        session.add(
+            User(
+                username=role.value,
+                full_name=ROLE_TITLES_FA[role],
+                password_hash=hash_password(settings.demo_password),
+                roles=[role.value],
+                scopes=[ALL_SCOPES],
+                email=f"{role.value}@{settings.mail_domain}",
+            )
+        )
+        created.append(role.value)
+    return created
+
+
+def _seed_people(session: Session) -> list[str]:
+    created = []
+    for person in demo_people():
+        found = session.exec(
+            select(Person.id).where(
+                Person.national_code == person.national_code,
+                Person.member_id == person.member_id,
+            )
+        ).first()
+        if found is None:
+            session.add(person)
+            created.append(person.national_code)
+    return created
+
+
+def _seed_holidays(session: Session, settings: Settings) -> list[date]:
+    year = current_jalali_year(settings)
+    holidays = solar_holidays(year) + solar_holidays(year + 1)
+    days = [h.day for h in holidays]
+    existing = set(session.exec(select(Holiday.day).where(col(Holiday.day).in_(days))))
+    created = []
+    for holiday in holidays:
+        if holiday.day not in existing:
+            session.add(holiday)
+            created.append(holiday.day)
+    return created
+
+
+def seed(settings: Settings, engine: Engine) -> SeedReport:
+    """Add whatever demo data is missing; in production do nothing at all."""
+    if settings.app_env == AppEnv.production:
+        return SeedReport(skipped=True)
+    with Session(engine) as session:
+        report = SeedReport(
+            users_created=_seed_users(session, settings),
+            people_created=_seed_people(session),
+            holidays_created=_seed_holidays(session, settings),
+        )
+        session.commit()
+    return report
+
+
+def describe(report: SeedReport) -> str:
+    if report.skipped:
+        return "seed: APP_ENV is production, skipped (no demo data in production)"
+    return (
+        f"seed: added {len(report.users_created)} users, {len(report.people_created)} people, "
+        f"{len(report.holidays_created)} holidays (what existed was kept)"
+    )
+
+
+def welcome(settings: Settings) -> str:
+    """The short table a newcomer needs: where things are and how to log in."""
+    base = settings.public_base_url.rstrip("/")
+    lines = [
+        "",
+        "  Peygir (پیگیر)",
+        f"  {'portal / API':<16}{base}",
+        f"  {'API docs':<16}{base}/docs",
+        f"  {'Temporal UI':<16}{TEMPORAL_UI_URL}",
+    ]
+    if settings.app_env != AppEnv.production:
+        width = max(len(r.value) for r in Role) + 2
+        lines += ["", f"  demo users (password: {settings.demo_password})"]
+        lines += [f"    {r.value:<{width}}{ROLE_TITLES_FA[r]}" for r in Role]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    settings = get_settings()
+    if settings.app_env == AppEnv.production:
+        print(describe(SeedReport(skipped=True)))
+        return
+    print(describe(seed(settings, get_engine())))
+    print(welcome(settings))
+
+
+if __name__ == "__main__":
+    main()

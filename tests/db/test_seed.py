@@ -1,0 +1,111 @@
+"""The demo seed: idempotent, valid data, and nothing at all in production."""
+
+from __future__ import annotations
+
+import jdatetime
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from api.security import verify_password
+from db.models import Holiday, Person, User
+from db.seed import ROLE_TITLES_FA, SeedReport, current_jalali_year, demo_people, seed
+from domain.cases import Role
+from domain.identity import is_valid_national_code
+from settings import AppEnv, Settings
+
+ROLE_NAMES = [r.value for r in Role]
+
+
+def _counts(engine: Engine) -> tuple[int, int, int]:
+    with Session(engine) as session:
+        return tuple(  # type: ignore[return-value]
+            session.exec(select(func.count()).select_from(model)).one()
+            for model in (User, Person, Holiday)
+        )
+
+
+def test_production_seeds_nothing(settings: Settings, engine: Engine) -> None:
+    # Runs before any development seed in this module, so there is something it could add.
+    production = settings.model_copy(update={"app_env": AppEnv.production})
+    before = _counts(engine)
+    report = seed(production, engine)
+    assert report == SeedReport(skipped=True)
+    assert _counts(engine) == before
+
+
+def test_production_does_not_touch_the_database(settings: Settings) -> None:
+    production = settings.model_copy(update={"app_env": "production"})
+
+    class NoEngine:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"production seed used the engine ({name})")
+
+    assert seed(production, NoEngine()).skipped  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def first(settings: Settings, engine: Engine) -> SeedReport:
+    return seed(settings, engine)
+
+
+def test_seeding_twice_creates_users_once(
+    first: SeedReport, settings: Settings, engine: Engine
+) -> None:
+    again = seed(settings, engine)
+    assert not again.skipped
+    assert again.users_created == []
+    assert again.people_created == []
+    assert again.holidays_created == []
+    with Session(engine) as session:
+        users = session.exec(select(User).where(col(User.username).in_(ROLE_NAMES))).all()
+    assert sorted(u.username for u in users) == sorted(ROLE_NAMES)
+    for user in users:
+        if user.username in first.users_created:
+            assert user.roles == [user.username]
+            assert user.scopes == ["*"]
+            assert user.full_name == ROLE_TITLES_FA[Role(user.username)]
+            assert user.email == f"{user.username}@{settings.mail_domain}"
+
+
+def test_every_role_has_a_persian_title() -> None:
+    assert set(ROLE_TITLES_FA) == set(Role)
+
+
+def test_demo_password_verifies(first: SeedReport, settings: Settings, engine: Engine) -> None:
+    assert first.users_created, "the test database already had every demo user"
+    with Session(engine) as session:
+        users = session.exec(select(User).where(col(User.username).in_(first.users_created))).all()
+    assert len(users) == len(first.users_created)
+    for user in users:
+        assert verify_password(user.password_hash, settings.demo_password)
+        assert not verify_password(user.password_hash, settings.demo_password + "x")
+
+
+def test_seeded_national_codes_are_valid(first: SeedReport, engine: Engine) -> None:
+    people = demo_people()
+    assert {p.affiliation for p in people} == {"student", "staff", "faculty"}
+    for person in people:
+        assert is_valid_national_code(person.national_code), person.national_code
+    codes = [p.national_code for p in people]
+    with Session(engine) as session:
+        stored = session.exec(select(Person).where(col(Person.national_code).in_(codes))).all()
+    assert {p.national_code for p in stored} >= set(first.people_created)
+    assert all(is_valid_national_code(p.national_code) for p in stored)
+
+
+def test_holidays_include_next_nowruz(
+    first: SeedReport, settings: Settings, engine: Engine
+) -> None:
+    year = current_jalali_year(settings)
+    nowruz = jdatetime.date(year + 1, 1, 1).togregorian()
+    this_nowruz = jdatetime.date(year, 1, 1).togregorian()
+    revolution = jdatetime.date(year + 1, 11, 22).togregorian()
+    with Session(engine) as session:
+        stored = session.get(Holiday, nowruz)
+        assert stored is not None
+        assert session.get(Holiday, this_nowruz) is not None
+        assert session.get(Holiday, revolution) is not None
+    if nowruz in first.holidays_created:
+        assert stored.title == "عید نوروز"
+    assert nowruz.month == 3 and nowruz.day in (20, 21, 22)
