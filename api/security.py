@@ -88,21 +88,26 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def optional_user(
-    request: Request,
-    settings: SettingsDep,
-    session: SessionDep,
-    bearer: Annotated[str | None, Depends(oauth2_scheme)],
-) -> User | None:
-    """The logged-in user from a bearer token or the session cookie, if any."""
-    token = bearer or request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    username = token_subject(settings, token)
+def _user_of_token(settings: Settings, session: Session, token: str | None) -> User | None:
+    username = token_subject(settings, token) if token else None
     if username is None:
         return None
     user = session.exec(select(User).where(User.username == username)).first()
     return user if user is not None and user.is_active else None
+
+
+def optional_user(
+    settings: SettingsDep,
+    session: SessionDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User | None:
+    """The API caller from its bearer token. The API ignores cookies: no cross-site requests."""
+    return _user_of_token(settings, session, bearer)
+
+
+def session_user(request: Request, settings: SettingsDep, session: SessionDep) -> User | None:
+    """The person logged in to the web pages (session cookie; forms carry a CSRF token)."""
+    return _user_of_token(settings, session, request.cookies.get(SESSION_COOKIE))
 
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

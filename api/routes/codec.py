@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from api.errors import ApiError
-from api.security import optional_user
+from api.security import optional_user, session_user
 from db.models import User
 from domain.cases import Role
 from settings import AppEnv
@@ -25,7 +25,13 @@ router = APIRouter(tags=["ops"])
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
-def may_decode(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> None:
+def may_decode(
+    request: Request,
+    bearer_user: Annotated[User | None, Depends(optional_user)],
+    cookie_user: Annotated[User | None, Depends(session_user)],
+) -> None:
+    # The Temporal UI sends the operator's session cookie (JSON POSTs need a CORS preflight).
+    user = bearer_user or cookie_user
     if user is not None and {Role.operator, Role.admin} & set(user.roles):
         return
     local = request.client is not None and request.client.host in LOOPBACK
