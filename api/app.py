@@ -6,10 +6,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from temporalio.client import Client
@@ -18,6 +20,7 @@ from api import errors
 from api.rate_limit import RateLimiter
 from api.recovery import keep_restarting
 from api.routes import admin, auth, cases, codec, email_requests, tasks, tracking
+from api.web import pages
 from db.engine import make_engine
 from settings import Settings, get_settings
 from workflows.client import connect
@@ -88,6 +91,11 @@ def create_app(
     errors.install(app)
     for module in (auth, email_requests, tracking, tasks, cases, admin, codec):
         app.include_router(module.router)
+    app.include_router(pages.router)
+    pages.install(app)
+    app.mount(
+        "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"
+    )
 
     @app.get("/api/health", response_model=Health, tags=["ops"])
     async def health(request: Request) -> Any:

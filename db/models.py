@@ -72,6 +72,7 @@ class User(SQLModel, table=True):
 
 class Case(SQLModel, table=True):
     __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_requester", "requester_national_code", "status"),)
 
     id: int | None = Field(default=None, primary_key=True)
     tracking_code: str = Field(unique=True, index=True, max_length=20)

@@ -129,6 +129,13 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "نام کاربری یا گذرواژه نادرست است.",
         Lang.en: "Wrong username or password.",
     },
+    "request_in_progress": {
+        Lang.fa: "درخواستی با این کد ملی در حال رسیدگی است؛ آن را با کد پیگیری قبلی دنبال کنید.",
+        Lang.en: (
+            "A request for this national code is already in progress; "
+            "follow it with its tracking code."
+        ),
+    },
     "case_closed": {
         Lang.fa: "این پرونده بسته شده است.",
         Lang.en: "This case is already closed.",

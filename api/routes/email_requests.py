@@ -12,13 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from api.errors import ApiError
+from api.errors import ApiError, FieldProblem, lang_of
 from api.security import SessionDep, SettingsDep
 from api.temporal import start_email_workflow, temporal_client
 from db.case_store import email_form, find_by_idempotency_key, open_email_case
 from db.models import Case, CaseEvent, EmailRequest, Holiday
 from domain.calendar import WorkingCalendar, format_jalali
+from domain.cases import CaseStatus, ProcessKind
 from domain.email_account import EmailRequestForm
+from domain.messages import message
 from settings import Settings
 from workflows.email_account import ANSWER_WORKING_DAYS
 
@@ -51,11 +53,22 @@ def _receipt(case: Case) -> Receipt:
     assert case.answer_due_at is not None
     return Receipt(
         tracking_code=case.tracking_code,
-        submitted_at=case.created_at,
+        submitted_at=case.created_at.astimezone(UTC),
         submitted_at_jalali=format_jalali(case.created_at),
-        answer_due_at=case.answer_due_at,
+        answer_due_at=case.answer_due_at.astimezone(UTC),
         answer_due_at_jalali=format_jalali(case.answer_due_at),
     )
+
+
+def _open_request_of(session: Session, national_code: str) -> Case | None:
+    """One e-mail request per person at a time; the earlier one's code is not revealed."""
+    return session.exec(
+        select(Case).where(
+            Case.process == ProcessKind.email_account,
+            Case.status == CaseStatus.open,
+            Case.requester_national_code == national_code,
+        )
+    ).first()
 
 
 def _forget(session: Session, case: Case) -> None:
@@ -87,6 +100,18 @@ async def submit_email_request(
         earlier = find_by_idempotency_key(session, idempotency_key)
         if earlier is not None:
             return await _replay(earlier, form, session, settings, client, response)
+    if _open_request_of(session, form.national_code) is not None:
+        raise ApiError(
+            409,
+            "request_in_progress",
+            [
+                FieldProblem(
+                    field="national_code",
+                    reason=message("request_in_progress", lang_of(request)),
+                    code="request_in_progress",
+                )
+            ],
+        )
     now = datetime.now(UTC)
     due = working_calendar(session, settings).add_working_days(now, ANSWER_WORKING_DAYS)
     try:

@@ -79,3 +79,16 @@ async def test_bad_json_and_unknown_affiliation(api: httpx.AsyncClient) -> None:
 async def test_health_reports_temporal_down(api: httpx.AsyncClient) -> None:
     health = await api.get("/api/health")
     assert health.json() == {"status": "degraded", "database": True, "temporal": False}
+
+
+async def test_one_open_request_per_person(api: httpx.AsyncClient, engine: Engine) -> None:
+    data = form_data()
+    open_case(engine, data)
+    second = await api.post(
+        "/api/email-requests",
+        json={**data, "requested_username": "another.name"},
+        headers={"Accept-Language": "en"},
+    )
+    assert second.status_code == 409
+    assert second.json()["errors"][0]["field"] == "national_code"
+    assert "already in progress" in second.json()["errors"][0]["reason"]

@@ -1,0 +1,59 @@
+"""The pages' labels: one translation table per language (i18n/fa.json, i18n/en.json)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+
+from domain.calendar import TEHRAN, format_jalali, to_jalali_date_str
+from domain.messages import Lang
+from domain.text import to_persian_digits
+
+TABLES = Path(__file__).parent / "i18n"
+
+
+@cache
+def table(lang: Lang) -> dict[str, str]:
+    return json.loads((TABLES / f"{lang.value}.json").read_text(encoding="utf-8"))
+
+
+class Translator:
+    """`t(key)` for labels, `num`/`when`/`day` for what the pages show, per language."""
+
+    def __init__(self, lang: Lang) -> None:
+        self.lang = lang
+        self._table = table(lang)
+
+    @property
+    def dir(self) -> str:
+        return "rtl" if self.lang == Lang.fa else "ltr"
+
+    def __call__(self, key: str, default: str | None = None) -> str:
+        if key in self._table:
+            return self._table[key]
+        if default is not None:
+            return default
+        raise KeyError(f"label {key!r} missing from the {self.lang.value} table")
+
+    def has(self, key: str) -> bool:
+        return key in self._table
+
+    def num(self, value: object) -> str:
+        """Digits as the reader expects them: Persian digits in Persian."""
+        text = str(value)
+        return to_persian_digits(text) if self.lang == Lang.fa else text
+
+    def when(self, moment: datetime | None) -> str:
+        """A moment as a Jalali date and time (Tehran), with the Gregorian date in English."""
+        if moment is None:
+            return ""
+        jalali = format_jalali(moment, persian_digits=self.lang == Lang.fa)
+        if self.lang == Lang.fa:
+            return jalali
+        return f"{jalali} ({moment.astimezone(TEHRAN).strftime('%Y-%m-%d')})"
+
+    def day(self, value: date) -> str:
+        text = to_jalali_date_str(value)
+        return to_persian_digits(text) if self.lang == Lang.fa else f"{text} ({value.isoformat()})"
