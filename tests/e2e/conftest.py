@@ -1,105 +1,23 @@
-"""The whole product inside the test: a real Temporal dev server, the worker and the API on HTTP."""
+"""The e2e tests share one running stack (dev server, worker, API over HTTP)."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine
-from sqlmodel import Session, select
-from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from api.security import hash_password
-from db.models import User
-from domain.cases import Role
 from settings import Settings
-from tests.conftest import BIN
-from worker import build_worker
-from workflows.client import data_converter
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+from tests.stack import PASSWORD, STAFF, Stack, ensure_staff, free_port, running_stack
 
-PASSWORD = "e2e-password-1"
-STAFF = {
-    "e2e_email_admin": [Role.email_admin],
-    "e2e_admin": [Role.admin],
-    "e2e_technician": [Role.technician],
-}
-
-
-@dataclass
-class Stack:
-    client: Client
-    http: httpx.AsyncClient
-    base_url: str
-    temporal_db: Path
-    settings: Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ensure_staff(engine: Engine) -> None:
-    with Session(engine) as session:
-        for username, roles in STAFF.items():
-            if session.exec(select(User).where(User.username == username)).first() is None:
-                session.add(
-                    User(
-                        username=username,
-                        password_hash=hash_password(PASSWORD),
-                        roles=list(roles),
-                        scopes=["*"],
-                        email=f"{username}@university.ac.ir",
-                    )
-                )
-        session.commit()
+__all__ = ["PASSWORD", "STAFF", "Stack", "ensure_staff", "free_port", "stack"]
 
 
 @pytest.fixture(scope="package")
 async def stack(
     settings: Settings, engine: Engine, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    temporal_db = tmp_path_factory.mktemp("temporal") / "temporal.db"
-    e2e_settings = settings.model_copy(
-        update={"temporal_task_queue": "peygir-e2e", "track_rate_limit_per_minute": 1000}
-    )
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(e2e_settings),
-        dev_server_existing_path=str(BIN / "temporal"),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_extra_args=[
-            "--db-filename",
-            str(temporal_db),
-            "--headless",
-            "--sqlite-pragma",
-            "journal_mode=wal",
-        ],
-    )
-    ensure_staff(engine)
-    port = free_port()
-    app = create_app(e2e_settings, engine=engine, temporal=env.client)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    base_url = f"http://127.0.0.1:{port}"
-    async with (
-        build_worker(env.client, e2e_settings, engine),
-        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
-    ):
-        yield Stack(env.client, http, base_url, temporal_db, e2e_settings)
-    server.should_exit = True
-    await serving
-    await env.shutdown()
+    async with running_stack(
+        settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-e2e"
+    ) as running:
+        yield running

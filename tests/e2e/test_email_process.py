@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 
 from db.models import Case, DirectoryMailbox, MailAccount, OutboundMessage, Task
 from domain.text import to_persian_digits
-from tests.e2e.conftest import PASSWORD, Stack
 from tests.factories import form_data, register_person
+from tests.stack import PASSWORD, Stack
 from workflows.email_account import EmailAccountWorkflow
 from workflows.search_attributes import CURRENT_STEP, PROCESS_KIND, TRACKING_CODE
 

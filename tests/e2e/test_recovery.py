@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from api.recovery import restart_unstarted
 from db.models import Case
-from tests.e2e.conftest import Stack
 from tests.factories import form_data, open_case
+from tests.stack import Stack
 
 
 async def test_stranded_case_is_started_once(stack: Stack, engine: Engine) -> None:
