@@ -14,7 +14,6 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -128,43 +127,51 @@ class EmailAccountInput(BaseModel):
     submitted_at: datetime
 
 
+def _reason_when_refused(accepted_field: str) -> classmethod:  # type: ignore[type-arg]
+    """A refusal must say why: the reason is sent to the person (named on the reason field)."""
+
+    def check(cls: type, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get(accepted_field) is False and not (value or "").strip():
+            raise PydanticCustomError("reason_required", "a reason is required when refusing")
+        return value.strip() if value else value
+
+    return field_validator("refusal_reason")(classmethod(check))  # type: ignore[arg-type]
+
+
 class FormReview(Decision):
     """بررسی فرم ارسالی — is the form filled in correctly and completely?"""
 
-    form_complete: bool = Field(title="فرم بدرستی و کامل تکمیل شده؟ / Form correct and complete?")
+    form_complete: bool = Field(title="Form correct and complete?")
     refusal_reason: str | None = Field(
         default=None,
         max_length=500,
-        title="دلیل رد / Reason for refusal",
+        title="Reason for refusal",
         description="Required when the form is refused; sent to the person.",
+        validate_default=True,
     )
 
-    @model_validator(mode="after")
-    def _reason_when_refused(self) -> FormReview:
-        if not self.form_complete and not (self.refusal_reason or "").strip():
-            raise PydanticCustomError("reason_required", "a reason is required when refusing")
-        return self
+    _reason = _reason_when_refused("form_complete")
 
 
 class IdentityCheck(Decision):
     """تایید هویت کاربر — the person was not found in the registry; check by hand."""
 
-    identity_confirmed: bool = Field(title="هویت تایید شد؟ / Identity confirmed?")
+    identity_confirmed: bool = Field(title="Identity confirmed?")
     refusal_reason: str | None = Field(
-        default=None, max_length=500, title="دلیل رد / Reason for refusal"
+        default=None,
+        max_length=500,
+        title="Reason for refusal",
+        description="Required when the identity is not confirmed; sent to the person.",
+        validate_default=True,
     )
 
-    @model_validator(mode="after")
-    def _reason_when_refused(self) -> IdentityCheck:
-        if not self.identity_confirmed and not (self.refusal_reason or "").strip():
-            raise PydanticCustomError("reason_required", "a reason is required when refusing")
-        return self
+    _reason = _reason_when_refused("identity_confirmed")
 
 
 class UsernameChoice(Decision):
     """The requested name is taken: pick one of the proposed alternatives."""
 
-    username: str = Field(title="نام کاربری جایگزین / Alternative username")
+    username: str = Field(title="Alternative username")
 
     @field_validator("username")
     @classmethod

@@ -23,7 +23,7 @@ from sqlmodel import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from api.errors import ApiError, field_problems, lang_of
+from api.errors import ApiError, field_problems
 from api.routes import admin, cases, tasks, tracking
 from api.routes.email_requests import submit_email_request
 from api.security import (
@@ -64,6 +64,11 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
+def page_lang(request: Request) -> Lang:
+    """Pages are Persian unless the reader chose English (a cookie), whatever the browser says."""
+    return Lang.en if request.cookies.get(LANG_COOKIE) == Lang.en else Lang.fa
+
+
 def _receipt_signature(settings: Settings, code: str) -> str:
     return hmac.new(settings.secret_key.encode(), f"receipt:{code}".encode(), "sha256").hexdigest()[
         :32
@@ -83,7 +88,7 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    t = Translator(lang_of(request))
+    t = Translator(page_lang(request))
     token = _csrf(request)
     response = templates.TemplateResponse(
         request,
@@ -140,7 +145,7 @@ def install(app: Any) -> None:
     async def _http_error_page(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith(("/api/", "/codec/", "/static/", "/docs", "/openapi")):
             return await json_http_errors(request, exc)
-        t = Translator(lang_of(request))
+        t = Translator(page_lang(request))
         text = t("error.not_found") if exc.status_code == 404 else str(exc.detail)
         return render(request, "error.html", None, status_code=exc.status_code, problem=text)
 
@@ -152,7 +157,7 @@ def install(app: Any) -> None:
     async def _error_page(request: Request, exc: ApiError) -> Response:
         if request.url.path.startswith(("/api/", "/codec/")):
             return await json_errors(request, exc)
-        t = Translator(lang_of(request))
+        t = Translator(page_lang(request))
         text = t("error.csrf") if exc.code == "csrf" else message(exc.code, t.lang)
         return render(request, "error.html", None, status_code=exc.status_code, problem=text)
 
@@ -203,7 +208,7 @@ async def email_submit(
     request: Request, user: PageUser, session: SessionDep, settings: SettingsDep, client: ClientDep
 ) -> Response:
     posted = await posted_form(request)
-    lang = lang_of(request)
+    lang = page_lang(request)
     data = {k: posted.get(k, "") for k in EMAIL_FIELDS}
     data["personal_email"] = data["personal_email"] or None  # type: ignore[assignment]
     try:
@@ -270,7 +275,7 @@ async def track_result(request: Request, user: PageUser, session: SessionDep) ->
             status_code=error.status_code,
             values={"tracking_code": code},
             view=None,
-            problem=message(error.code, lang_of(request)),
+            problem=message(error.code, page_lang(request)),
         )
     return render(
         request,
@@ -305,7 +310,7 @@ async def track_password(
             status_code=404 if key == "not_found" else 410,
             values={"tracking_code": code},
             view=None,
-            problem=message(key, lang_of(request)),
+            problem=message(key, page_lang(request)),
         )
     response = render(request, "revealed.html", user, revealed=revealed, code=code)
     response.headers["Cache-Control"] = "no-store"
@@ -332,7 +337,7 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
             status_code=401,
             next=target,
             username=posted.get("username", ""),
-            problem=message("invalid_credentials", lang_of(request)),
+            problem=message("invalid_credentials", page_lang(request)),
         )
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -422,7 +427,7 @@ async def task_decide(
     try:
         await tasks.complete_task(task_id, decision, request, me, session, client)
     except ApiError as error:
-        lang = lang_of(request)
+        lang = page_lang(request)
         by_name = {f.name: f for f in fields}
         for problem in error.errors:
             target = by_name.get(problem.field.split(".")[0])
@@ -466,7 +471,7 @@ async def case_comment(
             me,
             status_code=422,
             case=detail,
-            comment_error=_problems_by_field(error, lang_of(request)).get("text"),
+            comment_error=_problems_by_field(error, page_lang(request)).get("text"),
         )
     cases.add_comment(code, comment, me, session)
     return RedirectResponse(f"/cases/{code}#timeline", status_code=303)
@@ -478,7 +483,7 @@ async def case_cancel(
 ) -> Response:
     me = staff(request, user)
     posted = await posted_form(request)
-    lang = lang_of(request)
+    lang = page_lang(request)
     if Role.admin not in me.roles:
         raise ApiError(403, "forbidden")
     try:
@@ -554,7 +559,7 @@ async def users_create(request: Request, user: PageUser, session: SessionDep) ->
             session,
             422,
             values=posted,
-            errors=_problems_by_field(error, lang_of(request)),
+            errors=_problems_by_field(error, page_lang(request)),
         )
     except ApiError as error:
         errors = {p.field: p.reason for p in error.errors}
@@ -583,7 +588,7 @@ async def users_password(
             username, admin.PasswordReset(password=posted.get("password", "")), session
         )
     except ValidationError as error:
-        problems = _problems_by_field(error, lang_of(request))
+        problems = _problems_by_field(error, page_lang(request))
         return _users_page(
             request,
             me,
@@ -625,7 +630,7 @@ def _jalali_day(text: str) -> date:
 async def holidays_add(request: Request, user: PageUser, session: SessionDep) -> Response:
     me = _admin(request, user)
     posted = await posted_form(request)
-    t = Translator(lang_of(request))
+    t = Translator(page_lang(request))
     errors: dict[str, str] = {}
     try:
         day = _jalali_day(posted.get("day", ""))
@@ -634,7 +639,7 @@ async def holidays_add(request: Request, user: PageUser, session: SessionDep) ->
     try:
         title = admin.HolidayTitle(title=posted.get("title", ""))
     except ValidationError as error:
-        errors.update(_problems_by_field(error, lang_of(request)))
+        errors.update(_problems_by_field(error, page_lang(request)))
     if errors:
         return _holidays_page(request, me, session, 422, values=posted, errors=errors)
     admin.put_holiday(day, title, session)

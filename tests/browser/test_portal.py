@@ -1,0 +1,261 @@
+"""The pages as people use them, in headless Chromium (Debian's) driven by Playwright.
+
+Screenshots of every page go to tests/output/screenshots/ (look at them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy import Engine
+
+from settings import Settings
+from tests.factories import form_data
+from tests.stack import PASSWORD, Stack, running_stack
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SHOTS = Path(__file__).parent.parent / "output" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    settings: Settings, engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    async with running_stack(
+        settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-browser"
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: .ci/run installs it"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        # Playwright gives every launch a fresh, empty user-data dir of its own.
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        await browser.close()
+
+
+async def new_page(browser: Browser, stack: Stack, **options: object) -> Page:
+    context = await browser.new_context(base_url=stack.base_url, **options)  # type: ignore[arg-type]
+    return await context.new_page()
+
+
+async def shot(page: Page, name: str) -> None:
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def fill_email_form(page: Page, data: dict[str, str]) -> None:
+    for name in (
+        "first_name",
+        "last_name",
+        "national_code",
+        "mobile",
+        "member_id",
+        "unit",
+        "requested_username",
+        "personal_email",
+    ):
+        await page.fill(f"input[name={name}]", data[name])
+    await page.check(f"input[name=affiliation][value={data['affiliation']}]")
+
+
+async def submit_request(page: Page, data: dict[str, str], name: str) -> str:
+    """The person's path: home → the e-mail service → form → receipt; returns the code."""
+    await page.goto("/")
+    await page.click("a[href='/email/new']")
+    await fill_email_form(page, data)
+    await shot(page, f"{name}-form-filled")
+    await page.click("form.form button[type=submit]")
+    await expect(page).to_have_url(re.compile(r"/receipt/\d{10}\?sig="))
+    code = await page.get_attribute("[data-tracking-code]", "data-tracking-code")
+    assert code and code.isdigit()
+    await shot(page, f"{name}-receipt")
+    return code
+
+
+async def log_in(page: Page, username: str) -> None:
+    await page.goto("/login")
+    await page.fill("#f-username", username)
+    await page.fill("#f-password", PASSWORD)
+    await page.click("form.form button[type=submit]")
+    await expect(page).to_have_url(re.compile(r"/cartable"))
+
+
+async def open_from_cartable(page: Page, code: str, name: str) -> None:
+    """The expert's path: find the case's task in the cartable and open it."""
+    row = page.locator("table.tasks tr", has_text=re.compile(f"{code}|{to_fa_digits(code)}"))
+    for _ in range(100):
+        await page.goto("/cartable")
+        if await row.count():
+            break
+        await page.wait_for_timeout(100)
+    await shot(page, f"{name}-cartable")
+    await row.locator("td a").first.click()
+    await expect(page.locator("form.form")).to_be_visible()
+    await shot(page, f"{name}-task")
+
+
+async def decide_in_cartable(page: Page, code: str, choice: str, name: str) -> None:
+    await open_from_cartable(page, code, name)
+    await page.check(choice)
+    await page.click("form.form button[type=submit]")
+    await expect(page).to_have_url(re.compile(r"/cartable\?done=1"))
+
+
+def to_fa_digits(text: str) -> str:
+    return text.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+
+
+async def track(page: Page, code: str, national_code: str) -> None:
+    await page.goto("/track")
+    await page.fill("#f-tracking_code", code)
+    await page.fill("#f-national_code", national_code)
+    await page.click("form.form button[type=submit]")
+
+
+async def test_persian_request_decided_and_answered(browser: Browser, stack: Stack) -> None:
+    data = form_data(first_name="مریم", last_name="کاظمی")
+    data["national_code"] = to_fa_digits(data["national_code"])  # typed on a Persian keyboard
+    person = await new_page(browser, stack, locale="fa-IR")
+    await person.goto("/")
+    assert await person.get_attribute("html", "dir") == "rtl"
+    assert await person.get_attribute("html", "lang") == "fa"
+    await shot(person, "fa-home")
+    code = await submit_request(person, data, "fa")
+    await expect(person.locator(".receipt")).to_contain_text("کد پیگیری")
+    await expect(person.locator(".receipt")).to_contain_text("۱۴۰")  # a Jalali year, Persian digits
+
+    expert = await new_page(browser, stack, locale="fa-IR")
+    await log_in(expert, "e2e_email_admin")
+    await decide_in_cartable(expert, code, "input[name=form_complete][value=true]", "fa-review")
+    await decide_in_cartable(
+        expert, code, "input[name=identity_confirmed][value=true]", "fa-identity"
+    )
+    await expert.goto(f"/cases/{code}")
+    await expect(expert.locator(".timeline")).to_contain_text("بررسی فرم ارسالی")
+    await shot(expert, "fa-case")
+
+    for _ in range(100):
+        await track(person, code, data["national_code"])
+        if await person.locator(".answer").count():
+            break
+        await person.wait_for_timeout(100)
+    answer = person.locator(".answer")
+    await expect(answer).to_contain_text(f"{data['requested_username']}@")
+    await shot(person, "fa-track-answer")
+    await person.click(".answer form button[type=submit]")
+    await expect(person.locator("code.secret")).to_have_text(re.compile(r"^\w{14}$"))
+    await shot(person, "fa-password-once")
+
+
+async def test_form_error_shown_next_to_field_and_nothing_lost(
+    browser: Browser, stack: Stack
+) -> None:
+    page = await new_page(browser, stack, locale="fa-IR")
+    data = form_data(national_code="1234567890")
+    await page.goto("/email/new")
+    await fill_email_form(page, data)
+    await page.click("form.form button[type=submit]")
+    error = page.locator("#e-national_code")
+    await expect(error).to_have_text("کد ملی معتبر نیست.")
+    assert await page.get_attribute("#f-national_code", "aria-invalid") == "true"
+    assert await page.input_value("#f-first_name") == data["first_name"]
+    assert await page.input_value("#f-requested_username") == data["requested_username"]
+    await expect(page.locator("#form-errors")).to_be_visible()
+    await shot(page, "fa-form-error")
+
+
+async def test_english_switch_and_the_same_path(browser: Browser, stack: Stack) -> None:
+    data = form_data()
+    person = await new_page(browser, stack)
+    await person.goto("/")
+    await person.click("a.lang")
+    await expect(person.locator("html")).to_have_attribute("dir", "ltr")
+    await expect(person.locator("html")).to_have_attribute("lang", "en")
+    await shot(person, "en-home")
+    code = await submit_request(person, data, "en")
+    await expect(person.locator(".receipt")).to_contain_text("Tracking code")
+
+    expert = await new_page(browser, stack)
+    await expert.goto("/lang/en?next=/login")
+    await log_in(expert, "e2e_email_admin")
+    await decide_in_cartable(expert, code, "input[name=form_complete][value=true]", "en-review")
+    await decide_in_cartable(
+        expert, code, "input[name=identity_confirmed][value=true]", "en-identity"
+    )
+    for _ in range(100):
+        await track(person, code, data["national_code"])
+        if await person.locator(".answer").count():
+            break
+        await person.wait_for_timeout(100)
+    await expect(person.locator(".answer")).to_contain_text("Your university e-mail was created")
+    await shot(person, "en-track-answer")
+
+
+async def test_english_refusal_with_reason(browser: Browser, stack: Stack) -> None:
+    data = form_data()
+    person = await new_page(browser, stack)
+    await person.goto("/lang/en?next=/")
+    code = await submit_request(person, data, "en-refusal")
+    expert = await new_page(browser, stack)
+    await expert.goto("/lang/en?next=/login")
+    await log_in(expert, "e2e_email_admin")
+    await open_from_cartable(expert, code, "en-refusal")
+    await expert.check("input[name=form_complete][value=false]")
+    await expert.click("form.form button[type=submit]")
+    await expect(expert.locator("#e-refusal_reason")).to_have_text(
+        "A reason is required when refusing."
+    )
+    assert await expert.is_checked("input[name=form_complete][value=false]")
+    await shot(expert, "en-task-error")
+    await expert.fill("#f-refusal_reason", "The unit does not match your records.")
+    await expert.click("form.form button[type=submit]")
+    await expect(expert).to_have_url(re.compile(r"/cartable\?done=1"))
+
+    for _ in range(100):
+        await track(person, code, data["national_code"])
+        if await person.locator(".answer").count():
+            break
+        await person.wait_for_timeout(100)
+    await expect(person.locator(".answer")).to_contain_text("The unit does not match")
+    await shot(person, "en-track-refused")
+
+
+async def test_admin_pages_and_phone_layout(browser: Browser, stack: Stack) -> None:
+    admin = await new_page(browser, stack, locale="fa-IR")
+    await log_in(admin, "e2e_admin")
+    await admin.goto("/admin/holidays")
+    await admin.fill("#f-day", "۱۴۱۰/۰۱/۰۱")
+    await admin.fill("#f-title", "نوروز")
+    await admin.click("form.form button[type=submit]")
+    await expect(admin.locator("table.tasks")).to_contain_text("نوروز")
+    await shot(admin, "fa-admin-holidays")
+    await admin.goto("/admin/users")
+    await expect(admin.locator("table.tasks")).to_contain_text("e2e_email_admin")
+    await shot(admin, "fa-admin-users")
+
+    phone = await new_page(browser, stack, viewport={"width": 390, "height": 844}, locale="fa-IR")
+    await phone.goto("/email/new")
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "the form must fit a phone without sideways scrolling"
+    await shot(phone, "fa-phone-form")
+    await phone.keyboard.press("Tab")
+    focused = await phone.evaluate("document.activeElement.className")
+    assert focused == "skip"
