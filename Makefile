@@ -28,8 +28,15 @@ seed: venv
 run: venv secrets
 	$(BIN)/python scripts/dev.py
 
+# The whole suite on SQLite; with PEYGIR_TEST_POSTGRES_URL set (CI sets it), the database,
+# workflow, API and end-to-end tests run again on PostgreSQL.
 test: venv
 	$(BIN)/python -m pytest -q
+	@if [ -n "$$PEYGIR_TEST_POSTGRES_URL" ]; then \
+		echo "== again on PostgreSQL =="; \
+		PEYGIR_TEST_DATABASE_URL="$$PEYGIR_TEST_POSTGRES_URL" $(BIN)/python -m pytest -q \
+			tests/db tests/api tests/workflows tests/e2e; \
+	fi
 
 lint: venv
 	$(BIN)/ruff check .
