@@ -239,16 +239,17 @@ class CaseWorkflow:
         return task.decision, task.completed_by  # type: ignore[return-value]
 
     async def finish(self, status: CaseStatus, outcome: str, detail: dict[str, Any]) -> None:
-        """Close the case in the read model and show the end in the Temporal UI."""
+        """Close the case in the read model, then show the end in the Temporal UI."""
+        await self.record(
+            CaseRecordActivities.close_case,
+            CaseClosing(case_id=self._case_id, status=status, outcome=outcome, detail=detail),
+        )
+        # Only now: a cancel_case caller waits for this, and then reads the database.
         self._progress.status = status
         self._progress.step_key = None
         self._progress.step_title = None
         self._show_step(f"end:{outcome}")
         workflow.set_current_details(f"**پایان: {outcome}**")
-        await self.record(
-            CaseRecordActivities.close_case,
-            CaseClosing(case_id=self._case_id, status=status, outcome=outcome, detail=detail),
-        )
 
     @staticmethod
     def _show_step(key: str) -> None:

@@ -441,18 +441,50 @@ async def task_decide(
     return RedirectResponse("/cartable?done=1", status_code=303)
 
 
-@router.get("/cases/{code}", response_class=HTMLResponse)
-async def case_page(
+@router.post("/tasks/{task_id}/reassign", response_class=HTMLResponse)
+async def task_reassign(
+    task_id: str, request: Request, user: PageUser, session: SessionDep, client: ClientDep
+) -> Response:
+    me = _admin(request, user)
+    posted = await posted_form(request)
+    detail = tasks.task_detail(task_id, me, session)
+    lang = page_lang(request)
+    try:
+        body = tasks.Reassignment(
+            assignee=posted.get("assignee", "").strip(), reason=posted.get("reason", "")
+        )
+        await tasks.reassign_task(task_id, body, request, me, session, client)
+    except ValidationError as error:
+        problem = " ".join(_problems_by_field(error, lang).values())
+        return await _case_view(
+            detail.tracking_code, request, me, session, client, 422, problem=problem
+        )
+    except ApiError as error:
+        reasons = " ".join([message(error.code, lang), *(p.reason for p in error.errors)])
+        return await _case_view(
+            detail.tracking_code, request, me, session, client, error.status_code, problem=reasons
+        )
+    return RedirectResponse(f"/cases/{detail.tracking_code}", status_code=303)
+
+
+async def _case_view(
     code: str,
     request: Request,
-    user: PageUser,
+    me: User,
     session: SessionDep,
-    client: ClientDep,
-    problem: str | None = None,
+    client: Client,
+    status_code: int = 200,
+    **context: Any,
 ) -> HTMLResponse:
-    me = staff(request, user)
     detail = await cases.case_detail(code, me, session, client)
-    return render(request, "case.html", me, case=detail, problem=problem)
+    return render(request, "case.html", me, status_code=status_code, case=detail, **context)
+
+
+@router.get("/cases/{code}", response_class=HTMLResponse)
+async def case_page(
+    code: str, request: Request, user: PageUser, session: SessionDep, client: ClientDep
+) -> HTMLResponse:
+    return await _case_view(code, request, staff(request, user), session, client)
 
 
 @router.post("/cases/{code}/comments", response_class=HTMLResponse)
@@ -464,13 +496,13 @@ async def case_comment(
     try:
         comment = cases.NewComment(text=posted.get("text", ""))
     except ValidationError as error:
-        detail = await cases.case_detail(code, me, session, client)
-        return render(
+        return await _case_view(
+            code,
             request,
-            "case.html",
             me,
-            status_code=422,
-            case=detail,
+            session,
+            client,
+            422,
             comment_error=_problems_by_field(error, page_lang(request)).get("text"),
         )
     cases.add_comment(code, comment, me, session)
@@ -489,23 +521,22 @@ async def case_cancel(
     try:
         body = cases.CancelRequest(reason=posted.get("reason", ""))
         await cases.cancel_case(code, body, request, me, session, client)
-    except (ValidationError, ApiError) as error:
-        detail = await cases.case_detail(code, me, session, client)
-        reason = (
-            _problems_by_field(error, lang).get("reason")
-            if isinstance(error, ValidationError)
-            else message(error.code, lang)
-        )
-        return render(
-            request,
-            "case.html",
-            me,
-            status_code=422 if isinstance(error, ValidationError) else error.status_code,
-            case=detail,
-            cancel_error=reason,
-            cancel_value=posted.get("reason", ""),
-        )
-    return RedirectResponse(f"/cases/{code}", status_code=303)
+    except ValidationError as error:
+        problem, status_code = _problems_by_field(error, lang).get("reason"), 422
+    except ApiError as error:
+        problem, status_code = message(error.code, lang), error.status_code
+    else:
+        return RedirectResponse(f"/cases/{code}", status_code=303)
+    return await _case_view(
+        code,
+        request,
+        me,
+        session,
+        client,
+        status_code,
+        cancel_error=problem,
+        cancel_value=posted.get("reason", ""),
+    )
 
 
 def _admin(request: Request, user: User | None) -> User:

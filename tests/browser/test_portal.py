@@ -259,3 +259,37 @@ async def test_admin_pages_and_phone_layout(browser: Browser, stack: Stack) -> N
     await phone.keyboard.press("Tab")
     focused = await phone.evaluate("document.activeElement.className")
     assert focused == "skip"
+
+
+async def test_admin_reassigns_and_cancels_on_the_case_page(browser: Browser, stack: Stack) -> None:
+    data = form_data()
+    code = (await stack.http.post("/api/email-requests", json=data)).json()["tracking_code"]
+    admin = await new_page(browser, stack, locale="fa-IR")
+    await log_in(admin, "e2e_admin")
+    for _ in range(100):
+        await admin.goto(f"/cases/{code}")
+        if await admin.locator("details.reassign").count():
+            break
+        await admin.wait_for_timeout(100)
+    await admin.click("details.reassign summary")
+    await admin.fill("details.reassign input[name=assignee]", "e2e_technician")
+    await admin.fill("details.reassign input[name=reason]", "مرخصی کارشناس")
+    await admin.click("details.reassign button[type=submit]")
+    await expect(admin.locator(".alert")).to_be_visible()  # a technician cannot hold this step
+    await admin.click("details.reassign summary")
+    await admin.fill("details.reassign input[name=assignee]", "e2e_email_admin")
+    await admin.fill("details.reassign input[name=reason]", "مرخصی کارشناس")
+    await admin.click("details.reassign button[type=submit]")
+    await expect(admin.locator(".timeline")).to_contain_text("سپرده شد")
+
+    await admin.click(".form.danger button[type=submit]")  # empty reason: the browser refuses
+    await admin.evaluate("document.querySelector('#f-reason').removeAttribute('required')")
+    admin.on("dialog", lambda dialog: dialog.accept())
+    await admin.fill("#f-reason", "x")
+    await admin.click(".form.danger button[type=submit]")
+    await expect(admin.locator("#e-reason")).to_be_visible()
+    assert await admin.input_value("#f-reason") == "x"
+    await admin.fill("#f-reason", "درخواست تکراری است")
+    await admin.click(".form.danger button[type=submit]")
+    await expect(admin.locator(".badge.cancelled").first).to_be_visible()
+    await shot(admin, "fa-case-cancelled")

@@ -15,11 +15,12 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.mail_directory import LocalMailDirectory, MailboxSpec
+from api.temporal import start_email_workflow
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Task
 from domain.cases import Role, TaskStatus
-from domain.email_account import EmailAccountInput, EmailRequestForm
+from domain.email_account import EmailRequestForm
 from domain.tasks import Actor, CompleteTaskInput
 from settings import Settings
 from tests.conftest import BIN, TEST_KEYS
@@ -27,6 +28,7 @@ from tests.factories import form_data, open_case
 from worker import build_worker
 from workflows.client import data_converter
 from workflows.email_account import EmailAccountWorkflow
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 HERE = Path(__file__).parent
 EXPERT = Actor(username="email_admin", roles=[Role.email_admin], scopes=["*"])
@@ -60,6 +62,7 @@ async def main() -> None:
             data_converter=data_converter(settings),
             dev_server_existing_path=str(BIN / "temporal"),
             dev_server_extra_args=["--headless"],
+            search_attributes=SEARCH_ATTRIBUTES,
         )
         async with build_worker(env.client, settings, engine):
             data = form_data(requested_username="zahra.m")
@@ -75,17 +78,11 @@ async def main() -> None:
             )
             case = open_case(engine, data)
             assert case.id is not None
-            handle = await env.client.start_workflow(
-                EmailAccountWorkflow.run,
-                EmailAccountInput(
-                    case_id=case.id,
-                    tracking_code=case.tracking_code,
-                    form=EmailRequestForm.model_validate(data),
-                    submitted_at=case.created_at,
-                ),
-                id=case.workflow_id,
-                task_queue=settings.temporal_task_queue,
+            # Started as the API starts it: search attributes, summary, details.
+            await start_email_workflow(
+                env.client, settings, case, EmailRequestForm.model_validate(data)
             )
+            handle = env.client.get_workflow_handle_for(EmailAccountWorkflow.run, case.workflow_id)
             decisions = [
                 {"form_complete": True},
                 {"identity_confirmed": True},
