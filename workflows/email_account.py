@@ -54,7 +54,7 @@ CHOOSE_USERNAME = Step(
 ANSWER_WORKING_DAYS = 5
 """The promise made on the receipt: the final answer within this many working days."""
 
-MAILBOX_TIMEOUT = timedelta(minutes=2)
+MAILBOX_TIMEOUT = timedelta(seconds=30)
 MAILBOX_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=5),

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, FieldProblem, lang_of
 from api.security import SessionDep, SettingsDep
@@ -128,18 +129,26 @@ async def submit_email_request(
         await start_email_workflow(client, settings, case, form)
     except Exception:
         log.exception("could not start the workflow of case %s", case.tracking_code)
-        if not await _workflow_exists(client, case):
+        exists = await _workflow_exists(client, case)
+        if exists is False:
             _forget(session, case)
+        if not exists:
             raise ApiError(503, "unavailable") from None
     return _receipt(case)
 
 
-async def _workflow_exists(client: Client, case: Case) -> bool:
-    """After a failed start call: did the server start it all the same?"""
+async def _workflow_exists(client: Client, case: Case) -> bool | None:
+    """After a failed start call: did the server start it all the same? None: cannot tell.
+
+    Only a definite "not found" lets the case be removed; when Temporal cannot be asked, the
+    case stays and the recovery sweep starts it later.
+    """
     try:
         await client.get_workflow_handle(case.workflow_id).describe()
+    except RPCError as error:
+        return False if error.status == RPCStatusCode.NOT_FOUND else None
     except Exception:
-        return False
+        return None
     return True
 
 
@@ -156,6 +165,11 @@ async def _replay(
     stored = email_form(session, case.id)
     if stored.national_code != form.national_code:
         raise ApiError(409, "idempotency_conflict")
-    await start_email_workflow(client, settings, case, stored)
+    try:
+        await start_email_workflow(client, settings, case, stored)
+    except Exception:
+        # The case is kept: the recovery sweep (or this client's next retry) starts it.
+        log.exception("could not start the workflow of case %s", case.tracking_code)
+        raise ApiError(503, "unavailable") from None
     response.headers["Idempotent-Replayed"] = "true"
     return _receipt(case)

@@ -8,9 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from settings import Settings
-from tests.stack import PASSWORD, STAFF, Stack, ensure_staff, free_port, running_stack
-
-__all__ = ["PASSWORD", "STAFF", "Stack", "ensure_staff", "free_port", "stack"]
+from tests.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="package")

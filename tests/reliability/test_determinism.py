@@ -1,0 +1,86 @@
+"""A non-deterministic change to the e-mail workflow is caught by replaying stored histories.
+
+tests/workflows/test_replay.py replays every stored history on today's code; here the same histories
+are replayed on deliberately broken copies of the workflow (same workflow name, one activity more or
+one less, no `workflow.patched`), and the replay must fail with a NondeterminismError.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio import workflow
+
+# The workflow sandbox re-imports this module to validate the workflows defined here: everything
+# else is passed through, as the product's workflow modules do.
+with workflow.unsafe.imports_passed_through():
+    import pytest
+    from temporalio.client import WorkflowHistory
+    from temporalio.worker import Replayer
+
+    from activities.case_records import CaseRecordActivities
+    from domain.email_account import EmailAccountInput
+    from settings import Settings
+    from tests.workflows.test_replay import HISTORIES
+    from workflows.client import data_converter
+    from workflows.email_account import EmailAccountWorkflow
+    from workflows.human_task import RECORD_RETRY, RECORD_TIMEOUT
+
+
+@workflow.defn(name="EmailAccountWorkflow")
+class ExtraActivityWorkflow(EmailAccountWorkflow):
+    """Loads the working calendar a second time before the case begins: one activity more."""
+
+    @workflow.run
+    async def run(self, start: EmailAccountInput) -> str:
+        await workflow.execute_activity_method(
+            CaseRecordActivities.load_calendar,
+            workflow.now().date(),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
+        return await super().run(start)
+
+
+@workflow.defn(name="EmailAccountWorkflow")
+class SkippedStageWorkflow(EmailAccountWorkflow):
+    """Stops writing stage events to the timeline: one activity less at every stage."""
+
+    @workflow.run
+    async def run(self, start: EmailAccountInput) -> str:
+        return await super().run(start)
+
+    async def enter_stage(
+        self, key: str, title_fa: str, title_en: str, *, public: bool = True
+    ) -> None:
+        self._progress.step_key = key
+        self._progress.step_title = title_fa
+
+
+def _history(path: Path) -> WorkflowHistory:
+    workflow_id = path.stem.partition("@")[2]
+    assert workflow_id, "name histories <scenario>@<workflow id>.json"
+    return WorkflowHistory.from_json(workflow_id, path.read_text())
+
+
+@pytest.mark.parametrize("changed", [ExtraActivityWorkflow, SkippedStageWorkflow])
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_a_non_deterministic_change_fails_replay(
+    path: Path, changed: type, settings: Settings
+) -> None:
+    history = _history(path)
+    converter = data_converter(settings)
+    # The harness itself is sound: the product's workflow replays this history.
+    unchanged = Replayer(workflows=[EmailAccountWorkflow], data_converter=converter)
+    assert (
+        await unchanged.replay_workflow(history, raise_on_replay_failure=False)
+    ).replay_failure is None
+
+    replayer = Replayer(workflows=[changed], data_converter=converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert isinstance(result.replay_failure, workflow.NondeterminismError), (
+        f"{changed.__name__} replayed {path.name} without a nondeterminism error: "
+        f"{result.replay_failure!r}"
+    )
+    with pytest.raises(workflow.NondeterminismError):
+        await replayer.replay_workflow(history)
