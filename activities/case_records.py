@@ -263,6 +263,8 @@ class CaseRecordActivities:
                 select(User).where(col(User.is_active).is_(True), col(User.email).is_not(None))
             ).all()
         for user in users:
+            if not (user.email or "").strip() or not user.roles:
+                continue  # no usable address (or a broken row): nobody to e-mail
             if role in user.roles and (scope is None or "*" in user.scopes or scope in user.scopes):
                 self._email.send(
                     OutgoingMessage(

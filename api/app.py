@@ -73,6 +73,7 @@ def create_app(
         description="Service processes of the university's IT department",
         version="0.1.0",
         lifespan=lifespan,
+        responses=errors.documented(400, 422),
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)

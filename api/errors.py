@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -41,6 +42,11 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     errors: list[FieldProblem] = []
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the errors a route answers: every one is an ErrorBody."""
+    return {code: {"model": ErrorBody, "description": HTTPStatus(code).phrase} for code in codes}
 
 
 class ApiError(Exception):
@@ -103,7 +109,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
+        codes = {
+            400: "invalid_value",
+            401: "not_authenticated",
+            403: "forbidden",
+            404: "not_found",
+            429: "rate_limited",
+        }
         code = codes.get(exc.status_code, str(exc.detail))
         return JSONResponse(
             _body(lang_of(request), code, []),

@@ -51,7 +51,7 @@ def _validate(raw: dict[str, str]) -> _RegistryRow:
 
 def import_people(session: Session, text: str) -> ImportReport:
     """Upsert people by (national code, member id); rows with errors are reported, not saved."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         return ImportReport(

@@ -21,7 +21,7 @@ from domain.identity import is_valid_national_code, is_valid_username, normalize
 from domain.tasks import Decision
 from domain.text import normalize_digits, normalize_text
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+EMAIL = _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _NAME = re.compile(r"^[\w\u200c\- .']+$")
 
 

@@ -2,27 +2,48 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile, status
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from api.errors import ApiError, FieldProblem, lang_of
+from api.errors import ApiError, FieldProblem, documented, lang_of
 from api.security import SessionDep, hash_password, require_role
 from db.models import Holiday, User
 from db.people import ImportReport, import_people
 from domain.cases import Role
+from domain.email_account import EMAIL
 from domain.messages import message
 from domain.text import normalize_text
 
 router = APIRouter(
-    prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_role(Role.admin))]
+    prefix="/api/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_role(Role.admin))],
+    responses=documented(401, 403),
 )
 
 Text = Annotated[str, BeforeValidator(lambda v: normalize_text(v) if isinstance(v, str) else v)]
+
+
+def _email(value: object) -> object:
+    """An empty address is no address; any other must look like one."""
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > 200 or not EMAIL.match(value):
+        raise PydanticCustomError("email_invalid", "not an e-mail address")
+    return value
+
+
+Email = Annotated[str | None, BeforeValidator(_email)]
 
 
 class UserView(BaseModel):
@@ -41,7 +62,7 @@ class NewUser(BaseModel):
     password: Annotated[str, Field(min_length=8, max_length=200)]
     roles: list[Role]
     scopes: list[str] = Field(default_factory=list)
-    email: str | None = None
+    email: Email = None
     mobile: str | None = None
 
 
@@ -49,9 +70,16 @@ class UserChange(BaseModel):
     full_name: Text | None = None
     roles: list[Role] | None = None
     scopes: list[str] | None = None
-    email: str | None = None
+    email: Email = None
     is_active: bool | None = None
     """False disables the login; tasks stay with the role."""
+
+    @field_validator("full_name", "roles", "scopes", "is_active")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:  # leave a field out to keep it; null is not a value for it
+            raise PydanticCustomError("invalid_value", "may be left out, not null")
+        return value
 
 
 class PasswordReset(BaseModel):
@@ -83,7 +111,12 @@ def list_users(session: SessionDep) -> list[User]:
     return list(session.exec(select(User).order_by(col(User.username))))
 
 
-@router.post("/users", response_model=UserView, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/users",
+    response_model=UserView,
+    status_code=status.HTTP_201_CREATED,
+    responses=documented(409),
+)
 def create_user(body: NewUser, request: Request, session: SessionDep) -> User:
     user = User(**body.model_dump(exclude={"password"}), password_hash=hash_password(body.password))
     session.add(user)
@@ -99,7 +132,7 @@ def create_user(body: NewUser, request: Request, session: SessionDep) -> User:
     return user
 
 
-@router.patch("/users/{username}", response_model=UserView)
+@router.patch("/users/{username}", response_model=UserView, responses=documented(404))
 def change_user(username: str, body: UserChange, session: SessionDep) -> User:
     user = _user(session, username)
     user.sqlmodel_update(body.model_dump(exclude_unset=True))
@@ -108,7 +141,11 @@ def change_user(username: str, body: UserChange, session: SessionDep) -> User:
     return user
 
 
-@router.post("/users/{username}/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/users/{username}/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(404),
+)
 def reset_password(username: str, body: PasswordReset, session: SessionDep) -> None:
     user = _user(session, username)
     user.password_hash = hash_password(body.password)
@@ -131,7 +168,7 @@ def put_holiday(day: date, body: HolidayTitle, session: SessionDep) -> Holiday:
     return holiday
 
 
-@router.delete("/holidays/{day}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/holidays/{day}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(404))
 def delete_holiday(day: date, session: SessionDep) -> None:
     holiday = session.get(Holiday, day)
     if holiday is None:
@@ -140,7 +177,7 @@ def delete_holiday(day: date, session: SessionDep) -> None:
     session.commit()
 
 
-@router.post("/people/import", response_model=ImportReport)
+@router.post("/people/import", response_model=ImportReport, responses=documented(413))
 async def import_registry(
     file: Annotated[UploadFile, File()], request: Request, session: SessionDep
 ) -> ImportReport:
@@ -152,4 +189,7 @@ async def import_registry(
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(422, "invalid_value", [_problem("file", "invalid_value", request)]) from None
-    return import_people(session, text)
+    try:
+        return import_people(session, text)
+    except csv.Error:
+        raise ApiError(422, "invalid_value", [_problem("file", "invalid_value", request)]) from None

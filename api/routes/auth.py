@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.errors import ApiError
+from api.errors import ApiError, documented
 from api.security import CurrentUser, SessionDep, SettingsDep, authenticate, issue_token
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], responses=documented(401))
 
 
 class Token(BaseModel):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
-from api.errors import ApiError, lang_of
+from api.errors import ApiError, documented, lang_of
 from api.routes.tasks import ClientDep, TaskSummary, run_update
 from api.security import CurrentUser, SessionDep, actor_of, require_role
 from api.temporal import case_handle
@@ -22,7 +22,7 @@ from domain.tasks import CancelCaseInput, CaseLive
 from domain.text import normalize_text
 from workflows.human_task import CaseWorkflow
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(tags=["cases"], responses=documented(401, 403, 404))
 log = logging.getLogger("peygir.api")
 
 SUPERVISING_ROLES = {Role.admin, Role.operator, Role.it_supervisor}
@@ -180,6 +180,7 @@ def add_comment(
 @router.post(
     "/api/cases/{tracking_code}/cancel",
     response_model=CaseStatus,
+    responses=documented(409, 503),
     summary="Admin: cancel a case with a reason",
 )
 async def cancel_case(

@@ -13,14 +13,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from api.errors import ApiError
+from api.errors import ApiError, documented
 from api.security import optional_user, session_user
 from db.models import User
 from domain.cases import Role
 from settings import AppEnv
 from workflows.codec import EncryptionCodec
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(tags=["ops"], responses=documented(400, 401, 403))
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError, FieldProblem, lang_of
+from api.errors import ApiError, FieldProblem, documented, lang_of
 from api.security import SessionDep, SettingsDep
 from api.temporal import start_email_workflow, temporal_client
 from db.case_store import email_form, find_by_idempotency_key, open_email_case
@@ -86,6 +86,7 @@ def _forget(session: Session, case: Case) -> None:
     "/api/email-requests",
     status_code=status.HTTP_201_CREATED,
     response_model=Receipt,
+    responses=documented(409, 503),
     summary="Submit the university e-mail request form (ثبت درخواست ایمیل دانشگاهی)",
 )
 async def submit_email_request(
@@ -132,8 +133,9 @@ async def submit_email_request(
         exists = await _workflow_exists(client, case)
         if exists is False:
             _forget(session, case)
-        if not exists:
             raise ApiError(503, "unavailable") from None
+        # exists is None: Temporal cannot be asked. The case is kept and the recovery sweep
+        # starts its workflow, so it is accepted: the person gets the tracking code now.
     return _receipt(case)
 
 

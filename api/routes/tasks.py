@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -9,11 +10,15 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, true
 from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError, FieldProblem, field_problems, lang_of
+from api.errors import ApiError, FieldProblem, documented, field_problems, lang_of
 from api.security import CurrentUser, SessionDep, actor_of, require_role
 from api.temporal import case_handle, temporal_client
 from db.models import Case, Task, User
@@ -29,7 +34,8 @@ from domain.tasks import (
 )
 from workflows.human_task import CaseWorkflow
 
-router = APIRouter(tags=["cartable"])
+log = logging.getLogger("peygir.api")
+router = APIRouter(tags=["cartable"], responses=documented(401))
 
 PAGE_SIZE = 50
 
@@ -150,7 +156,12 @@ def _may_see(user: User, task: Task) -> bool:
     )
 
 
-@router.get("/api/tasks/{task_id}", response_model=TaskDetail, summary="A task with its form")
+@router.get(
+    "/api/tasks/{task_id}",
+    response_model=TaskDetail,
+    responses=documented(403, 404),
+    summary="A task with its form",
+)
 def task_detail(task_id: str, user: CurrentUser, session: SessionDep) -> TaskDetail:
     task, case = _task_and_case(session, task_id)
     if not _may_see(user, task):
@@ -188,7 +199,11 @@ async def run_update(client: Client, case: Case, update: Any, arg: BaseModel, la
     except RPCError as error:
         if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             raise ApiError(409, "task_not_open") from None  # the workflow has closed
-        raise
+        log.warning("update to %s failed: %s", case.workflow_id, error.status.name)
+        raise ApiError(503, "unavailable") from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        log.warning("update to %s timed out (no worker?)", case.workflow_id)
+        raise ApiError(503, "unavailable") from None
 
 
 ClientDep = Annotated[Client, Depends(temporal_client)]
@@ -197,6 +212,7 @@ ClientDep = Annotated[Client, Depends(temporal_client)]
 @router.post(
     "/api/tasks/{task_id}/complete",
     response_model=TaskCompletion,
+    responses=documented(403, 404, 409, 503),
     summary="Decide a task: 200, or 409 no longer open, 403 not yours, 422 fields wrong",
 )
 async def complete_task(
@@ -230,6 +246,7 @@ class Reassignment(BaseModel):
 @router.post(
     "/api/tasks/{task_id}/reassign",
     response_model=OpenTaskView,
+    responses=documented(403, 404, 409, 503),
     summary="Admin: give an open task to a named person",
 )
 async def reassign_task(

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from activities.credentials import CredentialVault
-from api.errors import ApiError
+from api.errors import ApiError, documented
 from api.rate_limit import RateLimiter
 from api.security import SessionDep, SettingsDep
 from db.models import Case, CaseEvent, CredentialReveal, MailAccount
@@ -20,7 +20,7 @@ from domain.calendar import format_jalali
 from domain.cases import PROCESS_TITLES, CaseStatus
 from domain.text import normalize_digits
 
-router = APIRouter(tags=["public"])
+router = APIRouter(tags=["public"], responses=documented(404, 429))
 
 NationalCodeParam = Annotated[
     str, BeforeValidator(lambda v: normalize_digits(v).strip() if isinstance(v, str) else v)
@@ -152,6 +152,7 @@ def track(
     "/api/track/{tracking_code}/password",
     response_model=RevealedPassword,
     dependencies=[Depends(limit_lookups)],
+    responses=documented(410),
     summary="Show the initial password once (then it is erased)",
 )
 def reveal_password(

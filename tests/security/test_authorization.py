@@ -1,0 +1,596 @@
+"""Who may call what: the authorization matrix, scopes, the tracking lookup's factor and limit.
+
+ACCESS is the one table of the deployed policy (production mode): every route of the app (JSON API,
+web pages, mounts), by method, with the roles allowed, PUBLIC, or LOGGED_IN (any role). A route the
+table does not list fails `test_every_route_is_in_the_table`, so a new route comes with its policy.
+
+Deny is 401 for an anonymous caller (a page answers with its equivalent, a redirect to /login) and
+403 for a logged-in user without the right; allow is any other answer. The API is called with the
+user's bearer token, the pages with the session cookie and a valid CSRF token. Each call carries a
+body that passes validation, so an allowed caller gets past authorization to the route's own answer;
+the task routes are asked about an open `review_form` task of the e-mail process (role email_admin)
+with a decision the step refuses: the workflow's validator checks the actor before the decision, so
+an allowed actor gets 422 and nothing changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi import routing as fastapi_routing
+from sqlmodel import Session
+from starlette.routing import BaseRoute, Mount
+
+from api.app import create_app
+from api.security import SESSION_COOKIE, hash_password, issue_token
+from api.web.pages import CSRF_COOKIE
+from db.models import Task, User
+from domain.calendar import jalali_to_gregorian
+from domain.cases import ProcessKind, Role, TaskStatus
+from tests.factories import form_data, open_case
+from tests.security.conftest import DEMO_PASSWORD, RATE_LIMIT, SecurityStack
+
+PUBLIC = "public"
+LOGGED_IN = frozenset(Role)
+ADMIN_ONLY = frozenset({Role.admin})
+SUPERVISORS = frozenset({Role.admin, Role.operator, Role.it_supervisor})
+CASE_READERS = SUPERVISORS | {Role.email_admin}
+"""The case's task is email_admin's: its cartable holders and the supervisors see the case."""
+TASK_READERS = frozenset({Role.admin, Role.email_admin})
+TASK_DECIDERS = frozenset({Role.email_admin})
+"""Deciding takes the step's role: admin is not enough (the workflow's validator checks it)."""
+CODEC_USERS = frozenset({Role.admin, Role.operator})
+
+# (method, path) → who is let in. ("MOUNT", path) is a mounted app (static files).
+ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
+    # documentation and ops
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+    ("GET", "/api/health"): PUBLIC,
+    ("POST", "/codec/decode"): CODEC_USERS,
+    ("POST", "/codec/encode"): CODEC_USERS,
+    # JSON API
+    ("POST", "/api/auth/token"): PUBLIC,
+    ("GET", "/api/auth/me"): LOGGED_IN,
+    ("POST", "/api/email-requests"): PUBLIC,
+    ("GET", "/api/track/{tracking_code}"): PUBLIC,
+    ("POST", "/api/track/{tracking_code}/password"): PUBLIC,
+    ("GET", "/api/tasks"): LOGGED_IN,
+    ("GET", "/api/tasks/{task_id}"): TASK_READERS,
+    ("POST", "/api/tasks/{task_id}/complete"): TASK_DECIDERS,
+    ("POST", "/api/tasks/{task_id}/reassign"): ADMIN_ONLY,
+    ("GET", "/api/cases/{tracking_code}"): CASE_READERS,
+    ("POST", "/api/cases/{tracking_code}/comments"): CASE_READERS,
+    ("POST", "/api/cases/{tracking_code}/cancel"): ADMIN_ONLY,
+    ("GET", "/api/admin/users"): ADMIN_ONLY,
+    ("POST", "/api/admin/users"): ADMIN_ONLY,
+    ("PATCH", "/api/admin/users/{username}"): ADMIN_ONLY,
+    ("POST", "/api/admin/users/{username}/password"): ADMIN_ONLY,
+    ("GET", "/api/admin/holidays"): ADMIN_ONLY,
+    ("PUT", "/api/admin/holidays/{day}"): ADMIN_ONLY,
+    ("DELETE", "/api/admin/holidays/{day}"): ADMIN_ONLY,
+    ("POST", "/api/admin/people/import"): ADMIN_ONLY,
+    # web pages
+    ("MOUNT", "/static"): PUBLIC,
+    ("GET", "/"): PUBLIC,
+    ("GET", "/lang/{code}"): PUBLIC,
+    ("GET", "/email/new"): PUBLIC,
+    ("POST", "/email/new"): PUBLIC,
+    ("GET", "/receipt/{code}"): PUBLIC,
+    ("GET", "/track"): PUBLIC,
+    ("POST", "/track"): PUBLIC,
+    ("POST", "/track/password"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/cartable"): LOGGED_IN,
+    ("GET", "/tasks/{task_id}"): TASK_READERS,
+    ("POST", "/tasks/{task_id}"): TASK_DECIDERS,
+    ("POST", "/tasks/{task_id}/reassign"): ADMIN_ONLY,
+    ("GET", "/cases/{code}"): CASE_READERS,
+    ("POST", "/cases/{code}/comments"): CASE_READERS,
+    ("POST", "/cases/{code}/cancel"): ADMIN_ONLY,
+    ("GET", "/admin/users"): ADMIN_ONLY,
+    ("POST", "/admin/users"): ADMIN_ONLY,
+    ("POST", "/admin/users/{username}/active"): ADMIN_ONLY,
+    ("POST", "/admin/users/{username}/password"): ADMIN_ONLY,
+    ("GET", "/admin/holidays"): ADMIN_ONLY,
+    ("POST", "/admin/holidays"): ADMIN_ONLY,
+    ("POST", "/admin/holidays/{day}/delete"): ADMIN_ONLY,
+}
+
+ANONYMOUS = "anonymous"
+PRINCIPALS: list[str] = [ANONYMOUS, *(r.value for r in Role)]
+"""Anonymous, then the seeded demo user of each role (username = role, every scope)."""
+
+
+@dataclass
+class Fixtures:
+    """Real objects the matrix calls are about, made through the API on the running stack."""
+
+    case_code: str
+    case_national_code: str
+    task_id: str
+    cancel_code: str
+    page_cancel_code: str
+    reassign_task_id: str
+    page_reassign_task_id: str
+    target_user: str
+
+
+Call = Callable[[Fixtures, str], dict[str, Any]]
+"""How to call a route: (fixtures, principal) → httpx.request arguments, path filled in.
+
+`page: True` sends the session cookie and a CSRF token instead of the bearer token;
+`method` overrides the table's (for a mount)."""
+
+HOLIDAY = "2031-03-05"
+PAGE_HOLIDAY = (1415, 6, 10)
+CSRF = "matrix-csrf-token"
+REGISTRY_HEADER = "national_code,member_id,first_name,last_name,affiliation,unit\n"
+
+
+def _login_name(principal: str) -> str:
+    return Role.admin.value if principal == ANONYMOUS else principal
+
+
+def _page(url: str, method: str | None = None, **form: Any) -> dict[str, Any]:
+    call: dict[str, Any] = {"url": url, "page": True, "data": {"csrf_token": CSRF, **form}}
+    if method:
+        call["method"] = method
+    return call
+
+
+CALLS: dict[tuple[str, str], Call] = {
+    ("GET", "/openapi.json"): lambda f, p: {"url": "/openapi.json"},
+    ("GET", "/docs"): lambda f, p: {"url": "/docs"},
+    ("GET", "/docs/oauth2-redirect"): lambda f, p: {"url": "/docs/oauth2-redirect"},
+    ("GET", "/redoc"): lambda f, p: {"url": "/redoc"},
+    ("GET", "/api/health"): lambda f, p: {"url": "/api/health"},
+    ("POST", "/codec/decode"): lambda f, p: {"url": "/codec/decode", "json": {"payloads": []}},
+    ("POST", "/codec/encode"): lambda f, p: {"url": "/codec/encode", "json": {"payloads": []}},
+    ("POST", "/api/auth/token"): lambda f, p: {
+        "url": "/api/auth/token",
+        "data": {"username": _login_name(p), "password": DEMO_PASSWORD},
+    },
+    ("GET", "/api/auth/me"): lambda f, p: {"url": "/api/auth/me"},
+    ("POST", "/api/email-requests"): lambda f, p: {
+        "url": "/api/email-requests",
+        "json": form_data(),
+    },
+    ("GET", "/api/track/{tracking_code}"): lambda f, p: {
+        "url": f"/api/track/{f.case_code}",
+        "params": {"national_code": f.case_national_code},
+    },
+    ("POST", "/api/track/{tracking_code}/password"): lambda f, p: {
+        # The right second factor on an open case: 410 password_gone, nothing is consumed.
+        "url": f"/api/track/{f.case_code}/password",
+        "json": {"national_code": f.case_national_code},
+    },
+    ("GET", "/api/tasks"): lambda f, p: {"url": "/api/tasks"},
+    ("GET", "/api/tasks/{task_id}"): lambda f, p: {"url": f"/api/tasks/{f.task_id}"},
+    ("POST", "/api/tasks/{task_id}/complete"): lambda f, p: {
+        "url": f"/api/tasks/{f.task_id}/complete",
+        "json": {"form_complete": "not a boolean"},
+    },
+    ("POST", "/api/tasks/{task_id}/reassign"): lambda f, p: {
+        "url": f"/api/tasks/{f.reassign_task_id}/reassign",
+        "json": {"assignee": Role.email_admin.value, "reason": "authorization matrix"},
+    },
+    ("GET", "/api/cases/{tracking_code}"): lambda f, p: {"url": f"/api/cases/{f.case_code}"},
+    ("POST", "/api/cases/{tracking_code}/comments"): lambda f, p: {
+        "url": f"/api/cases/{f.case_code}/comments",
+        "json": {"text": f"یادداشت {p}"},
+    },
+    ("POST", "/api/cases/{tracking_code}/cancel"): lambda f, p: {
+        "url": f"/api/cases/{f.cancel_code}/cancel",
+        "json": {"reason": "authorization matrix"},
+    },
+    ("GET", "/api/admin/users"): lambda f, p: {"url": "/api/admin/users"},
+    ("POST", "/api/admin/users"): lambda f, p: {
+        "url": "/api/admin/users",
+        "json": {
+            "username": f"m{uuid.uuid4().hex[:12]}",
+            "password": "matrix-pass-1",
+            "roles": [Role.technician.value],
+        },
+    },
+    ("PATCH", "/api/admin/users/{username}"): lambda f, p: {
+        "url": f"/api/admin/users/{f.target_user}",
+        "json": {"full_name": "کاربر آزمون"},
+    },
+    ("POST", "/api/admin/users/{username}/password"): lambda f, p: {
+        "url": f"/api/admin/users/{f.target_user}/password",
+        "json": {"password": "matrix-pass-2"},
+    },
+    ("GET", "/api/admin/holidays"): lambda f, p: {"url": "/api/admin/holidays"},
+    ("PUT", "/api/admin/holidays/{day}"): lambda f, p: {
+        "url": f"/api/admin/holidays/{HOLIDAY}",
+        "json": {"title": "روز آزمون"},
+    },
+    ("DELETE", "/api/admin/holidays/{day}"): lambda f, p: {
+        "url": f"/api/admin/holidays/{HOLIDAY}",
+    },
+    ("POST", "/api/admin/people/import"): lambda f, p: {
+        "url": "/api/admin/people/import",
+        "files": {"file": ("people.csv", REGISTRY_HEADER.encode(), "text/csv")},
+    },
+    ("MOUNT", "/static"): lambda f, p: {"url": "/static/style.css", "method": "GET"},
+    ("GET", "/"): lambda f, p: _page("/"),
+    ("GET", "/lang/{code}"): lambda f, p: _page("/lang/en?next=/track"),
+    ("GET", "/email/new"): lambda f, p: _page("/email/new"),
+    ("POST", "/email/new"): lambda f, p: _page(
+        "/email/new", form_token=str(uuid.uuid4()), **form_data()
+    ),
+    ("GET", "/receipt/{code}"): lambda f, p: _page(f"/receipt/{f.case_code}?sig=0"),
+    ("GET", "/track"): lambda f, p: _page("/track"),
+    ("POST", "/track"): lambda f, p: _page(
+        "/track", tracking_code=f.case_code, national_code=f.case_national_code
+    ),
+    ("POST", "/track/password"): lambda f, p: _page(
+        "/track/password", tracking_code=f.case_code, national_code=f.case_national_code
+    ),
+    ("GET", "/login"): lambda f, p: _page("/login"),
+    ("POST", "/login"): lambda f, p: _page(
+        "/login", username=_login_name(p), password=DEMO_PASSWORD
+    ),
+    ("POST", "/logout"): lambda f, p: _page("/logout"),
+    ("GET", "/cartable"): lambda f, p: _page("/cartable"),
+    ("GET", "/tasks/{task_id}"): lambda f, p: _page(f"/tasks/{f.task_id}"),
+    # No field posted: form_complete is missing, which the step refuses (after the actor check).
+    ("POST", "/tasks/{task_id}"): lambda f, p: _page(f"/tasks/{f.task_id}"),
+    ("POST", "/tasks/{task_id}/reassign"): lambda f, p: _page(
+        f"/tasks/{f.page_reassign_task_id}/reassign",
+        assignee=Role.email_admin.value,
+        reason="authorization matrix",
+    ),
+    ("GET", "/cases/{code}"): lambda f, p: _page(f"/cases/{f.case_code}"),
+    ("POST", "/cases/{code}/comments"): lambda f, p: _page(
+        f"/cases/{f.case_code}/comments", text=f"یادداشت {p}"
+    ),
+    ("POST", "/cases/{code}/cancel"): lambda f, p: _page(
+        f"/cases/{f.page_cancel_code}/cancel", reason="authorization matrix"
+    ),
+    ("GET", "/admin/users"): lambda f, p: _page("/admin/users"),
+    ("POST", "/admin/users"): lambda f, p: _page(
+        "/admin/users",
+        username=f"p{uuid.uuid4().hex[:12]}",
+        password="matrix-pass-3",
+        roles=Role.technician.value,
+    ),
+    ("POST", "/admin/users/{username}/active"): lambda f, p: _page(
+        f"/admin/users/{f.target_user}/active", active="true"
+    ),
+    ("POST", "/admin/users/{username}/password"): lambda f, p: _page(
+        f"/admin/users/{f.target_user}/password", password="matrix-pass-4"
+    ),
+    ("GET", "/admin/holidays"): lambda f, p: _page("/admin/holidays"),
+    ("POST", "/admin/holidays"): lambda f, p: _page(
+        "/admin/holidays", day="/".join(map(str, PAGE_HOLIDAY)), title="روز آزمون"
+    ),
+    ("POST", "/admin/holidays/{day}/delete"): lambda f, p: _page(
+        f"/admin/holidays/{jalali_to_gregorian(*PAGE_HOLIDAY).isoformat()}/delete"
+    ),
+}
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers, schema-hidden routes and mounts included."""
+    found: set[tuple[str, str]] = set()
+
+    def add(route: BaseRoute, path: str | None, methods: set[str] | None) -> None:
+        if isinstance(route, Mount):
+            found.add(("MOUNT", route.path))
+            return
+        methods = methods or {"*"}
+        # Starlette answers HEAD wherever it answers GET; GET stands for both.
+        found.update((m, str(path)) for m in methods if not (m == "HEAD" and "GET" in methods))
+
+    if hasattr(fastapi_routing, "iter_route_contexts"):  # FastAPI ≥ 0.16x: lazily included routers
+        for context in fastapi_routing.iter_route_contexts(app.routes):
+            add(context.original_route, context.path, context.methods)
+    else:
+        for route in app.routes:
+            add(route, getattr(route, "path", None), getattr(route, "methods", None))
+    return found
+
+
+def expected(allowed: str | frozenset[Role], principal: str) -> str:
+    if allowed == PUBLIC:
+        return "allow"
+    assert isinstance(allowed, frozenset)
+    if principal == ANONYMOUS:
+        return "401"
+    return "allow" if Role(principal) in allowed else "403"
+
+
+def verdict(answer: httpx.Response) -> str:
+    if answer.status_code == 401:
+        return "401"
+    if answer.is_redirect and answer.headers.get("location", "").startswith("/login"):
+        return "401"  # a page's way of saying "log in first"
+    if answer.status_code == 403:
+        return "403"
+    return "allow"
+
+
+def request_as(
+    stack: SecurityStack, http: httpx.Client, method: str, principal: str, call: dict[str, Any]
+) -> httpx.Response:
+    call = dict(call)
+    method = call.pop("method", method)
+    headers: dict[str, str] = {}
+    if method == "GET":
+        call.pop("data", None)
+    if call.pop("page", False):
+        cookies = {CSRF_COOKIE: CSRF}
+        if principal != ANONYMOUS:
+            cookies[SESSION_COOKIE] = issue_token(stack.settings, principal)
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    elif principal != ANONYMOUS:
+        headers.update(stack.bearer(principal))
+    return http.request(method, headers=headers, **call)
+
+
+@pytest.fixture(scope="module")
+def fixtures(sec_stack: SecurityStack) -> Fixtures:
+    with sec_stack.http() as http:
+        data = form_data()
+        case_code = sec_stack.submit(http, data)
+        cancel_code = sec_stack.submit(http)
+        page_cancel_code = sec_stack.submit(http)
+        reassign_code = sec_stack.submit(http)
+        page_reassign_code = sec_stack.submit(http)
+    target = f"target{uuid.uuid4().hex[:8]}"
+    with Session(sec_stack.engine) as session:
+        session.add(
+            User(username=target, password_hash=hash_password("target-pass-1"), roles=["vendor"])
+        )
+        session.commit()
+    return Fixtures(
+        case_code=case_code,
+        case_national_code=data["national_code"],
+        task_id=sec_stack.wait_task(case_code, "review_form").id,
+        cancel_code=cancel_code,
+        page_cancel_code=page_cancel_code,
+        reassign_task_id=sec_stack.wait_task(reassign_code, "review_form").id,
+        page_reassign_task_id=sec_stack.wait_task(page_reassign_code, "review_form").id,
+        target_user=target,
+    )
+
+
+def test_every_route_is_in_the_table(sec_stack: SecurityStack) -> None:
+    app = create_app(sec_stack.settings, engine=sec_stack.engine, temporal=object())  # type: ignore[arg-type]
+    routes = app_routes(app)
+    assert routes - ACCESS.keys() == set(), "routes without a policy: add them to ACCESS"
+    assert ACCESS.keys() - routes == set(), "ACCESS lists routes the app no longer has"
+    assert CALLS.keys() == ACCESS.keys()
+
+
+@pytest.mark.parametrize(("method", "path"), list(ACCESS), ids=[f"{m} {p}" for m, p in ACCESS])
+def test_authorization_matrix(
+    sec_stack: SecurityStack, fixtures: Fixtures, method: str, path: str
+) -> None:
+    allowed = ACCESS[(method, path)]
+    wrong: list[str] = []
+    with sec_stack.http() as http:
+        for principal in PRINCIPALS:
+            answer = request_as(
+                sec_stack, http, method, principal, CALLS[(method, path)](fixtures, principal)
+            )
+            assert answer.status_code < 500, f"{principal}: {answer.status_code} {answer.text}"
+            if verdict(answer) != expected(allowed, principal):
+                wrong.append(
+                    f"{principal}: expected {expected(allowed, principal)}, "
+                    f"got {answer.status_code} {answer.text[:200]}"
+                )
+    assert wrong == [], f"{method} {path}:\n" + "\n".join(wrong)
+
+
+def test_the_api_ignores_the_session_cookie(sec_stack: SecurityStack) -> None:
+    """A cookie rides along on cross-site requests: the JSON API listens to bearer tokens only."""
+    cookie = {"Cookie": f"{SESSION_COOKIE}={issue_token(sec_stack.settings, Role.admin.value)}"}
+    with sec_stack.http() as http:
+        assert http.get("/api/auth/me", headers=cookie).status_code == 401
+        assert http.get("/api/admin/users", headers=cookie).status_code == 401
+        created = http.post(
+            "/api/admin/users",
+            json={"username": "csrfvictim", "password": "x" * 12, "roles": ["admin"]},
+            headers=cookie,
+        )
+        assert created.status_code == 401
+
+
+# --- scopes ------------------------------------------------------------------------------------
+
+
+def _scoped_user(stack: SecurityStack, scope: str) -> tuple[str, dict[str, str]]:
+    username = f"scope{uuid.uuid4().hex[:8]}"
+    with Session(stack.engine) as session:
+        session.add(
+            User(
+                username=username,
+                password_hash=hash_password("scope-pass-1"),
+                roles=[Role.email_admin.value],
+                scopes=[scope],
+            )
+        )
+        session.commit()
+    return username, stack.bearer(username)
+
+
+def test_another_scopes_task_is_denied(sec_stack: SecurityStack) -> None:
+    case = open_case(sec_stack.engine, form_data())
+    assert case.id is not None
+    task_id = f"scope-test-{uuid.uuid4().hex[:8]}"
+    with Session(sec_stack.engine) as session:
+        session.add(
+            Task(
+                id=task_id,
+                case_id=case.id,
+                process=ProcessKind.email_account,
+                step="review_form",
+                title_fa="بررسی فرم ارسالی",
+                title_en="Review the submitted form",
+                role=Role.email_admin.value,
+                scope="unit-A",
+                status=TaskStatus.open,
+                due_at=case.created_at,
+            )
+        )
+        session.commit()
+    outsider_name, outsider = _scoped_user(sec_stack, "unit-B")
+    _, insider = _scoped_user(sec_stack, "unit-A")
+    decision = {"form_complete": True}
+    with sec_stack.http() as http:
+        assert http.get(f"/api/tasks/{task_id}", headers=outsider).status_code == 403
+        page = request_as(sec_stack, http, "GET", outsider_name, _page(f"/tasks/{task_id}"))
+        assert page.status_code == 403
+        page_decision = _page(f"/tasks/{task_id}", form_complete="true")
+        assert request_as(sec_stack, http, "POST", outsider_name, page_decision).status_code == 403
+        refused = http.post(f"/api/tasks/{task_id}/complete", json=decision, headers=outsider)
+        assert refused.status_code == 403, refused.text
+        assert http.get(f"/api/cases/{case.tracking_code}", headers=outsider).status_code == 403
+        comment = http.post(
+            f"/api/cases/{case.tracking_code}/comments", json={"text": "x"}, headers=outsider
+        )
+        assert comment.status_code == 403
+        listed = http.get("/api/tasks", headers=outsider, params={"overdue": False}).json()
+        assert task_id not in {t["id"] for t in listed["items"]}
+
+        # The same role within the task's scope is let in (the task has no workflow: 409 after).
+        assert http.get(f"/api/tasks/{task_id}", headers=insider).status_code == 200
+        let_in = http.post(f"/api/tasks/{task_id}/complete", json=decision, headers=insider)
+        assert let_in.status_code not in (401, 403), let_in.text
+        listed = http.get("/api/tasks", headers=insider, params={"overdue": False}).json()
+        assert task_id in {t["id"] for t in listed["items"]}
+
+
+# --- the public lookup ---------------------------------------------------------------------------
+
+
+def _same_answer(
+    one: httpx.Response, other: httpx.Response, echoed: tuple[str, str] | None = None
+) -> None:
+    """Same status, body and headers (but the date); `echoed`: the two typed codes, which a
+    page shows back in its form, are blanked first."""
+    assert one.status_code == other.status_code
+    if echoed is None:
+        assert one.content == other.content
+    else:
+        assert len(echoed[0]) == len(echoed[1])
+        blank = b"<typed code>"
+        assert one.content.replace(echoed[0].encode(), blank) == other.content.replace(
+            echoed[1].encode(), blank
+        )
+    strip = {"date"}
+    assert {k: v for k, v in one.headers.items() if k not in strip} == {
+        k: v for k, v in other.headers.items() if k not in strip
+    }
+
+
+def test_wrong_second_factor_is_indistinguishable(
+    sec_stack: SecurityStack, fixtures: Fixtures
+) -> None:
+    right = fixtures.case_national_code
+    other = form_data()["national_code"]
+    assert other != right
+    unknown_code = "1000000009"
+    with sec_stack.http() as http:
+        assert (
+            http.get(f"/api/track/{fixtures.case_code}", params={"national_code": right})
+        ).status_code == 200
+        for lang in ("fa", "en"):
+            headers = {"Accept-Language": lang}
+            wrong = http.get(
+                f"/api/track/{fixtures.case_code}",
+                params={"national_code": other},
+                headers=headers,
+            )
+            unknown = http.get(
+                f"/api/track/{unknown_code}", params={"national_code": right}, headers=headers
+            )
+            assert wrong.status_code == 404
+            _same_answer(wrong, unknown)
+            wrong_reveal = http.post(
+                f"/api/track/{fixtures.case_code}/password",
+                json={"national_code": other},
+                headers=headers,
+            )
+            unknown_reveal = http.post(
+                f"/api/track/{unknown_code}/password",
+                json={"national_code": right},
+                headers=headers,
+            )
+            assert wrong_reveal.status_code == 404
+            _same_answer(wrong_reveal, unknown_reveal)
+            # The web page's forms: the same page for both.
+            page = {**headers, "Cookie": f"{CSRF_COOKIE}={CSRF}"}
+            for route in ("/track", "/track/password"):
+                wrong_page = http.post(
+                    route,
+                    data={
+                        "csrf_token": CSRF,
+                        "tracking_code": fixtures.case_code,
+                        "national_code": other,
+                    },
+                    headers=page,
+                )
+                unknown_page = http.post(
+                    route,
+                    data={
+                        "csrf_token": CSRF,
+                        "tracking_code": unknown_code,
+                        "national_code": right,
+                    },
+                    headers=page,
+                )
+                assert wrong_page.status_code == 404, route
+                _same_answer(wrong_page, unknown_page, echoed=(fixtures.case_code, unknown_code))
+
+
+def test_lookup_rate_limit_per_client(sec_stack: SecurityStack) -> None:
+    def client(address: str) -> httpx.Client:
+        transport = httpx.HTTPTransport(local_address=address)
+        return httpx.Client(base_url=sec_stack.limited_url, transport=transport, timeout=30)
+
+    lookup = {"params": {"national_code": "0013542419"}}
+    with client("127.0.0.2") as first, client("127.0.0.3") as second:
+        answers = [
+            first.get("/api/track/1000000009", **lookup).status_code for _ in range(RATE_LIMIT)
+        ]
+        assert answers == [404] * RATE_LIMIT
+        limited = first.get("/api/track/1000000009", **lookup)
+        assert limited.status_code == 429
+        assert limited.json()["code"] == "rate_limited"
+        # The password route counts against the same budget.
+        reveal = first.post("/api/track/1000000009/password", json={"national_code": "0013542419"})
+        assert reveal.status_code == 429
+        # A forwarded-for header from an untrusted peer does not buy a fresh budget.
+        spoofed = first.get(
+            "/api/track/1000000009", headers={"X-Forwarded-For": "203.0.113.7"}, **lookup
+        )
+        assert spoofed.status_code == 429
+        # Another client still has its own budget.
+        assert second.get("/api/track/1000000009", **lookup).status_code == 404
+
+
+def test_codec_loopback_exception_is_development_only(sec_stack: SecurityStack) -> None:
+    """Development lets the local Temporal UI decode without a login; nobody else, never in prod."""
+    dev_url = sec_stack.dev_url
+    body = {"payloads": []}
+    with httpx.Client(base_url=dev_url, timeout=30) as local:
+        assert local.post("/codec/decode", json=body).status_code == 200
+    remote_transport = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=dev_url, transport=remote_transport, timeout=30) as remote:
+        assert remote.post("/codec/decode", json=body).status_code == 401
+    with sec_stack.http() as production:
+        assert production.post("/codec/decode", json=body).status_code == 401
