@@ -101,8 +101,21 @@ class Task(SQLModel, table=True):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_open_role", "status", "role", "scope", "due_at"),
-        Index("ix_tasks_open_assignee", "status", "assignee", "due_at"),
+        # Covering indexes of the cartable query (api/routes/tasks.py visible_to).
+        Index(
+            "ix_tasks_cartable_role",
+            "status",
+            "role",
+            "scope",
+            "assignee",
+            "overdue",
+            "due_at",
+            "process",
+            "id",
+        ),
+        Index(
+            "ix_tasks_cartable_assignee", "status", "assignee", "overdue", "due_at", "process", "id"
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=160)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, func, or_, true
+from sqlalchemy import Subquery, func, union_all
 from sqlmodel import Session, col, select
 from temporalio.client import (
     Client,
@@ -73,17 +73,24 @@ class Cartable(BaseModel):
     by_process: dict[str, int]
 
 
-def visible_to(user: User) -> Any:
-    """SQL condition: open tasks this user may act on (their role and scope, or assigned)."""
-    scope_ok = (
-        true()
-        if ALL_SCOPES in user.scopes
-        else or_(col(Task.scope).is_(None), col(Task.scope).in_(user.scopes))
-    )
-    return or_(
-        col(Task.assignee) == user.username,
-        and_(col(Task.assignee).is_(None), col(Task.role).in_(user.roles), scope_ok),
-    )
+def visible_to(user: User) -> Subquery:
+    """Open tasks this user may act on: assigned to them, or of their role within their scopes.
+
+    A union of branches that each run on a covering index (ix_tasks_cartable_*), so the
+    cartable stays fast however many tasks other people have open.
+    """
+    fields = (col(Task.id), col(Task.process), col(Task.overdue), col(Task.due_at))
+    is_open = col(Task.status) == TaskStatus.open
+    branches = [select(*fields).where(is_open, col(Task.assignee) == user.username)]
+    if user.roles:
+        by_role = (is_open, col(Task.role).in_(user.roles), col(Task.assignee).is_(None))
+        if ALL_SCOPES in user.scopes:
+            branches.append(select(*fields).where(*by_role))
+        else:
+            branches.append(select(*fields).where(*by_role, col(Task.scope).is_(None)))
+            if user.scopes:
+                branches.append(select(*fields).where(*by_role, col(Task.scope).in_(user.scopes)))
+    return union_all(*branches).subquery("visible")
 
 
 def _summary(task: Task, tracking_code: str) -> dict[str, Any]:
@@ -102,24 +109,31 @@ def my_tasks(
     overdue: bool | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Cartable:
-    base = [col(Task.status) == TaskStatus.open, visible_to(user)]
-    filters = list(base)
+    visible = visible_to(user)
+    filters = []
     if process is not None:
-        filters.append(col(Task.process) == process)
+        filters.append(visible.c.process == process)
     if overdue is not None:
-        filters.append(col(Task.overdue).is_(overdue))
-    rows = session.exec(
-        select(Task, Case.tracking_code)
-        .join(Case, col(Case.id) == col(Task.case_id))
+        filters.append(visible.c.overdue.is_(overdue))
+    page_ids = (
+        select(visible.c.id)
         .where(*filters)
-        .order_by(col(Task.overdue).desc(), col(Task.due_at), col(Task.id))
+        .order_by(visible.c.overdue.desc(), visible.c.due_at, visible.c.id)
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
-    ).all()
+    )
+    rows = sorted(
+        session.exec(
+            select(Task, Case.tracking_code)
+            .join(Case, col(Case.id) == col(Task.case_id))
+            .where(col(Task.id).in_(page_ids))
+        ).all(),
+        key=lambda row: (not row[0].overdue, row[0].due_at, row[0].id),
+    )
     counts = session.exec(
-        select(Task.process, Task.overdue, func.count())
-        .where(*base)
-        .group_by(Task.process, Task.overdue)
+        select(visible.c.process, visible.c.overdue, func.count()).group_by(
+            visible.c.process, visible.c.overdue
+        )
     ).all()
     by_process: dict[str, int] = {}
     for proc, _, n in counts:
