@@ -1,0 +1,98 @@
+"""Cases opened the way the API opens them, without HTTP: the raw side of the figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+
+from db.case_store import open_email_case
+from db.models import Case, Person, Task
+from domain.cases import PROCESS_TITLES, CaseStatus, TaskStatus
+from domain.email_account import EmailAccountInput, EmailRequestForm
+from workflows.email_account import EmailAccountWorkflow
+from workflows.search_attributes import PROCESS_KIND, TRACKING_CODE
+
+
+def open_case(engine: Engine, form: EmailRequestForm) -> Case:
+    """The case rows the workflow needs (case, form, first timeline event), committed."""
+    with Session(engine, expire_on_commit=False) as session:
+        case = open_email_case(
+            session,
+            form,
+            idempotency_key=None,
+            answer_due_at=datetime.now(UTC) + timedelta(days=7),
+        )
+        session.commit()
+    return case
+
+
+async def start_case(
+    client: Client, task_queue: str, case: Case, form: EmailRequestForm
+) -> WorkflowHandle[EmailAccountWorkflow, str]:
+    """`client.start_workflow` with the options the API gives it (search attributes, summary)."""
+    assert case.id is not None
+    title_fa, title_en = PROCESS_TITLES[case.process]
+    return await client.start_workflow(
+        EmailAccountWorkflow.run,
+        EmailAccountInput(
+            case_id=case.id,
+            tracking_code=case.tracking_code,
+            form=form,
+            submitted_at=case.created_at,
+        ),
+        id=case.workflow_id,
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(PROCESS_KIND, case.process.value),
+                SearchAttributePair(TRACKING_CODE, case.tracking_code),
+            ]
+        ),
+        static_summary=f"{title_fa} — کد پیگیری {case.tracking_code}",
+        static_details=f"{title_en}, tracking code {case.tracking_code}",
+    )
+
+
+def register_people(engine: Engine, forms: list[EmailRequestForm]) -> None:
+    """Put the requesters in the person registry, so the identity check passes by itself."""
+    with Session(engine) as session:
+        session.add_all(
+            Person(
+                national_code=f.national_code,
+                member_id=f.member_id,
+                first_name=f.first_name,
+                last_name=f.last_name,
+                affiliation=f.affiliation,
+                unit=f.unit,
+            )
+            for f in forms
+        )
+        session.commit()
+
+
+def open_review_tasks(engine: Engine, first_case: int, last_case: int) -> int:
+    """How many cases with ids in [first_case, last_case] wait in their review task."""
+    with Session(engine) as session:
+        return session.exec(
+            select(func.count()).where(
+                col(Task.case_id).between(first_case, last_case),
+                col(Task.step) == "review_form",
+                col(Task.status) == TaskStatus.open,
+            )
+        ).one()
+
+
+def closed_cases(engine: Engine, first_case: int, last_case: int) -> int:
+    """How many cases with ids in [first_case, last_case] are no longer open."""
+    with Session(engine) as session:
+        return session.exec(
+            select(func.count()).where(
+                col(Case.id).between(first_case, last_case),
+                col(Case.status) != CaseStatus.open,
+            )
+        ).one()

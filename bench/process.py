@@ -1,0 +1,181 @@
+"""Figure 3: whole e-mail cases/s, submit to answer sent, vs a one-activity workflow (the floor).
+
+The process side: requesters POST the form (N in flight at a time, each waiting for its case's
+workflow to finish, i.e. the answer sent and the case closed); a scripted expert polls the
+cartable (GET /api/tasks) and approves each review task through the API. The requesters are in
+the person registry, so the identity step passes by itself (no second human task), and every
+requested username is free. The floor side: FloorWorkflow (bench/floor.py) started and awaited
+at the same concurrency, on its own worker process and task queue. Both workers run throughout;
+the sides alternate in two rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+
+import httpx
+
+from bench.cases import register_people
+from bench.floor import FLOOR_QUEUE, FloorWorkflow
+from bench.forms import form, form_data
+from bench.measure import Figure, run_pool, scaled, verdict
+from bench.stack import EXPERT, MAIN_QUEUE, CpuMeter, Stack
+from db.case_store import workflow_id
+from domain.cases import CaseOutcome, ProcessKind
+
+TARGET = 0.3
+CONCURRENCY = 20
+ROUNDS = 2
+WARMUP = 3
+POLL_SECONDS = 0.05
+
+
+async def run(stack: Stack) -> Figure:
+    per_side = scaled(500, 10)
+    per_round = max(1, per_side // ROUNDS)
+    started = time.perf_counter()
+    total = WARMUP + per_round * ROUNDS
+    register_people(stack.engine, [form(stack.run_id, "pro", i) for i in range(total)])
+    serial = iter(range(total))
+    floor_serial = iter(range(10**9))
+    async with (
+        stack.worker(MAIN_QUEUE) as worker,
+        stack.worker(FLOOR_QUEUE, module="bench.floor") as floor_worker,
+        stack.api(MAIN_QUEUE) as api,
+        httpx.AsyncClient(
+            base_url=api.base_url, timeout=60, limits=httpx.Limits(max_connections=CONCURRENCY * 3)
+        ) as http,
+    ):
+        headers = await stack.login(http, EXPERT)
+
+        async def case(_: int) -> None:
+            answer = await http.post(
+                "/api/email-requests", json=form_data(stack.run_id, "pro", next(serial))
+            )
+            if answer.status_code != 201:
+                raise RuntimeError(f"submit: {answer.status_code} {answer.text}")
+            wid = workflow_id(ProcessKind.email_account, answer.json()["tracking_code"])
+            outcome = await stack.client.get_workflow_handle(wid).result()
+            if outcome != CaseOutcome.done:
+                raise RuntimeError(f"{wid} ended {outcome}")
+
+        async def floor(_: int) -> None:
+            i = next(floor_serial)
+            await stack.client.execute_workflow(
+                FloorWorkflow.run, "x", id=f"floor-{stack.run_id}-{i}", task_queue=FLOOR_QUEUE
+            )
+
+        async def cases(count: int) -> float:
+            expert = asyncio.create_task(_expert(http, headers))
+            pool = asyncio.create_task(run_pool(count, CONCURRENCY, case, timeout=120 + 10 * count))
+            try:
+                await asyncio.wait({expert, pool}, return_when=asyncio.FIRST_COMPLETED)
+                if expert.done():
+                    expert.result()  # raises what stopped the expert
+                    raise RuntimeError("the scripted expert stopped")
+                return pool.result()
+            finally:
+                for job in (expert, pool):
+                    job.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await job
+
+        async def floors(count: int) -> float:
+            return await run_pool(count, CONCURRENCY, floor, timeout=120 + count)
+
+        await floors(WARMUP)
+        await cases(WARMUP)
+        bench, server = os.getpid(), stack.server_pid
+        case_cpu = CpuMeter(
+            {"worker": worker.pid, "api": api.child.pid, "server": server, "bench": bench}
+        )
+        floor_cpu = CpuMeter({"worker": floor_worker.pid, "server": server, "bench": bench})
+        case_time = floor_time = 0.0
+        for round_no in range(ROUNDS):
+            for side in ("floor", "cases") if round_no % 2 == 0 else ("cases", "floor"):
+                meter = floor_cpu if side == "floor" else case_cpu
+                meter.start()
+                if side == "floor":
+                    floor_time += await floors(per_round)
+                else:
+                    case_time += await cases(per_round)
+                meter.stop()
+        worker.check_alive()
+        floor_worker.check_alive()
+        worker_peak = worker.peak_rss_mib()
+    count = per_round * ROUNDS
+    case_rate, floor_rate = count / case_time, count / floor_time
+    ratio = case_rate / floor_rate
+    met = ratio >= TARGET
+    case_ms, floor_ms = case_cpu.per(count), floor_cpu.per(count)
+    line = (
+        f"process   cases {case_rate:.1f}/s  floor {floor_rate:.1f}/s  ratio {ratio:.2f}  "
+        f"(target ≥ {TARGET}) {verdict(met)}  [CPU per case {case_ms['total']:.0f} ms "
+        f"(worker {case_ms['worker']:.0f}, server {case_ms['server']:.0f}, "
+        f"api {case_ms['api']:.0f}, bench {case_ms['bench']:.0f}); "
+        f"per floor workflow {floor_ms['total']:.0f} ms; worker peak RSS {worker_peak:.0f} MiB]"
+    )
+    return Figure(
+        "process",
+        line,
+        met,
+        {
+            "cases per side": count,
+            "concurrency": CONCURRENCY,
+            "e-mail cases/s": round(case_rate, 2),
+            "floor workflows/s": round(floor_rate, 2),
+            "ratio": round(ratio, 3),
+            **{f"CPU ms per case ({k})": round(v, 1) for k, v in case_ms.items()},
+            "worker peak RSS (VmHWM) MiB": round(worker_peak, 1),
+            **{f"CPU ms per floor workflow ({k})": round(v, 1) for k, v in floor_ms.items()},
+        },
+        [
+            "identity: requesters registered in the Person registry (checked automatically)",
+            "review: a scripted expert polls GET /api/tasks and approves through the API",
+            "a case counts when its workflow has returned (answer sent, case closed)",
+        ],
+        time.perf_counter() - started,
+    )
+
+
+async def _expert(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """Approve every review task that shows up in the cartable, until cancelled."""
+    seen: set[str] = set()
+    deciding: set[asyncio.Task[None]] = set()
+    failures: list[Exception] = []
+
+    async def approve(task_id: str) -> None:
+        try:
+            answer = await http.post(
+                f"/api/tasks/{task_id}/complete", json={"form_complete": True}, headers=headers
+            )
+            if answer.status_code != 200:
+                raise RuntimeError(f"complete {task_id}: {answer.status_code} {answer.text}")
+        except Exception as error:
+            failures.append(error)
+
+    try:
+        while not failures:
+            listing = await http.get(
+                "/api/tasks", params={"process": "email_account"}, headers=headers
+            )
+            listing.raise_for_status()
+            new = [
+                item["id"]
+                for item in listing.json()["items"]
+                if item["step"] == "review_form" and item["id"] not in seen
+            ]
+            for task_id in new:
+                seen.add(task_id)
+                job = asyncio.create_task(approve(task_id))
+                deciding.add(job)
+                job.add_done_callback(deciding.discard)
+            if not new:
+                await asyncio.sleep(POLL_SECONDS)
+        raise failures[0]
+    finally:
+        for job in list(deciding):
+            job.cancel()

