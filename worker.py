@@ -24,6 +24,10 @@ from workflows.email_account import EmailAccountWorkflow
 
 WORKFLOWS: Sequence[type] = (EmailAccountWorkflow,)
 ACTIVITY_THREADS = 32
+CACHED_CASES = 1000
+"""Cases kept in memory between their workflow tasks (about 140 KiB each). Most cases wait
+days for a person, so the rest are replayed from history when their next decision comes;
+this bound is what keeps the worker's memory flat however many cases are open."""
 
 
 def activities(settings: Settings, engine: Engine) -> list[Callable[..., Any]]:
@@ -60,6 +64,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
         activities=activities(settings, engine),
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,
+        max_cached_workflows=CACHED_CASES,
     )
 
 

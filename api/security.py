@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -75,11 +75,12 @@ def actor_of(user: User) -> Actor:
     )
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies that do no I/O are async, so FastAPI does not hop to a thread for them.
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 

@@ -18,7 +18,7 @@ from workflows.human_task import CaseWorkflow
 from workflows.search_attributes import PROCESS_KIND, TRACKING_CODE
 
 
-def temporal_client(request: Request) -> Client:
+async def temporal_client(request: Request) -> Client:
     return request.app.state.temporal
 
 

@@ -98,9 +98,10 @@ async def running_stack(
         await asyncio.sleep(0.02)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        async with build_worker(env.client, stack_settings, engine), httpx.AsyncClient(
-            base_url=base_url, timeout=30
-        ) as http:
+        async with (
+            build_worker(env.client, stack_settings, engine),
+            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+        ):
             yield Stack(env.client, http, base_url, temporal_db, stack_settings)
     finally:
         server.should_exit = True

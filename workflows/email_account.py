@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         MailboxRequest,
         UsernameChoice,
     )
-    from workflows.human_task import CaseCancelled, CaseWorkflow, Step
+    from workflows.human_task import RECORD_RETRY, CaseCancelled, CaseWorkflow, Step
 
 REVIEW = Step(
     key="review_form",
@@ -55,6 +55,7 @@ ANSWER_WORKING_DAYS = 5
 """The promise made on the receipt: the final answer within this many working days."""
 
 MAILBOX_TIMEOUT = timedelta(seconds=30)
+ANSWER_TIMEOUT = timedelta(seconds=30)
 MAILBOX_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=5),
@@ -102,11 +103,7 @@ class EmailAccountWorkflow(CaseWorkflow):
         if not review.form_complete:
             raise _Refused(review.refusal_reason or "")
 
-        match = await workflow.execute_activity_method(
-            EmailAccountActivities.check_registry,
-            start.case_id,
-            start_to_close_timeout=timedelta(seconds=30),
-        )
+        match = await self.record(EmailAccountActivities.check_registry, start.case_id)
         if match.found:
             await self.enter_stage(
                 IDENTITY.key,
@@ -120,11 +117,7 @@ class EmailAccountWorkflow(CaseWorkflow):
 
         username = form.requested_username
         while True:
-            check = await workflow.execute_activity_method(
-                EmailAccountActivities.check_username,
-                username,
-                start_to_close_timeout=timedelta(seconds=30),
-            )
+            check = await self.record(EmailAccountActivities.check_username, username)
             if not check.available:
                 choice, _ = await self.ask(
                     CHOOSE_USERNAME,
@@ -161,7 +154,8 @@ class EmailAccountWorkflow(CaseWorkflow):
         if kind == AnswerKind.refused:
             await self.enter_stage("refused", "عدم ایجاد ایمیل", "No mailbox created")
         await self.enter_stage("send_answer", "ارسال پاسخ به کاربر", "Send the answer")
-        await self.record(
+        # A regular activity: it reaches the SMS gateway and the mail server.
+        await workflow.execute_activity_method(
             EmailAccountActivities.send_answer,
             EmailAnswer(
                 case_id=start.case_id,
@@ -170,4 +164,6 @@ class EmailAccountWorkflow(CaseWorkflow):
                 address=address,
                 reason=reason,
             ),
+            start_to_close_timeout=ANSWER_TIMEOUT,
+            retry_policy=RECORD_RETRY,
         )

@@ -52,6 +52,13 @@ RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
 
+LOCAL_RECORDS = "local-records"
+"""Patch id: cases started since then write the read model with local activities.
+
+A write to our own database costs a whole workflow-task round trip as a regular activity;
+as a local activity it runs inside the current one. Cases started before keep regular ones.
+"""
+
 
 @dataclass(frozen=True)
 class Step(Generic[D]):
@@ -130,12 +137,7 @@ class CaseWorkflow:
         """Call first in `run`: remembers the case and loads the working calendar."""
         self._case_id = case_id
         self._tracking_code = tracking_code
-        data = await workflow.execute_activity_method(
-            CaseRecordActivities.load_calendar,
-            workflow.now().date(),
-            start_to_close_timeout=RECORD_TIMEOUT,
-            retry_policy=RECORD_RETRY,
-        )
+        data = await self.record(CaseRecordActivities.load_calendar, workflow.now().date())
         self._calendar = WorkingCalendar(
             weekend=frozenset(data.weekend),
             holidays=frozenset(data.holidays),
@@ -148,7 +150,14 @@ class CaseWorkflow:
         return self._calendar
 
     async def record(self, activity: Any, arg: Any) -> Any:
-        """Run a projection activity (writes the system of record) with the common policy."""
+        """Read or write our own database (the system of record) with the common policy.
+
+        Idempotent activities only: a local activity may run again after a worker crash.
+        """
+        if workflow.patched(LOCAL_RECORDS):
+            return await workflow.execute_local_activity_method(
+                activity, arg, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
+            )
         return await workflow.execute_activity_method(
             activity, arg, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
         )

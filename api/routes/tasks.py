@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Annotated, Any
@@ -222,6 +223,34 @@ async def run_update(client: Client, case: Case, update: Any, arg: BaseModel, la
 
 ClientDep = Annotated[Client, Depends(temporal_client)]
 
+READ_MODEL_LEAD = (0.2, 0.4, 0.8, 1.6, 3.2)
+"""Pauses (seconds) before asking again when the workflow does not know a task the database
+shows open: after a worker crash the task row can be written before the workflow's state that
+opened it is durable, and the next worker to replay the case catches up within moments."""
+
+
+async def run_task_update(
+    client: Client,
+    session: Session,
+    task: Task,
+    case: Case,
+    update: Any,
+    arg: BaseModel,
+    lang: Lang,
+) -> Any:
+    """`run_update` for a task's Update, asking again while the read model is ahead."""
+    for pause in READ_MODEL_LEAD:
+        try:
+            return await run_update(client, case, update, arg, lang)
+        except ApiError as error:
+            if error.code != "task_not_open":
+                raise
+        await asyncio.sleep(pause)
+        session.refresh(task)
+        if task.status != TaskStatus.open:
+            raise ApiError(409, "task_not_open")
+    return await run_update(client, case, update, arg, lang)
+
 
 @router.post(
     "/api/tasks/{task_id}/complete",
@@ -242,8 +271,10 @@ async def complete_task(
         raise ApiError(409, "task_not_open")
     if not _may_see(user, task):
         raise ApiError(403, "task_not_yours")
-    return await run_update(
+    return await run_task_update(
         client,
+        session,
+        task,
         case,
         CaseWorkflow.complete_task,
         CompleteTaskInput(task_id=task_id, actor=actor_of(user), decision=decision),
@@ -291,8 +322,10 @@ async def reassign_task(
                 )
             ],
         )
-    return await run_update(
+    return await run_task_update(
         client,
+        session,
+        task,
         case,
         CaseWorkflow.reassign_task,
         ReassignTaskInput(

@@ -280,8 +280,9 @@ class Expert:
     """Completes every open task of its cases through the `complete_task` Update.
 
     An Update sent while no worker (or no server) is up is retried with the same update id until
-    it is accepted; a refusal because the task is no longer open counts as done (it was accepted
-    earlier and the close is on its way).
+    it is accepted; after a refusal because the task is not open, the expert waits and, if the
+    database still shows the task open (the workflow may not have caught up after a crash, or the
+    close is on its way), sends it again under a new update id.
     """
 
     client: Client
@@ -296,6 +297,9 @@ class Expert:
     errors: list[str] = field(default_factory=list)
     _inflight: set[str] = field(default_factory=set)
     _quiet_until: dict[str, float] = field(default_factory=dict)
+    _refusals: Counter[str] = field(default_factory=Counter)
+    """Refused sends per task: a send after a refusal gets a new update id, so the server cannot
+    take it for the refused one."""
 
     def __post_init__(self) -> None:
         self._workflow_of = {c.case_id: c.workflow_id for c in self.cases}
@@ -355,7 +359,9 @@ class Expert:
             async with self._gate:
                 await asyncio.wait_for(
                     handle.execute_update(
-                        EmailAccountWorkflow.complete_task, request, id=f"expert:{task_id}"
+                        EmailAccountWorkflow.complete_task,
+                        request,
+                        id=f"expert:{task_id}:{self._refusals[task_id]}",
                     ),
                     timeout=self.attempt_timeout,
                 )
@@ -365,6 +371,7 @@ class Expert:
             cause = error.cause
             if isinstance(cause, ApplicationError) and cause.type == TaskRefusal.not_open:
                 self.not_open += 1
+                self._refusals[task_id] += 1
                 quiet = 3.0
             else:
                 self.errors.append(f"{task_id}: refused: {cause!r}")
