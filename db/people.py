@@ -49,16 +49,20 @@ def _validate(raw: dict[str, str]) -> _RegistryRow:
     return _RegistryRow(**checked.model_dump(include=set(COLUMNS)))
 
 
+class ColumnsMissing(ValueError):
+    """The file's header lacks registry columns: it is not a registry file, nothing is read."""
+
+    def __init__(self, columns: list[str]) -> None:
+        super().__init__(", ".join(columns))
+        self.columns = columns
+
+
 def import_people(session: Session, text: str) -> ImportReport:
     """Upsert people by (national code, member id); rows with errors are reported, not saved."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        return ImportReport(
-            created=0,
-            updated=0,
-            errors=[RowError(row=1, field=m, reason="column missing") for m in missing],
-        )
+        raise ColumnsMissing(missing)
     created = updated = 0
     errors: list[RowError] = []
     for line, raw in enumerate(reader, start=2):

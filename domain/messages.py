@@ -101,6 +101,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "این مقدار معتبر نیست.",
         Lang.en: "This value is not valid.",
     },
+    "columns_missing": {
+        Lang.fa: "این پرونده ستون‌های لازم را ندارد: {columns}",
+        Lang.en: "The file lacks the required columns: {columns}",
+    },
     "reason_required": {
         Lang.fa: "هنگام رد کردن، نوشتن دلیل الزامی است.",
         Lang.en: "A reason is required when refusing.",

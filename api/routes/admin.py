@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from api.errors import ApiError, FieldProblem, documented, lang_of
 from api.security import SessionDep, hash_password, require_role
 from db.models import Holiday, User
-from db.people import ImportReport, import_people
+from db.people import ColumnsMissing, ImportReport, import_people
 from domain.cases import Role
 from domain.email_account import EMAIL
 from domain.messages import message
@@ -191,5 +191,12 @@ async def import_registry(
         raise ApiError(422, "invalid_value", [_problem("file", "invalid_value", request)]) from None
     try:
         return import_people(session, text)
+    except ColumnsMissing as error:
+        problem = FieldProblem(
+            field="file",
+            reason=message("columns_missing", lang_of(request), columns=", ".join(error.columns)),
+            code="columns_missing",
+        )
+        raise ApiError(422, "invalid_value", [problem]) from None
     except csv.Error:
         raise ApiError(422, "invalid_value", [_problem("file", "invalid_value", request)]) from None

@@ -122,3 +122,22 @@ async def test_codec_round_trip_and_access(api: httpx.AsyncClient, make_user) ->
     assert (
         await api.post("/codec/decode", content=b"nonsense", headers=operator)
     ).status_code == 400
+
+
+async def test_registry_file_without_its_columns_is_refused_whole(
+    api: httpx.AsyncClient, engine: Engine, make_user
+) -> None:
+    _, admin = make_user(Role.admin)
+    code = national_code(454545)
+    csv_text = f"national_code,first_name\n{code},مریم\n"
+    answer = await api.post(
+        "/api/admin/people/import",
+        files={"file": ("people.csv", csv_text.encode(), "text/csv")},
+        headers=admin,
+    )
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["errors"]
+    assert problem["field"] == "file" and problem["code"] == "columns_missing"
+    assert "member_id" in problem["reason"] and "ستون" in problem["reason"]
+    with Session(engine) as session:
+        assert session.exec(select(Person).where(Person.national_code == code)).first() is None
