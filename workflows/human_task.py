@@ -132,6 +132,8 @@ class CaseWorkflow:
         self._case_id = 0
         self._tracking_code = ""
         self._calendar: WorkingCalendar | None = None
+        self._updates_accepted = 0
+        self._updates_saved = 0
 
     async def begin_case(self, case_id: int, tracking_code: str) -> None:
         """Call first in `run`: remembers the case and loads the working calendar."""
@@ -153,14 +155,22 @@ class CaseWorkflow:
         """Read or write our own database (the system of record) with the common policy.
 
         Idempotent activities only: a local activity may run again after a worker crash.
+        A local activity's write is visible before its workflow task is saved. Were that task
+        to carry a new Update (a decision) and be lost with its worker, the Update would be
+        lost too but its writes would stay, e.g. a task shown closed whose decision the case
+        never got. So after an Update, the first write is a regular activity: it is scheduled
+        only once the task that accepted the Update is saved.
         """
-        if workflow.patched(LOCAL_RECORDS):
+        if workflow.patched(LOCAL_RECORDS) and self._updates_saved == self._updates_accepted:
             return await workflow.execute_local_activity_method(
                 activity, arg, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
             )
-        return await workflow.execute_activity_method(
+        accepted = self._updates_accepted
+        result = await workflow.execute_activity_method(
             activity, arg, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
         )
+        self._updates_saved = max(self._updates_saved, accepted)
+        return result
 
     async def enter_stage(
         self, key: str, title_fa: str, title_en: str, *, public: bool = True
@@ -304,6 +314,7 @@ class CaseWorkflow:
     @workflow.update
     async def complete_task(self, request: CompleteTaskInput) -> TaskCompletion:
         """Deliver a human decision; answers once the task is closed in the cartable."""
+        self._updates_accepted += 1
         task = self._task_for(request.task_id)
         task.decision = self._parse_decision(task, request.decision)
         task.completed_by = request.actor.username
@@ -323,6 +334,7 @@ class CaseWorkflow:
     @workflow.update
     async def reassign_task(self, request: ReassignTaskInput) -> OpenTaskView:
         """An admin gives an open task to a named person (who must hold the step's role)."""
+        self._updates_accepted += 1
         task = self._task_for(request.task_id)
         task.assignee = request.assignee
         await self.record(
@@ -349,6 +361,7 @@ class CaseWorkflow:
     @workflow.update
     async def cancel_case(self, request: CancelCaseInput) -> CaseStatus:
         """An admin stops the case with a reason; the process workflow winds it down."""
+        self._updates_accepted += 1
         self._progress.cancel = request
         await workflow.wait_condition(lambda: self._progress.status != CaseStatus.open)
         return self._progress.status

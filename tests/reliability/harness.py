@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -415,8 +416,12 @@ async def wait_all_closed(
     timeout: float,
     *,
     diagnostics: Callable[[], str] = lambda: "",
+    client: Client | None = None,
 ) -> None:
-    """Wait until every case is closed in the system of record (polls, bounded)."""
+    """Wait until every case is closed in the system of record (polls, bounded).
+
+    With `client`, a failure also tells the last events of a few of the waiting cases' histories.
+    """
     ids = [c.case_id for c in cases]
     deadline = time.monotonic() + timeout
     while True:
@@ -426,11 +431,28 @@ async def wait_all_closed(
             return
         if time.monotonic() > deadline:
             where = Counter(step for _, step in waiting.values())
+            stories = ""
+            if client is not None:
+                workflow_of = {c.case_id: c.workflow_id for c in cases}
+                for case_id in list(waiting)[:3]:
+                    stories += await history_tail(client, workflow_of[case_id])
             raise AssertionError(
                 f"{len(waiting)} of {len(ids)} cases still open after {timeout:.0f}s; "
-                f"their steps: {dict(where)}\n{diagnostics()}"
+                f"their steps: {dict(where)}\n{diagnostics()}{stories}"
             )
         await asyncio.sleep(1.0)
+
+
+async def history_tail(client: Client, workflow_id: str, events: int = 25) -> str:
+    """The last events of a workflow's history, one line each, for a failure message."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    lines = [f"\n--- {workflow_id}: {len(history.events)} events, the last {events}:"]
+    for event in history.events[-events:]:
+        kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        attributes = event.WhichOneof("attributes")
+        detail = str(getattr(event, attributes)) if attributes else ""
+        lines.append(f"{event.event_id} {kind} {' '.join(detail.split())[:300]}")
+    return "\n".join(lines)
 
 
 async def workflow_results(

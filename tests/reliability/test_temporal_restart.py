@@ -203,7 +203,7 @@ async def test_temporal_restarts_while_cases_run(
                 f"server log tail:\n{dev.child.tail(15)}"
             )
 
-        await wait_all_closed(engine, cases, SETTLE_SECONDS, diagnostics=diagnostics)
+        await wait_all_closed(engine, cases, SETTLE_SECONDS, diagnostics=diagnostics, client=client)
         results = await workflow_results(client, cases)
         worker_survived = worker.running and worker.starts == 1
     finally:

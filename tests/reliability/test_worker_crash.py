@@ -145,7 +145,7 @@ async def test_kill9_worker_20_times_with_200_cases_in_flight(
                 f"worker log tail:\n{worker.tail(15)}"
             )
 
-        await wait_all_closed(engine, cases, SETTLE_SECONDS, diagnostics=diagnostics)
+        await wait_all_closed(engine, cases, SETTLE_SECONDS, diagnostics=diagnostics, client=client)
         results = await workflow_results(client, cases)
         retried = await retried_activities(client, cases)
     finally:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -357,3 +358,46 @@ async def test_admin_reassigns_task_to_one_expert(env, settings, engine, worker)
     assert refused.type == TaskRefusal.not_authorized
     await decide(handle, review, {"form_complete": False, "refusal_reason": "ناقص"}, colleague)
     assert await handle.result() == "refused"
+
+
+def _events_after_updates(history: WorkflowHistory) -> list[list[str]]:
+    """For each accepted Update, the events its workflow task produced (up to the next task)."""
+    names = [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events]
+    markers = {e.event_id: e.marker_recorded_event_attributes.marker_name for e in history.events}
+    produced: list[list[str]] = []
+    for index, name in enumerate(names):
+        if name != "WORKFLOW_EXECUTION_UPDATE_ACCEPTED":
+            continue
+        after: list[str] = []
+        for event, following in zip(history.events[index + 1 :], names[index + 1 :], strict=True):
+            if following.startswith("WORKFLOW_TASK_"):
+                break
+            after.append(markers[event.event_id] or following)
+        produced.append(after)
+    return produced
+
+
+async def test_no_local_write_before_an_update_is_saved(env, settings, engine, worker) -> None:
+    """Local activities write the read model, except in the workflow task accepting an Update:
+    lost with its worker, that task would take the Update with it but leave the writes."""
+    case, handle = await start(env, settings, engine, form_data())  # not in the registry
+    review = await open_task(engine, case, REVIEW.key)
+    await handle.execute_update(
+        EmailAccountWorkflow.reassign_task,
+        ReassignTaskInput(task_id=review.id, actor=ADMIN, assignee="email_admin", reason="نوبت"),
+    )
+    await decide(handle, review, {"form_complete": True})
+    await open_task(engine, case, IDENTITY.key)
+    await handle.execute_update(
+        EmailAccountWorkflow.cancel_case, CancelCaseInput(actor=ADMIN, reason="درخواست تکراری")
+    )
+    assert await handle.result() == "cancelled"
+
+    history = await handle.fetch_history()
+    local_writes = [e for e in history.events if e.marker_recorded_event_attributes.marker_name]
+    assert len(local_writes) >= 5, "the read model is not written by local activities"
+    produced = _events_after_updates(history)
+    assert len(produced) == 3
+    for after in produced:
+        assert "core_local_activity" not in after, after
+        assert "ACTIVITY_TASK_SCHEDULED" in after, after
