@@ -122,6 +122,7 @@ async def case_detail(
         select(Task).where(Task.case_id == case.id).order_by(col(Task.created_at), col(Task.id))
     ).all()
     title_fa, title_en = PROCESS_TITLES[case.process]
+    session.commit()  # no pooled connection waits on the live query
     return CaseDetail(
         **case.model_dump(
             include={
@@ -196,6 +197,7 @@ async def cancel_case(
         raise ApiError(409, "case_closed")
     return await run_update(
         client,
+        session,
         case,
         CaseWorkflow.cancel_case,
         CancelCaseInput(actor=actor_of(admin), reason=body.reason),

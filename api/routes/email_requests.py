@@ -167,6 +167,7 @@ async def _replay(
     stored = email_form(session, case.id)
     if stored.national_code != form.national_code:
         raise ApiError(409, "idempotency_conflict")
+    session.commit()  # no pooled connection waits on Temporal
     try:
         await start_email_workflow(client, settings, case, stored)
     except Exception:

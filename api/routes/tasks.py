@@ -205,8 +205,14 @@ def _as_errors(details: list[dict[str, str]]) -> list[dict[str, Any]]:
     ]
 
 
-async def run_update(client: Client, case: Case, update: Any, arg: BaseModel, lang: Lang) -> Any:
-    """Deliver an Update to the case's workflow; its validator's refusal becomes 4xx."""
+async def run_update(
+    client: Client, session: Session, case: Case, update: Any, arg: BaseModel, lang: Lang
+) -> Any:
+    """Deliver an Update to the case's workflow; its validator's refusal becomes 4xx.
+
+    The session's read transaction ends first: no pooled connection waits on Temporal.
+    """
+    session.commit()
     try:
         return await case_handle(client, case).execute_update(update, arg)
     except WorkflowUpdateFailedError as error:
@@ -241,7 +247,7 @@ async def run_task_update(
     """`run_update` for a task's Update, asking again while the read model is ahead."""
     for pause in READ_MODEL_LEAD:
         try:
-            return await run_update(client, case, update, arg, lang)
+            return await run_update(client, session, case, update, arg, lang)
         except ApiError as error:
             if error.code != "task_not_open":
                 raise
@@ -249,7 +255,7 @@ async def run_task_update(
         session.refresh(task)
         if task.status != TaskStatus.open:
             raise ApiError(409, "task_not_open")
-    return await run_update(client, case, update, arg, lang)
+    return await run_update(client, session, case, update, arg, lang)
 
 
 @router.post(

@@ -30,7 +30,9 @@ class ScriptedWorkflow:
         self.on_refusal = on_refusal
         self.calls = 0
 
-    async def __call__(self, client: Any, case: Any, update: Any, arg: Any, lang: Any) -> Any:
+    async def __call__(
+        self, client: Any, session: Any, case: Any, update: Any, arg: Any, lang: Any
+    ) -> Any:
         self.calls += 1
         if self.calls <= self.refusals:
             if self.on_refusal is not None:
