@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 from temporalio import activity
 
@@ -36,19 +37,22 @@ def _now() -> datetime:
 
 
 def add_event(session: Session, event: CaseEvent) -> bool:
-    """Insert a timeline event unless its key is already there; True if it was new."""
-    if event.event_key is not None:
-        found = session.exec(
-            select(CaseEvent.id).where(CaseEvent.event_key == event.event_key)
-        ).first()
-        if found is not None:
-            return False
-    try:
-        with session.begin_nested():
-            session.add(event)
-    except IntegrityError:
-        return False
-    return True
+    """Insert a timeline event unless its key is already there; True if it was new.
+
+    One INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike) rather than a lookup
+    and a savepoint: the worker writes several events per case.
+    """
+    if event.event_key is None:
+        session.add(event)
+        return True
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(CaseEvent)
+        .values(**event.model_dump(exclude={"id"}))
+        .on_conflict_do_nothing(index_elements=[col(CaseEvent.event_key)])
+        .returning(col(CaseEvent.id))
+    )
+    return session.execute(statement).first() is not None
 
 
 class CaseRecordActivities:
