@@ -4,6 +4,8 @@ Both sides open the case rows in the database (the raw side with `db.case_store.
 as the API does) and start EmailAccountWorkflow with the same options, at the same concurrency,
 on a task queue that no worker polls: the figure is about accepting a request, not running it.
 The sides alternate in rounds so drift (a growing database, a busy neighbour) hits both alike.
+The API side's load generator is aiohttp, whose CPU per request is a fifth of httpx's: on two
+shared cores the generator's cost would otherwise be charged to the API (it is still shown).
 Afterwards the cases are marked cancelled, so the API's recovery sweep leaves them alone.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 
-import httpx
+import aiohttp
 from sqlalchemy import update
 from sqlmodel import Session, col
 
@@ -39,20 +41,21 @@ async def run(stack: Stack) -> Figure:
     try:
         async with (
             stack.api(IDLE_QUEUE) as api,
-            httpx.AsyncClient(
+            aiohttp.ClientSession(
                 base_url=api.base_url,
-                timeout=60,
-                limits=httpx.Limits(max_connections=CONCURRENCY * 2),
+                timeout=aiohttp.ClientTimeout(total=60),
+                connector=aiohttp.TCPConnector(limit=CONCURRENCY * 2),
             ) as http,
         ):
             serial = iter(range(10**9))
 
             async def via_api(_: int) -> None:
-                answer = await http.post(
+                async with http.post(
                     "/api/email-requests", json=form_data(stack.run_id, "sub", next(serial))
-                )
-                if answer.status_code != 201:
-                    raise RuntimeError(f"submit: {answer.status_code} {answer.text}")
+                ) as answer:
+                    body = await answer.read()
+                if answer.status != 201:
+                    raise RuntimeError(f"submit: {answer.status} {body[:500]!r}")
 
             async def raw(_: int) -> None:
                 request = form(stack.run_id, "sub", next(serial))
