@@ -37,7 +37,12 @@ def open_email_case(
     idempotency_key: str | None,
     answer_due_at: datetime,
 ) -> Case:
-    """Write the case and its form in one transaction; a taken idempotency key raises."""
+    """Write the case and its form in one transaction; a taken idempotency key raises.
+
+    Call it before writing anything else in the session: a conflict rolls its transaction back.
+    No savepoint: under pysqlite a savepoint opened outside a transaction becomes the
+    transaction, and releasing it would commit the case alone, without its form.
+    """
     for _ in range(5):
         code = new_tracking_code()
         case = Case(
@@ -52,11 +57,11 @@ def open_email_case(
             current_step="submitted",
             answer_due_at=answer_due_at,
         )
+        session.add(case)
         try:
-            with session.begin_nested():
-                session.add(case)
-                session.flush()
+            session.flush()
         except IntegrityError:
+            session.rollback()
             if idempotency_key and find_by_idempotency_key(session, idempotency_key):
                 raise
             continue  # a tracking-code collision: draw another
