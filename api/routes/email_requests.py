@@ -164,6 +164,9 @@ async def _replay(
 ) -> Receipt:
     """The same Idempotency-Key again: same tracking code, nothing new started."""
     assert case.id is not None
+    if session.get(EmailRequest, case.id) is None:
+        # The first attempt's start failed and it was removed a moment ago: the retry opens anew.
+        raise ApiError(503, "unavailable")
     stored = email_form(session, case.id)
     if stored.national_code != form.national_code:
         raise ApiError(409, "idempotency_conflict")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from db.models import EmailRequest
 from tests.factories import form_data, open_case
 
 
@@ -92,3 +96,19 @@ async def test_one_open_request_per_person(api: httpx.AsyncClient, engine: Engin
     assert second.status_code == 409
     assert second.json()["errors"][0]["field"] == "national_code"
     assert "already in progress" in second.json()["errors"][0]["reason"]
+
+
+async def test_a_key_whose_case_is_being_removed_answers_503(
+    api: httpx.AsyncClient, engine: Engine
+) -> None:
+    """The first attempt's start failed and its case is being removed (form first): the retry
+    is told to come back, and then opens the case anew."""
+    key = str(uuid.uuid4())
+    data = form_data()
+    case = open_case(engine, data, key=key)
+    with Session(engine) as session:
+        session.delete(session.get(EmailRequest, case.id))
+        session.commit()
+    answer = await api.post("/api/email-requests", json=data, headers={"Idempotency-Key": key})
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "unavailable"
