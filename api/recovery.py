@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from api.temporal import start_email_workflow
 from db.case_store import email_form
-from db.models import Case
+from db.models import Case, EmailRequest
 from domain.cases import CaseStatus, ProcessKind
 from settings import Settings
 
@@ -42,7 +42,12 @@ async def restart_unstarted(
             )
             .limit(500)
         ).all()
-        forms = [(case, email_form(session, case.id)) for case in stranded if case.id]
+        forms = [
+            (case, email_form(session, case.id))
+            for case in stranded
+            # No form: the case is being removed (its start failed for good); leave it be.
+            if case.id and session.get(EmailRequest, case.id) is not None
+        ]
     for case, form in forms:
         await start_email_workflow(client, settings, case, form)
         log.info("started the workflow of stranded case %s", case.tracking_code)

@@ -7,11 +7,11 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Engine, delete
+from sqlmodel import Session, col
 
 from db.case_store import open_email_case
-from db.models import Case, Person
+from db.models import Case, CaseEvent, EmailRequest, Person
 from domain.email_account import EmailRequestForm
 
 _counter = itertools.count(1)
@@ -54,6 +54,15 @@ def open_case(engine: Engine, data: dict[str, Any], *, key: str | None = None) -
         )
         session.commit()
     return case
+
+
+def forget_case(engine: Engine, case: Case) -> None:
+    """Remove a case a test left half-made, so other tests' sweeps never meet it."""
+    with Session(engine) as session:
+        for model in (CaseEvent, EmailRequest):
+            session.exec(delete(model).where(col(model.case_id) == case.id))  # type: ignore[call-overload]
+        session.exec(delete(Case).where(col(Case.id) == case.id))  # type: ignore[call-overload]
+        session.commit()
 
 
 def register_person(engine: Engine, data: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from db.models import EmailRequest
-from tests.factories import form_data, open_case
+from tests.factories import forget_case, form_data, open_case
 
 
 async def test_wrong_second_factor_is_indistinguishable(
@@ -109,6 +109,9 @@ async def test_a_key_whose_case_is_being_removed_answers_503(
     with Session(engine) as session:
         session.delete(session.get(EmailRequest, case.id))
         session.commit()
-    answer = await api.post("/api/email-requests", json=data, headers={"Idempotency-Key": key})
-    assert answer.status_code == 503, answer.text
-    assert answer.json()["code"] == "unavailable"
+    try:
+        answer = await api.post("/api/email-requests", json=data, headers={"Idempotency-Key": key})
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "unavailable"
+    finally:
+        forget_case(engine, case)
