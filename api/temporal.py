@@ -22,33 +22,40 @@ async def temporal_client(request: Request) -> Client:
     return request.app.state.temporal
 
 
+async def begin_email_workflow(
+    client: Client, task_queue: str, case: Case, form: EmailRequestForm
+) -> WorkflowHandle[EmailAccountWorkflow, str]:
+    """Start the case's workflow with its search attributes and summary; raises if started."""
+    assert case.id is not None
+    title_fa, title_en = PROCESS_TITLES[case.process]
+    return await client.start_workflow(
+        EmailAccountWorkflow.run,
+        EmailAccountInput(
+            case_id=case.id,
+            tracking_code=case.tracking_code,
+            form=form,
+            submitted_at=case.created_at,
+        ),
+        id=case.workflow_id,
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(PROCESS_KIND, case.process.value),
+                SearchAttributePair(TRACKING_CODE, case.tracking_code),
+            ]
+        ),
+        static_summary=f"{title_fa} — کد پیگیری {case.tracking_code}",
+        static_details=f"{title_en}, tracking code {case.tracking_code}",
+    )
+
+
 async def start_email_workflow(
     client: Client, settings: Settings, case: Case, form: EmailRequestForm
 ) -> None:
     """Start the case's workflow; starting an already started (or finished) one is a no-op."""
-    assert case.id is not None
-    title_fa, title_en = PROCESS_TITLES[case.process]
     try:
-        await client.start_workflow(
-            EmailAccountWorkflow.run,
-            EmailAccountInput(
-                case_id=case.id,
-                tracking_code=case.tracking_code,
-                form=form,
-                submitted_at=case.created_at,
-            ),
-            id=case.workflow_id,
-            task_queue=settings.temporal_task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(PROCESS_KIND, case.process.value),
-                    SearchAttributePair(TRACKING_CODE, case.tracking_code),
-                ]
-            ),
-            static_summary=f"{title_fa} — کد پیگیری {case.tracking_code}",
-            static_details=f"{title_en}, tracking code {case.tracking_code}",
-        )
+        await begin_email_workflow(client, settings.temporal_task_queue, case, form)
     except WorkflowAlreadyStartedError:
         pass
 

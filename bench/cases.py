@@ -6,15 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from db.case_store import open_email_case
 from db.models import Case, Person, Task
-from domain.cases import PROCESS_TITLES, CaseStatus, TaskStatus
-from domain.email_account import EmailAccountInput, EmailRequestForm
-from workflows.email_account import EmailAccountWorkflow
-from workflows.search_attributes import PROCESS_KIND, TRACKING_CODE
+from domain.cases import CaseStatus, TaskStatus
+from domain.email_account import EmailRequestForm
 
 
 def open_case(engine: Engine, form: EmailRequestForm) -> Case:
@@ -28,34 +24,6 @@ def open_case(engine: Engine, form: EmailRequestForm) -> Case:
         )
         session.commit()
     return case
-
-
-async def start_case(
-    client: Client, task_queue: str, case: Case, form: EmailRequestForm
-) -> WorkflowHandle[EmailAccountWorkflow, str]:
-    """`client.start_workflow` with the options the API gives it (search attributes, summary)."""
-    assert case.id is not None
-    title_fa, title_en = PROCESS_TITLES[case.process]
-    return await client.start_workflow(
-        EmailAccountWorkflow.run,
-        EmailAccountInput(
-            case_id=case.id,
-            tracking_code=case.tracking_code,
-            form=form,
-            submitted_at=case.created_at,
-        ),
-        id=case.workflow_id,
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(PROCESS_KIND, case.process.value),
-                SearchAttributePair(TRACKING_CODE, case.tracking_code),
-            ]
-        ),
-        static_summary=f"{title_fa} — کد پیگیری {case.tracking_code}",
-        static_details=f"{title_en}, tracking code {case.tracking_code}",
-    )
 
 
 def register_people(engine: Engine, forms: list[EmailRequestForm]) -> None:

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from bench.cases import closed_cases, open_case, open_review_tasks, register_people, start_case
+from api.temporal import begin_email_workflow
+from bench.cases import closed_cases, open_case, open_review_tasks, register_people
 from bench.forms import form
 from bench.measure import Figure, ms, percentile, run_pool, scaled, verdict, wait_until
 from bench.stack import EXPERT, MAIN_QUEUE, Stack
@@ -41,7 +42,7 @@ async def run(stack: Stack) -> Figure:
         async def begin(i: int) -> None:
             case = open_case(stack.engine, forms[i])
             cases.append(case)
-            await start_case(stack.client, MAIN_QUEUE, case, forms[i])
+            await begin_email_workflow(stack.client, MAIN_QUEUE, case, forms[i])
 
         await run_pool(count, 10, begin, timeout=60 + count)
         ids = [c.id for c in cases if c.id is not None]

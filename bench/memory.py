@@ -14,7 +14,8 @@ import asyncio
 import statistics
 import time
 
-from bench.cases import open_case, open_review_tasks, start_case
+from api.temporal import begin_email_workflow
+from bench.cases import open_case, open_review_tasks
 from bench.forms import form
 from bench.measure import Figure, run_pool, scaled, verdict
 from bench.stack import Child, Stack
@@ -108,7 +109,7 @@ async def _begin(stack: Stack, opened: list[int]) -> None:
     case = open_case(stack.engine, request)
     assert case.id is not None
     opened.append(case.id)
-    await start_case(stack.client, QUEUE, case, request)
+    await begin_email_workflow(stack.client, QUEUE, case, request)
 
 
 async def _settled_rss(worker: Child) -> float:

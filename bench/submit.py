@@ -18,7 +18,8 @@ import aiohttp
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from bench.cases import open_case, start_case
+from api.temporal import begin_email_workflow
+from bench.cases import open_case
 from bench.forms import form, form_data
 from bench.measure import Figure, run_pool, scaled, verdict
 from bench.stack import CpuMeter, Stack
@@ -60,7 +61,7 @@ async def run(stack: Stack) -> Figure:
             async def raw(_: int) -> None:
                 request = form(stack.run_id, "sub", next(serial))
                 case = open_case(stack.engine, request)
-                await start_case(stack.client, IDLE_QUEUE, case, request)
+                await begin_email_workflow(stack.client, IDLE_QUEUE, case, request)
 
             await run_pool(warmup, CONCURRENCY, via_api, timeout=300)
             await run_pool(warmup, CONCURRENCY, raw, timeout=300)
