@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 from temporalio.client import Client
@@ -34,7 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.security import hash_password
 from db.engine import make_engine
-from db.migrate import upgrade
+from db.migrate import scratch_database, upgrade
 from db.models import User
 from domain.cases import Role
 from settings import Settings
@@ -312,20 +312,6 @@ async def _wait_for_log(child: Child, marker: str) -> None:
     raise TimeoutError(f"{child.name} did not start polling:\n{child.tail()}")
 
 
-def _database_url(tmp: Path) -> str:
-    """SQLite file in the scratch folder, or BENCH_DATABASE_URL (its public schema is reset)."""
-    url = os.environ.get("BENCH_DATABASE_URL", "")
-    if not url:
-        return f"sqlite:///{tmp / 'peygir-bench.db'}"
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        if make_url(url).get_backend_name() == "postgresql":
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
-
-
 def _add_users(engine: Engine) -> None:
     people = {EXPERT: ([Role.email_admin], ["*"]), CLERK: ([Role.technician], CLERK_SCOPES)}
     password_hash = hash_password(PASSWORD)
@@ -352,7 +338,7 @@ async def open_stack() -> AsyncIterator[Stack]:
     engine: Engine | None = None
     env: WorkflowEnvironment | None = None
     try:
-        url = _database_url(tmp)
+        url = scratch_database(os.environ.get("BENCH_DATABASE_URL", ""), tmp)
         upgrade(url)
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]

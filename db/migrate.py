@@ -7,8 +7,28 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from db.engine import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def scratch_database(url: str, folder: Path) -> str:
+    """A database to throw away (tests, benchmarks): `url` emptied, or a SQLite file in `folder`.
+
+    On PostgreSQL the whole `public` schema is dropped and made again.
+    """
+    if not url:
+        return f"sqlite:///{folder / 'peygir-scratch.db'}"
+    if make_url(url).get_backend_name() == "postgresql":
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    return url
 
 
 def upgrade(url: str | None = None) -> None:

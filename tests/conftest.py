@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from db.engine import make_engine
-from db.migrate import upgrade
+from db.migrate import scratch_database, upgrade
 from settings import Settings
 from workflows.client import data_converter
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -36,21 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _fresh_database(url: str, tmp: Path) -> str:
-    if not url:
-        return f"sqlite:///{tmp / 'peygir-test.db'}"
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        if make_url(url).get_backend_name() == "postgresql":
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = _fresh_database(
+    url = scratch_database(
         os.environ.get("PEYGIR_TEST_DATABASE_URL", ""), tmp_path_factory.mktemp("db")
     )
     upgrade(url)
