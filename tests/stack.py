@@ -15,17 +15,14 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.security import hash_password
 from db.models import User
 from domain.cases import Role
 from settings import Settings
-from tests.conftest import BIN
+from tests.conftest import start_dev_server
 from worker import build_worker
-from workflows.client import data_converter
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 PASSWORD = "e2e-password-1"
 STAFF = {
@@ -75,18 +72,7 @@ async def running_stack(
     stack_settings = settings.model_copy(
         update={"temporal_task_queue": task_queue, "track_rate_limit_per_minute": 1000}
     )
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(stack_settings),
-        dev_server_existing_path=str(BIN / "temporal"),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_extra_args=[
-            "--db-filename",
-            str(temporal_db),
-            "--headless",
-            "--sqlite-pragma",
-            "journal_mode=wal",
-        ],
-    )
+    env = await start_dev_server(stack_settings, temporal_db)
     ensure_staff(engine)
     port = free_port()
     app = create_app(stack_settings, engine=engine, temporal=env.client)

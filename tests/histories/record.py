@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 from sqlmodel import Session, select
-from temporalio.testing import WorkflowEnvironment
 
 from activities.mail_directory import LocalMailDirectory, MailboxSpec
 from api.temporal import start_email_workflow
@@ -23,12 +22,10 @@ from domain.cases import Role, TaskStatus
 from domain.email_account import EmailRequestForm
 from domain.tasks import Actor, CompleteTaskInput
 from settings import Settings
-from tests.conftest import BIN, TEST_KEYS
+from tests.conftest import TEST_KEYS, start_dev_server
 from tests.factories import form_data, open_case
 from worker import build_worker
-from workflows.client import data_converter
 from workflows.email_account import EmailAccountWorkflow
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 HERE = Path(__file__).parent
 EXPERT = Actor(username="email_admin", roles=[Role.email_admin], scopes=["*"])
@@ -58,12 +55,7 @@ async def main() -> None:
             temporal_task_queue="record",
         )
         engine = make_engine(url)
-        env = await WorkflowEnvironment.start_local(
-            data_converter=data_converter(settings),
-            dev_server_existing_path=str(BIN / "temporal"),
-            dev_server_extra_args=["--headless"],
-            search_attributes=SEARCH_ATTRIBUTES,
-        )
+        env = await start_dev_server(settings)
         async with build_worker(env.client, settings, engine):
             data = form_data(requested_username="zahra.m")
             LocalMailDirectory(engine).create_mailbox(

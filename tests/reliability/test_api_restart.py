@@ -26,10 +26,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import Case
 from settings import Settings
-from tests.conftest import BIN
+from tests.conftest import start_dev_server
 from tests.reliability.harness import PYTHON, Child, child_env, free_port, registered_form
-from workflows.client import data_converter
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 from workflows.search_attributes import TRACKING_CODE
 
 SUBMITTERS = 6
@@ -52,13 +50,7 @@ async def temporal(
     api_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[WorkflowEnvironment]:
     db = tmp_path_factory.mktemp("temporal-api") / "temporal.db"
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(api_settings),
-        dev_server_existing_path=str(BIN / "temporal"),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-        dev_server_extra_args=["--headless", "--db-filename", str(db)],
-    )
+    env = await start_dev_server(api_settings, db, dev_server_log_level="error")
     try:
         yield env
     finally:

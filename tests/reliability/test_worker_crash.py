@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from settings import Settings
-from tests.conftest import BIN
+from tests.conftest import start_dev_server
 from tests.reliability.harness import (
     PROGRESS_PER_CASE,
     WORKER_READY,
@@ -36,8 +36,6 @@ from tests.reliability.harness import (
     worker_child,
     workflow_results,
 )
-from workflows.client import data_converter
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 CASES = 200
 KILLS = 20
@@ -61,21 +59,7 @@ async def temporal(
     crash_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[WorkflowEnvironment]:
     db = tmp_path_factory.mktemp("temporal-crash") / "temporal.db"
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(crash_settings),
-        dev_server_existing_path=str(BIN / "temporal"),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-        dev_server_extra_args=[
-            "--headless",
-            "--db-filename",
-            str(db),
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-    )
+    env = await start_dev_server(crash_settings, db, dev_server_log_level="error")
     try:
         yield env
     finally:

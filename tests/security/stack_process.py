@@ -29,16 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from db.engine import make_engine
 from settings import AppEnv, Settings
+from tests.conftest import start_dev_server
 from worker import build_worker
-from workflows.client import data_converter
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
-BIN = Path(sys.executable).parent
 APP_LOGGERS = (
     "peygir",
     "api",
@@ -103,18 +100,10 @@ async def serve(config: dict[str, Any]) -> None:
     for name in APP_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG)
 
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(settings),
-        dev_server_existing_path=str(BIN / "temporal"),
-        search_attributes=SEARCH_ATTRIBUTES,
+    env = await start_dev_server(
+        settings,
+        Path(config["temporal_db"]),
         port=int(settings.temporal_address.rsplit(":", 1)[1]),
-        dev_server_extra_args=[
-            "--db-filename",
-            config["temporal_db"],
-            "--headless",
-            "--sqlite-pragma",
-            "journal_mode=wal",
-        ],
     )
     try:
         async with build_worker(env.client, settings, engine):
