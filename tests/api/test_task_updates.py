@@ -46,57 +46,54 @@ def quick_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(task_routes, "READ_MODEL_LEAD", (0.01, 0.01, 0.01))
 
 
-async def test_asks_again_until_the_workflow_catches_up(
-    api: httpx.AsyncClient, engine: Engine, make_user, monkeypatch, quick_pauses
-) -> None:
+@pytest.fixture
+def open_task(engine: Engine, make_user, quick_pauses) -> tuple[Task, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """An open review task in the database, and an expert's bearer header."""
     _, headers = make_user(Role.email_admin)
-    task = add_task(engine, Role.email_admin)
-    workflow = ScriptedWorkflow(refusals=2)
-    monkeypatch.setattr(task_routes, "run_update", workflow)
+    return add_task(engine, Role.email_admin), headers
 
-    answer = await api.post(
+
+async def complete(
+    api: httpx.AsyncClient,
+    open_task: tuple[Task, dict[str, str]],
+    workflow: ScriptedWorkflow,
+    monkeypatch: pytest.MonkeyPatch,
+) -> httpx.Response:
+    task, headers = open_task
+    monkeypatch.setattr(task_routes, "run_update", workflow)
+    return await api.post(
         f"/api/tasks/{task.id}/complete", json={"form_complete": True}, headers=headers
     )
+
+
+async def test_asks_again_until_the_workflow_catches_up(api, open_task, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    workflow = ScriptedWorkflow(refusals=2)
+    answer = await complete(api, open_task, workflow, monkeypatch)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["task_id"] == task.id
+    assert answer.json()["task_id"] == open_task[0].id
     assert workflow.calls == 3
 
 
-async def test_stops_asking_once_the_database_shows_it_closed(
-    api: httpx.AsyncClient, engine: Engine, make_user, monkeypatch, quick_pauses
+async def test_stops_asking_once_the_database_shows_it_closed(  # type: ignore[no-untyped-def]
+    api, engine: Engine, open_task, monkeypatch
 ) -> None:
-    _, headers = make_user(Role.email_admin)
-    task = add_task(engine, Role.email_admin)
-
     def someone_else_closed_it() -> None:
         with Session(engine) as session:
-            row = session.get(Task, task.id)
+            row = session.get(Task, open_task[0].id)
             assert row is not None
             row.status = TaskStatus.done
             session.add(row)
             session.commit()
 
     workflow = ScriptedWorkflow(refusals=10, on_refusal=someone_else_closed_it)
-    monkeypatch.setattr(task_routes, "run_update", workflow)
-
-    answer = await api.post(
-        f"/api/tasks/{task.id}/complete", json={"form_complete": True}, headers=headers
-    )
+    answer = await complete(api, open_task, workflow, monkeypatch)
     assert answer.status_code == 409
     assert answer.json()["code"] == "task_not_open"
     assert workflow.calls == 1
 
 
-async def test_gives_up_with_409_when_the_pauses_run_out(
-    api: httpx.AsyncClient, engine: Engine, make_user, monkeypatch, quick_pauses
-) -> None:
-    _, headers = make_user(Role.email_admin)
-    task = add_task(engine, Role.email_admin)
+async def test_gives_up_with_409_when_the_pauses_run_out(api, open_task, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     workflow = ScriptedWorkflow(refusals=10)
-    monkeypatch.setattr(task_routes, "run_update", workflow)
-
-    answer = await api.post(
-        f"/api/tasks/{task.id}/complete", json={"form_complete": True}, headers=headers
-    )
+    answer = await complete(api, open_task, workflow, monkeypatch)
     assert answer.status_code == 409
     assert workflow.calls == 4  # the first ask and one after each of the three pauses
