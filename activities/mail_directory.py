@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
-from argon2 import PasswordHasher
 from ldap3 import MODIFY_REPLACE, NONE, SUBTREE, Connection, Server
 from ldap3.core.exceptions import LDAPEntryAlreadyExistsResult, LDAPException
 from ldap3.utils.conv import escape_filter_chars
@@ -55,23 +54,23 @@ class MailDirectory(Protocol):
 
 
 class LocalMailDirectory:
-    """Mailboxes as rows of `directory_mailboxes`, passwords hashed with argon2id.
+    """Mailboxes as rows of `directory_mailboxes`, passwords as salted SHA-512 (`{SSHA512}`).
 
-    At OWASP's smallest argon2id setting (7 MiB, 5 passes, 15 ms of CPU): the library's default
-    (64 MiB, 3 passes) costs about 150 ms and 64 MiB per mailbox, which a worker creating many
-    mailboxes at once cannot afford; the initial passwords are random 14-character ones anyway.
+    Only generated initial passwords are stored here: 14 random letters and digits, about 83
+    bits, which no hash speed makes guessable. A slow hash (argon2id, bcrypt) protects passwords
+    people choose; here it would cost 15 ms or more of CPU per mailbox and buy nothing.
+    `{SSHA512}` is what Dovecot and OpenLDAP verify, so a mail server can read the table.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._hasher = PasswordHasher(time_cost=5, memory_cost=7168, parallelism=1)
 
     def is_taken(self, username: str) -> bool:
         with Session(self._engine) as session:
             return session.get(DirectoryMailbox, username) is not None
 
     def create_mailbox(self, spec: MailboxSpec, password: str) -> None:
-        password_hash = self._hasher.hash(password)
+        password_hash = _salted_sha(password, hashlib.sha512, "SSHA512")
         with Session(self._engine) as session:
             row = session.get(DirectoryMailbox, spec.username)
             if row is None:
@@ -102,11 +101,11 @@ class LocalMailDirectory:
 _OBJECT_CLASSES = ["top", "person", "organizationalPerson", "inetOrgPerson"]
 
 
-def _ssha(password: str) -> str:
-    """An RFC 2307 `{SSHA}` value, the scheme every LDAP server verifies on bind."""
+def _salted_sha(password: str, digest: Callable[[bytes], Any], scheme: str) -> str:
+    """An RFC 2307 style `{SCHEME}` value: base64 of digest(password + salt) + salt."""
     salt = secrets.token_bytes(8)
-    digest = hashlib.sha1(password.encode() + salt).digest()
-    return "{SSHA}" + base64.b64encode(digest + salt).decode("ascii")
+    hashed = digest(password.encode() + salt).digest()
+    return f"{{{scheme}}}" + base64.b64encode(hashed + salt).decode("ascii")
 
 
 class LdapMailDirectory:
@@ -136,7 +135,8 @@ class LdapMailDirectory:
             return self._find(conn, username) is not None
 
     def create_mailbox(self, spec: MailboxSpec, password: str) -> None:
-        hashed = _ssha(password)
+        # {SSHA}: the scheme every LDAP server verifies on bind.
+        hashed = _salted_sha(password, hashlib.sha1, "SSHA")
         with self._connect() as conn:
             found = self._find(conn, spec.username)
             if found is None:
