@@ -42,8 +42,7 @@ def activities(settings: Settings, engine: Engine) -> list[Callable[..., Any]]:
         email,
     )
     return [
-        records.load_calendar,
-        records.record_stage,
+        records.record_stages,
         records.open_task,
         records.mark_task_overdue,
         records.close_task,

@@ -6,7 +6,7 @@ never leaves a second row.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -15,21 +15,20 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.notifications import EmailSender, OutgoingMessage
-from db.models import Case, CaseEvent, Holiday, Task, User
+from db.calendar import working_calendar
+from db.models import Case, CaseEvent, Task, User
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.records import (
     CaseClosing,
     CaseStage,
+    StagesEntered,
     TaskClosing,
+    TaskOpened,
     TaskOpening,
     TaskOverdue,
     TaskReassignment,
 )
-from domain.tasks import CalendarData
 from settings import Settings
-
-CALENDAR_HORIZON = timedelta(days=800)
-"""Holidays this far ahead are handed to a workflow: more than any SLA can reach."""
 
 
 def _now() -> datetime:
@@ -55,6 +54,33 @@ def add_event(session: Session, event: CaseEvent) -> bool:
     return session.execute(statement).first() is not None
 
 
+def _case(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise ValueError(f"case {case_id} is not in the database")
+    return case
+
+
+def _enter_stages(session: Session, case: Case, stages: list[CaseStage]) -> None:
+    """Timeline events of the stages (once each, by key); the last new one is the current step."""
+    for stage in stages:
+        if add_event(
+            session,
+            CaseEvent(
+                case_id=case.id,
+                event_key=stage.event_key,
+                kind=EventKind.stage,
+                step=stage.step,
+                text_fa=stage.text_fa,
+                text_en=stage.text_en,
+                public=stage.public,
+            ),
+        ):
+            case.current_step = stage.step
+            case.updated_at = _now()
+            session.add(case)
+
+
 class CaseRecordActivities:
     """Activities shared by all processes; they write only the system of record and notices."""
 
@@ -67,50 +93,26 @@ class CaseRecordActivities:
         return Session(self._engine, expire_on_commit=False)
 
     @activity.defn
-    def load_calendar(self, today: date) -> CalendarData:
-        """Weekend and holidays from `today` (the workflow's date) as far as any SLA reaches."""
+    def record_stages(self, entered: StagesEntered) -> None:
+        """The stages a case passed through since its last write (before an outside call)."""
         with self._session() as session:
-            days = session.exec(
-                select(Holiday.day).where(
-                    Holiday.day >= today - timedelta(days=2),
-                    Holiday.day <= today + CALENDAR_HORIZON,
-                )
-            ).all()
-        return CalendarData(
-            weekend=sorted(self._settings.weekend()),
-            holidays=sorted(days),
-            timezone=self._settings.timezone,
-        )
-
-    @activity.defn
-    def record_stage(self, stage: CaseStage) -> None:
-        with self._session() as session:
-            case = session.get(Case, stage.case_id)
-            if case is None:
-                raise ValueError(f"case {stage.case_id} is not in the database")
-            if add_event(
-                session,
-                CaseEvent(
-                    case_id=stage.case_id,
-                    event_key=stage.event_key,
-                    kind=EventKind.stage,
-                    step=stage.step,
-                    text_fa=stage.text_fa,
-                    text_en=stage.text_en,
-                    public=stage.public,
-                ),
-            ):
-                case.current_step = stage.step
-                case.updated_at = _now()
-                session.add(case)
+            _enter_stages(session, _case(session, entered.case_id), entered.stages)
             session.commit()
 
     @activity.defn
-    def open_task(self, opening: TaskOpening) -> None:
+    def open_task(self, opening: TaskOpening) -> TaskOpened:
+        """The step's stage and its task in the cartable; the due date by today's calendar."""
         with self._session() as session:
-            if session.get(Task, opening.task_id) is None:
-                case = session.get(Case, opening.case_id)
-                assert case is not None
+            case = _case(session, opening.case_id)
+            tracking_code = case.tracking_code
+            task = session.get(Task, opening.task_id)
+            if task is not None:
+                due_at = task.due_at
+            else:
+                opened_at = opening.opened_at.astimezone(UTC)
+                calendar = working_calendar(session, self._settings, opened_at.date())
+                due_at = calendar.add_working_days(opened_at, opening.sla_working_days)
+                _enter_stages(session, case, opening.stages)
                 session.add(
                     Task(
                         id=opening.task_id,
@@ -121,7 +123,7 @@ class CaseRecordActivities:
                         title_en=opening.title_en,
                         role=opening.role,
                         scope=opening.scope,
-                        due_at=opening.due_at,
+                        due_at=due_at,
                         form_schema=opening.form_schema,
                         context=opening.context,
                     )
@@ -138,7 +140,6 @@ class CaseRecordActivities:
                     ),
                 )
                 session.commit()
-            tracking_code = session.get(Case, opening.case_id).tracking_code  # type: ignore[union-attr]
         self._notify_role(
             opening.role,
             opening.scope,
@@ -149,6 +150,7 @@ class CaseRecordActivities:
                 f"{self._settings.public_base_url}/tasks/{opening.task_id}"
             ),
         )
+        return TaskOpened(due_at=due_at)
 
     @activity.defn
     def mark_task_overdue(self, overdue: TaskOverdue) -> None:
@@ -228,8 +230,8 @@ class CaseRecordActivities:
     @activity.defn
     def close_case(self, closing: CaseClosing) -> None:
         with self._session() as session:
-            case = session.get(Case, closing.case_id)
-            assert case is not None
+            case = _case(session, closing.case_id)
+            _enter_stages(session, case, closing.stages)
             for task in session.exec(
                 select(Task).where(Task.case_id == closing.case_id, Task.status == TaskStatus.open)
             ):
@@ -279,8 +281,3 @@ class CaseRecordActivities:
                         body=body,
                     )
                 )
-
-
-def holidays_between(session: Session, start: date, end: date) -> list[date]:
-    """Official holidays in [start, end], for the API's own due-date computations."""
-    return list(session.exec(select(Holiday.day).where(Holiday.day >= start, Holiday.day <= end)))

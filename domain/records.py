@@ -11,7 +11,8 @@ from domain.cases import CaseStatus, Role
 
 
 class CaseStage(BaseModel):
-    case_id: int
+    """A stage the case entered; written together with the next write of its case."""
+
     event_key: str
     """Natural key of the timeline event: a retried write adds nothing."""
     step: str
@@ -19,6 +20,12 @@ class CaseStage(BaseModel):
     text_en: str
     public: bool = True
     """Shown to the requester on the tracking page."""
+
+
+class StagesEntered(BaseModel):
+    case_id: int
+    stages: list[CaseStage]
+    """In the order the case entered them; the last is the case's current step."""
 
 
 class TaskOpening(BaseModel):
@@ -29,10 +36,19 @@ class TaskOpening(BaseModel):
     title_en: str
     role: Role
     scope: str | None
-    due_at: datetime
+    opened_at: datetime
+    sla_working_days: int
+    """The task is due this many working days (university calendar) after `opened_at`."""
     form_schema: dict[str, Any]
     context: dict[str, Any] = Field(default_factory=dict)
     """The case's data shown beside the decision form."""
+    stages: list[CaseStage] = Field(default_factory=list)
+    """Stages entered since the last write (the step's own stage last), written first."""
+
+
+class TaskOpened(BaseModel):
+    due_at: datetime
+    """When the SLA passes, counted with the holidays known when the task was opened."""
 
 
 class TaskOverdue(BaseModel):
@@ -63,3 +79,5 @@ class CaseClosing(BaseModel):
     outcome: str
     detail: dict[str, Any] = Field(default_factory=dict)
     """What the requester is told (address, refusal reason); shown on the tracking page."""
+    stages: list[CaseStage] = Field(default_factory=list)
+    """Stages entered since the last write, written before the case is closed."""

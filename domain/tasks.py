@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -96,11 +96,3 @@ class CaseLive(BaseModel):
     current_step: str | None
     current_step_title: str | None
     open_tasks: list[OpenTaskView]
-
-
-class CalendarData(BaseModel):
-    """What a workflow needs to build its WorkingCalendar (loaded by an activity)."""
-
-    weekend: list[int]
-    holidays: list[date]
-    timezone: str

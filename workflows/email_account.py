@@ -73,7 +73,7 @@ class _Refused(Exception):
 class EmailAccountWorkflow(CaseWorkflow):
     @workflow.run
     async def run(self, start: EmailAccountInput) -> str:
-        await self.begin_case(start.case_id, start.tracking_code)
+        self.begin_case(start.case_id, start.tracking_code)
         try:
             address = await self._create_account(start)
         except _Refused as refused:
@@ -105,7 +105,7 @@ class EmailAccountWorkflow(CaseWorkflow):
 
         match = await self.record(EmailAccountActivities.check_registry, start.case_id)
         if match.found:
-            await self.enter_stage(
+            self.enter_stage(
                 IDENTITY.key,
                 "هویت با سامانه اطلاعات افراد تایید شد",
                 "Identity matched the registry",
@@ -126,9 +126,9 @@ class EmailAccountWorkflow(CaseWorkflow):
                 )
                 username = choice.username
                 continue
-            await self.enter_stage("create_mailbox", "ایجاد ایمیل", "Create the mailbox")
+            self.enter_stage("create_mailbox", "ایجاد ایمیل", "Create the mailbox")
             try:
-                created = await workflow.execute_activity_method(
+                created = await self.call_outside(
                     EmailAccountActivities.create_mailbox,
                     MailboxRequest(
                         case_id=start.case_id, tracking_code=start.tracking_code, username=username
@@ -152,10 +152,9 @@ class EmailAccountWorkflow(CaseWorkflow):
         reason: str | None = None,
     ) -> None:
         if kind == AnswerKind.refused:
-            await self.enter_stage("refused", "عدم ایجاد ایمیل", "No mailbox created")
-        await self.enter_stage("send_answer", "ارسال پاسخ به کاربر", "Send the answer")
-        # A regular activity: it reaches the SMS gateway and the mail server.
-        await workflow.execute_activity_method(
+            self.enter_stage("refused", "عدم ایجاد ایمیل", "No mailbox created")
+        self.enter_stage("send_answer", "ارسال پاسخ به کاربر", "Send the answer")
+        await self.call_outside(
             EmailAccountActivities.send_answer,
             EmailAnswer(
                 case_id=start.case_id,

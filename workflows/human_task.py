@@ -1,9 +1,10 @@
 """The human-task engine: every human step of every process goes through `CaseWorkflow.ask`.
 
-A step declares its role, decision model and SLA. Asking writes a task row (activity) and notifies;
-the workflow then waits for the `complete_task` Update, whose validator refuses a closed task, an
-actor without the role or scope, or a decision the model rejects, so the caller learns at once why.
-When the SLA (in working days of the Jalali calendar) passes, the task is marked overdue and the
+A step declares its role, decision model and SLA. Asking writes a task row (activity), which also
+fixes its due date by the university calendar, and notifies; the workflow then waits for the
+`complete_task` Update, whose validator refuses a closed task, an actor without the role or scope,
+or a decision the model rejects, so the caller learns at once why. When the SLA (in working days
+of the Jalali calendar) passes, the task is marked overdue and the
 supervising role is told; the case keeps waiting.
 """
 
@@ -21,12 +22,13 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.case_records import CaseRecordActivities
-    from domain.calendar import WorkingCalendar
     from domain.cases import CaseStatus, Role
     from domain.records import (
         CaseClosing,
         CaseStage,
+        StagesEntered,
         TaskClosing,
+        TaskOpened,
         TaskOpening,
         TaskOverdue,
         TaskReassignment,
@@ -51,13 +53,6 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
-
-LOCAL_RECORDS = "local-records"
-"""Patch id: cases started since then write the read model with local activities.
-
-A write to our own database costs a whole workflow-task round trip as a regular activity;
-as a local activity it runs inside the current one. Cases started before keep regular ones.
-"""
 
 
 @dataclass(frozen=True)
@@ -131,37 +126,26 @@ class CaseWorkflow:
         self._progress = _Progress()
         self._case_id = 0
         self._tracking_code = ""
-        self._calendar: WorkingCalendar | None = None
+        self._stages: list[CaseStage] = []
         self._updates_accepted = 0
         self._updates_saved = 0
 
-    async def begin_case(self, case_id: int, tracking_code: str) -> None:
-        """Call first in `run`: remembers the case and loads the working calendar."""
+    def begin_case(self, case_id: int, tracking_code: str) -> None:
+        """Call first in `run`: remembers which case this is."""
         self._case_id = case_id
         self._tracking_code = tracking_code
-        data = await self.record(CaseRecordActivities.load_calendar, workflow.now().date())
-        self._calendar = WorkingCalendar(
-            weekend=frozenset(data.weekend),
-            holidays=frozenset(data.holidays),
-            timezone=data.timezone,
-        )
-
-    @property
-    def calendar(self) -> WorkingCalendar:
-        assert self._calendar is not None, "begin_case must run first"
-        return self._calendar
 
     async def record(self, activity: Any, arg: Any) -> Any:
         """Read or write our own database (the system of record) with the common policy.
 
-        Idempotent activities only: a local activity may run again after a worker crash.
-        A local activity's write is visible before its workflow task is saved. Were that task
-        to carry a new Update (a decision) and be lost with its worker, the Update would be
-        lost too but its writes would stay, e.g. a task shown closed whose decision the case
-        never got. So after an Update, the first write is a regular activity: it is scheduled
-        only once the task that accepted the Update is saved.
+        A local activity, run inside the current workflow task: idempotent ones only, as it may
+        run again after a worker crash. Its write is visible before its workflow task is saved.
+        Were that task to carry a new Update (a decision) and be lost with its worker, the
+        Update would be lost too but its writes would stay, e.g. a task shown closed whose
+        decision the case never got. So after an Update, the first write is a regular
+        activity: it is scheduled only once the task that accepted the Update is saved.
         """
-        if workflow.patched(LOCAL_RECORDS) and self._updates_saved == self._updates_accepted:
+        if self._updates_saved == self._updates_accepted:
             return await workflow.execute_local_activity_method(
                 activity, arg, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
             )
@@ -172,26 +156,52 @@ class CaseWorkflow:
         self._updates_saved = max(self._updates_saved, accepted)
         return result
 
-    async def enter_stage(
-        self, key: str, title_fa: str, title_en: str, *, public: bool = True
-    ) -> None:
-        """Move the case to a named stage: timeline event, read model, Temporal UI details."""
+    def enter_stage(self, key: str, title_fa: str, title_en: str, *, public: bool = True) -> None:
+        """Move the case to a named stage: Temporal UI now, timeline and read model with the
+        case's next write (a task, an outside call, the closing), so a stage costs no write."""
         self._progress.step_key = key
         self._progress.step_title = title_fa
         self._show_step(key)
         workflow.set_current_details(f"**{title_fa}**\n\n{title_en}")
         seq = self._progress.task_numbers.get(f"stage:{key}", 0) + 1
         self._progress.task_numbers[f"stage:{key}"] = seq
-        await self.record(
-            CaseRecordActivities.record_stage,
+        self._stages.append(
             CaseStage(
-                case_id=self._case_id,
                 event_key=f"{workflow.info().workflow_id}:stage:{key}:{seq}",
                 step=key,
                 text_fa=title_fa,
                 text_en=title_en,
                 public=public,
-            ),
+            )
+        )
+
+    def _take_stages(self) -> list[CaseStage]:
+        stages, self._stages = self._stages, []
+        return stages
+
+    async def call_outside(
+        self,
+        activity: Any,
+        arg: Any,
+        *,
+        start_to_close_timeout: timedelta,
+        retry_policy: RetryPolicy,
+    ) -> Any:
+        """Run a regular activity that reaches an outside system (directory, SMS, mail).
+
+        The stages entered so far are written first, so while the call runs (or retries for
+        hours while that system is down) the case shows where it stands.
+        """
+        if self._stages:
+            await self.record(
+                CaseRecordActivities.record_stages,
+                StagesEntered(case_id=self._case_id, stages=self._take_stages()),
+            )
+        return await workflow.execute_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=start_to_close_timeout,
+            retry_policy=retry_policy,
         )
 
     async def ask(
@@ -207,11 +217,8 @@ class CaseWorkflow:
         number = self._progress.task_numbers.get(step.key, 0) + 1
         self._progress.task_numbers[step.key] = number
         task_id = f"{workflow.info().workflow_id}:{step.key}:{number}"
-        due_at = self.calendar.add_working_days(workflow.now(), step.sla_working_days)
-        task = _OpenTask(task_id, step, scope, due_at, options or {})
-        self._tasks[task_id] = task
-        await self.enter_stage(step.key, step.title_fa, step.title_en)
-        await self.record(
+        self.enter_stage(step.key, step.title_fa, step.title_en)
+        opened: TaskOpened = await self.record(
             CaseRecordActivities.open_task,
             TaskOpening(
                 task_id=task_id,
@@ -221,11 +228,16 @@ class CaseWorkflow:
                 title_en=step.title_en,
                 role=step.role,
                 scope=scope,
-                due_at=due_at,
-                form_schema=form_schema(step, task.options),
+                opened_at=workflow.now(),
+                sla_working_days=step.sla_working_days,
+                form_schema=form_schema(step, options or {}),
                 context=context,
+                stages=self._take_stages(),
             ),
         )
+        due_at = opened.due_at
+        task = _OpenTask(task_id, step, scope, due_at, options or {})
+        self._tasks[task_id] = task
         ready = lambda: task.decision is not None or self._progress.cancel is not None  # noqa: E731
         try:
             await workflow.wait_condition(
@@ -261,7 +273,13 @@ class CaseWorkflow:
         """Close the case in the read model, then show the end in the Temporal UI."""
         await self.record(
             CaseRecordActivities.close_case,
-            CaseClosing(case_id=self._case_id, status=status, outcome=outcome, detail=detail),
+            CaseClosing(
+                case_id=self._case_id,
+                status=status,
+                outcome=outcome,
+                detail=detail,
+                stages=self._take_stages(),
+            ),
         )
         # Only now: a cancel_case caller waits for this, and then reads the database.
         self._progress.status = status

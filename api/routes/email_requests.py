@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
@@ -16,9 +16,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import ApiError, FieldProblem, documented, lang_of
 from api.security import SessionDep, SettingsDep
 from api.temporal import start_email_workflow, temporal_client
+from db.calendar import working_calendar
 from db.case_store import email_form, find_by_idempotency_key, open_email_case
-from db.models import Case, CaseEvent, EmailRequest, Holiday
-from domain.calendar import WorkingCalendar, format_jalali
+from db.models import Case, CaseEvent, EmailRequest
+from domain.calendar import format_jalali
 from domain.cases import CaseStatus, ProcessKind
 from domain.email_account import EmailRequestForm
 from domain.messages import message
@@ -38,16 +39,6 @@ class Receipt(BaseModel):
     answer_due_at: datetime
     """The final answer is promised by then (working days of the university calendar)."""
     answer_due_at_jalali: str
-
-
-def working_calendar(session: Session, settings: Settings) -> WorkingCalendar:
-    today = datetime.now(UTC).date()
-    days = session.exec(
-        select(Holiday.day).where(Holiday.day >= today, Holiday.day <= today + timedelta(days=400))
-    ).all()
-    return WorkingCalendar(
-        weekend=settings.weekend(), holidays=frozenset(days), timezone=settings.timezone
-    )
 
 
 def _receipt(case: Case) -> Receipt:
@@ -115,7 +106,7 @@ async def submit_email_request(
             ],
         )
     now = datetime.now(UTC)
-    due = working_calendar(session, settings).add_working_days(now, ANSWER_WORKING_DAYS)
+    due = working_calendar(session, settings, now.date()).add_working_days(now, ANSWER_WORKING_DAYS)
     try:
         case = open_email_case(session, form, idempotency_key=idempotency_key, answer_due_at=due)
         session.commit()

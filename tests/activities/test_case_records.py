@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -10,9 +10,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.case_records import CaseRecordActivities
 from activities.notifications import make_email_sender
-from db.models import Case, CaseEvent, Task
+from db.models import Case, CaseEvent, Holiday, Task
+from domain.calendar import TEHRAN
 from domain.cases import EventKind, Role, TaskStatus
-from domain.records import CaseStage, TaskClosing, TaskOpening
+from domain.records import CaseStage, StagesEntered, TaskClosing, TaskOpening
 from settings import Settings
 from tests.factories import form_data, open_case
 
@@ -31,7 +32,6 @@ def test_each_write_twice_leaves_one_row(engine: Engine, settings: Settings) -> 
     case = open_case(engine, form_data())
     assert case.id is not None
     stage = CaseStage(
-        case_id=case.id,
         event_key=f"{case.workflow_id}:stage:review_form:1",
         step="review_form",
         text_fa="بررسی فرم ارسالی",
@@ -45,8 +45,10 @@ def test_each_write_twice_leaves_one_row(engine: Engine, settings: Settings) -> 
         title_en="Review the submitted form",
         role=Role.email_admin,
         scope=None,
-        due_at=datetime.now(UTC) + timedelta(days=2),
+        opened_at=datetime.now(UTC),
+        sla_working_days=2,
         form_schema={"type": "object"},
+        stages=[stage],
     )
     closing = TaskClosing(
         task_id=opening.task_id,
@@ -54,9 +56,9 @@ def test_each_write_twice_leaves_one_row(engine: Engine, settings: Settings) -> 
         decision={"form_complete": True},
         completed_by="email_admin",
     )
+    due_dates = {run(records.open_task, opening).due_at for _ in range(2)}
     for _ in range(2):
-        run(records.record_stage, stage)
-        run(records.open_task, opening)
+        run(records.record_stages, StagesEntered(case_id=case.id, stages=[stage]))
     for _ in range(2):
         run(records.close_task, closing)
 
@@ -71,3 +73,39 @@ def test_each_write_twice_leaves_one_row(engine: Engine, settings: Settings) -> 
         assert stored is not None and stored.current_step == "review_form"
         tasks = session.exec(select(Task).where(Task.case_id == case.id)).all()
         assert [(t.status, t.completed_by) for t in tasks] == [(TaskStatus.done, "email_admin")]
+    assert due_dates == {tasks[0].due_at}
+
+
+def test_due_date_counts_the_holidays_known_when_the_task_opens(
+    engine: Engine, settings: Settings
+) -> None:
+    """A holiday the admin adds while a case runs counts for the tasks opened after it."""
+    records = CaseRecordActivities(engine, settings, make_email_sender(settings, engine))
+    run = ActivityEnvironment().run
+    case = open_case(engine, form_data())
+    assert case.id is not None
+    # Saturday 10:00 in Tehran, two working days; the weekend is Thursday and Friday.
+    saturday = datetime(2031, 1, 4, 10, 0, tzinfo=TEHRAN)
+    assert saturday.weekday() == 5
+
+    def opening(number: int) -> TaskOpening:
+        return TaskOpening(
+            task_id=f"{case.workflow_id}:review_form:{number}",
+            case_id=case.id,  # type: ignore[arg-type]
+            step="review_form",
+            title_fa="بررسی فرم ارسالی",
+            title_en="Review the submitted form",
+            role=Role.email_admin,
+            scope=None,
+            opened_at=saturday,
+            sla_working_days=2,
+            form_schema={"type": "object"},
+        )
+
+    assert run(records.open_task, opening(1)).due_at == saturday + timedelta(days=2)
+    with Session(engine) as session:
+        session.add(Holiday(day=date(2031, 1, 5), title="تعطیل رسمی"))
+        session.commit()
+    assert run(records.open_task, opening(2)).due_at == saturday + timedelta(days=3)
+    # The first task keeps the due date it was given.
+    assert run(records.open_task, opening(1)).due_at == saturday + timedelta(days=2)

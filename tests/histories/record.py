@@ -1,6 +1,6 @@
 """Record the e-mail workflow's histories replayed by tests/workflows/test_replay.py.
 
-Run after a deliberate change to the workflow (with `workflow.patched` for running cases):
+Run after a deliberate change to the workflow (behind `workflow.patched` once cases run anywhere):
     .venv/bin/python -m tests.histories.record
 Payloads are encrypted with the tests' key (tests/conftest.py TEST_KEYS).
 """
@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
+from temporalio.client import Client
 
 from activities.mail_directory import LocalMailDirectory, MailboxSpec
 from api.temporal import start_email_workflow
@@ -20,7 +23,7 @@ from db.migrate import upgrade
 from db.models import Task
 from domain.cases import Role, TaskStatus
 from domain.email_account import EmailRequestForm
-from domain.tasks import Actor, CompleteTaskInput
+from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput
 from settings import Settings
 from tests.conftest import TEST_KEYS, start_dev_server
 from tests.factories import form_data, open_case
@@ -29,6 +32,7 @@ from workflows.email_account import EmailAccountWorkflow
 
 HERE = Path(__file__).parent
 EXPERT = Actor(username="email_admin", roles=[Role.email_admin], scopes=["*"])
+ADMIN = Actor(username="admin", roles=[Role.admin], scopes=["*"])
 
 
 async def _next_task(engine, case_id: int) -> Task:  # type: ignore[no-untyped-def]
@@ -41,6 +45,45 @@ async def _next_task(engine, case_id: int) -> Task:  # type: ignore[no-untyped-d
             return task
         await asyncio.sleep(0.05)
     raise RuntimeError("no task")
+
+
+async def _record(
+    client: Client,
+    settings: Settings,
+    engine: Engine,
+    scenario: str,
+    data: dict[str, Any],
+    *,
+    cancel: bool = False,
+) -> None:
+    """One case through review and identity, then a username choice or an admin's cancel."""
+    case = open_case(engine, data)
+    assert case.id is not None
+    # Started as the API starts it: search attributes, summary, details.
+    await start_email_workflow(client, settings, case, EmailRequestForm.model_validate(data))
+    handle = client.get_workflow_handle_for(EmailAccountWorkflow.run, case.workflow_id)
+    decisions = [
+        {"form_complete": True},
+        {"identity_confirmed": True},
+        None,  # choose_username: the first proposed alternative
+    ]
+    for number, decision in enumerate(decisions):
+        task = await _next_task(engine, case.id)
+        if cancel and number == 1:
+            await handle.execute_update(
+                EmailAccountWorkflow.cancel_case, CancelCaseInput(actor=ADMIN, reason="تکراری")
+            )
+            break
+        if decision is None:
+            decision = {"username": task.form_schema["properties"]["username"]["enum"][0]}
+        await handle.execute_update(
+            EmailAccountWorkflow.complete_task,
+            CompleteTaskInput(task_id=task.id, actor=EXPERT, decision=decision),
+        )
+    await handle.result()
+    history = await handle.fetch_history()
+    # The workflow id is part of the name: task ids derive from it, so replay needs it.
+    (HERE / f"email_account_{scenario}@{case.workflow_id}.json").write_text(history.to_json())
 
 
 async def main() -> None:
@@ -68,31 +111,10 @@ async def main() -> None:
                 ),
                 "Password123",
             )
-            case = open_case(engine, data)
-            assert case.id is not None
-            # Started as the API starts it: search attributes, summary, details.
-            await start_email_workflow(
-                env.client, settings, case, EmailRequestForm.model_validate(data)
+            await _record(env.client, settings, engine, "identity_and_username", data)
+            await _record(
+                env.client, settings, engine, "cancelled_in_identity", form_data(), cancel=True
             )
-            handle = env.client.get_workflow_handle_for(EmailAccountWorkflow.run, case.workflow_id)
-            decisions = [
-                {"form_complete": True},
-                {"identity_confirmed": True},
-                None,  # choose_username: the first proposed alternative
-            ]
-            for decision in decisions:
-                task = await _next_task(engine, case.id)
-                if decision is None:
-                    decision = {"username": task.form_schema["properties"]["username"]["enum"][0]}
-                await handle.execute_update(
-                    EmailAccountWorkflow.complete_task,
-                    CompleteTaskInput(task_id=task.id, actor=EXPERT, decision=decision),
-                )
-            await handle.result()
-            history = await handle.fetch_history()
-            # The workflow id is part of the name: task ids derive from it, so replay needs it.
-            name = f"email_account_identity_and_username@{case.workflow_id}.json"
-            (HERE / name).write_text(history.to_json())
         await env.shutdown()
 
 

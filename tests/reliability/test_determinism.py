@@ -7,9 +7,12 @@ one less, no `workflow.patched`), and the replay must fail with a Nondeterminism
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
 # The workflow sandbox re-imports this module to validate the workflows defined here: everything
 # else is passed through, as the product's workflow modules do.
@@ -20,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.case_records import CaseRecordActivities
     from domain.email_account import EmailAccountInput
+    from domain.records import StagesEntered
     from settings import Settings
     from tests.workflows.test_replay import HISTORIES
     from workflows.client import data_converter
@@ -29,13 +33,13 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn(name="EmailAccountWorkflow")
 class ExtraActivityWorkflow(EmailAccountWorkflow):
-    """Loads the working calendar a second time before the case begins: one activity more."""
+    """Writes an (empty) list of stages before the case begins: one activity more."""
 
     @workflow.run
     async def run(self, start: EmailAccountInput) -> str:
         await workflow.execute_activity_method(
-            CaseRecordActivities.load_calendar,
-            workflow.now().date(),
+            CaseRecordActivities.record_stages,
+            StagesEntered(case_id=start.case_id, stages=[]),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
         )
@@ -44,17 +48,25 @@ class ExtraActivityWorkflow(EmailAccountWorkflow):
 
 @workflow.defn(name="EmailAccountWorkflow")
 class SkippedStageWorkflow(EmailAccountWorkflow):
-    """Stops writing stage events to the timeline: one activity less at every stage."""
+    """Drops the stages entered before an outside call instead of writing them: one activity
+    less before the answer is sent, which every case does."""
 
     @workflow.run
     async def run(self, start: EmailAccountInput) -> str:
         return await super().run(start)
 
-    async def enter_stage(
-        self, key: str, title_fa: str, title_en: str, *, public: bool = True
-    ) -> None:
-        self._progress.step_key = key
-        self._progress.step_title = title_fa
+    async def call_outside(
+        self,
+        activity: Any,
+        arg: Any,
+        *,
+        start_to_close_timeout: timedelta,
+        retry_policy: RetryPolicy,
+    ) -> Any:
+        self._stages.clear()
+        return await super().call_outside(
+            activity, arg, start_to_close_timeout=start_to_close_timeout, retry_policy=retry_policy
+        )
 
 
 def _history(path: Path) -> WorkflowHistory:
