@@ -203,6 +203,8 @@ class Stack:
             "TEMPORAL_ADDRESS": self.temporal_address,
             "TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
             "TEMPORAL_TASK_QUEUE": task_queue,
+            # As docker-compose.yml deploys the worker.
+            "WORKFLOW_SANDBOX": "false",
             "PAYLOAD_KEYS": self.settings.payload_keys,
             "SECRET_KEY": self.settings.secret_key,
             "PYTHONPATH": str(ROOT),

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -187,22 +187,41 @@ class CaseWorkflow:
         start_to_close_timeout: timedelta,
         retry_policy: RetryPolicy,
     ) -> Any:
-        """Run a regular activity that reaches an outside system (directory, SMS, mail).
+        """Call an outside system (directory, SMS, mail): once as a local activity, since most
+        calls succeed within milliseconds; if that attempt fails for any reason, as a regular
+        activity with the full retry policy, which decides whether to try again (a username
+        taken meanwhile fails there too, as the process expects).
 
-        The stages entered so far are written first, so while the call runs (or retries for
-        hours while that system is down) the case shows where it stands.
+        Before the regular activity the stages entered so far are written, so while it retries
+        (for hours, if that system is down) the case shows where it stands. Right after an
+        Update the call is a regular activity from the start, as `record` explains.
         """
+        if self._updates_saved == self._updates_accepted:
+            try:
+                return await workflow.execute_local_activity_method(
+                    activity,
+                    arg,
+                    start_to_close_timeout=start_to_close_timeout,
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                )
+            except FailureError as failure:
+                if isinstance(failure, CancelledError):
+                    raise
+                workflow.logger.info("outside call failed once; going on as a regular activity")
         if self._stages:
             await self.record(
                 CaseRecordActivities.record_stages,
                 StagesEntered(case_id=self._case_id, stages=self._take_stages()),
             )
-        return await workflow.execute_activity_method(
+        accepted = self._updates_accepted
+        result = await workflow.execute_activity_method(
             activity,
             arg,
             start_to_close_timeout=start_to_close_timeout,
             retry_policy=retry_policy,
         )
+        self._updates_saved = max(self._updates_saved, accepted)
+        return result
 
     async def ask(
         self,

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Replayer
 
     from activities.case_records import CaseRecordActivities
+    from activities.email_account import EmailAccountActivities
     from domain.email_account import EmailAccountInput
     from domain.records import StagesEntered
     from settings import Settings
@@ -47,9 +48,8 @@ class ExtraActivityWorkflow(EmailAccountWorkflow):
 
 
 @workflow.defn(name="EmailAccountWorkflow")
-class SkippedStageWorkflow(EmailAccountWorkflow):
-    """Drops the stages entered before an outside call instead of writing them: one activity
-    less before the answer is sent, which every case does."""
+class SilentWorkflow(EmailAccountWorkflow):
+    """Never sends the answer, which every case does: one activity less."""
 
     @workflow.run
     async def run(self, start: EmailAccountInput) -> str:
@@ -63,7 +63,8 @@ class SkippedStageWorkflow(EmailAccountWorkflow):
         start_to_close_timeout: timedelta,
         retry_policy: RetryPolicy,
     ) -> Any:
-        self._stages.clear()
+        if activity is EmailAccountActivities.send_answer:
+            return None
         return await super().call_outside(
             activity, arg, start_to_close_timeout=start_to_close_timeout, retry_policy=retry_policy
         )
@@ -75,7 +76,7 @@ def _history(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(workflow_id, path.read_text())
 
 
-@pytest.mark.parametrize("changed", [ExtraActivityWorkflow, SkippedStageWorkflow])
+@pytest.mark.parametrize("changed", [ExtraActivityWorkflow, SilentWorkflow])
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_a_non_deterministic_change_fails_replay(
     path: Path, changed: type, settings: Settings

@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFai
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.mail_directory import LocalMailDirectory, MailboxSpec
 from db.models import (
@@ -158,6 +158,68 @@ async def test_happy_path_registry_match(env, settings, engine, worker) -> None:
     assert all(reveal.ciphertext not in m.body for m in sent)
 
 
+async def test_production_worker_runs_the_case_without_the_sandbox(env, settings, engine) -> None:
+    """docker-compose.yml turns the sandbox off; the same case runs the same way."""
+    data = form_data()
+    register_person(engine, data)
+    unsandboxed = settings.model_copy(update={"workflow_sandbox": False})
+    running = build_worker(env.client, unsandboxed, engine)
+    assert isinstance(running.config()["workflow_runner"], UnsandboxedWorkflowRunner)
+    async with running:
+        case, handle = await start(env, settings, engine, data)
+        await decide(handle, await open_task(engine, case, REVIEW.key), {"form_complete": True})
+        assert await handle.result() == "done"
+    assert reload(engine, case).outcome_detail == {
+        "address": f"{data['requested_username']}@{settings.mail_domain}"
+    }
+
+
+class _DirectoryDownOnce(LocalMailDirectory):
+    """The university's directory does not answer the first creation call."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.calls = 0
+
+    def create_mailbox(self, spec: MailboxSpec, password: str) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("directory unreachable")
+        super().create_mailbox(spec, password)
+
+
+async def test_outside_call_that_fails_once_is_retried_as_a_regular_activity(
+    env, settings, engine, monkeypatch
+) -> None:
+    """Tried once as a local activity; on failure the stages are written first, then the call
+    goes on as a regular activity with its retry policy, and the case completes."""
+    directory = _DirectoryDownOnce(engine)
+    monkeypatch.setattr("worker.make_mail_directory", lambda *_: directory)
+    data = form_data()
+    register_person(engine, data)
+    async with build_worker(env.client, settings, engine):
+        case, handle = await start(env, settings, engine, data)
+        await decide(handle, await open_task(engine, case, REVIEW.key), {"form_complete": True})
+        assert await handle.result() == "done"
+    assert directory.calls == 2
+    history = await handle.fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert scheduled == ["close_task", "create_mailbox"]
+    with Session(engine) as session:
+        steps = [
+            e.step
+            for e in session.exec(
+                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+            )
+        ]
+        assert session.get(DirectoryMailbox, data["requested_username"]) is not None
+    assert steps[-4:] == ["verify_identity", "create_mailbox", "send_answer", None]
+
+
 async def test_form_refused(env, settings, engine, worker) -> None:
     case, handle = await start(env, settings, engine, form_data())
     review = await open_task(engine, case, REVIEW.key)
@@ -216,6 +278,47 @@ async def test_username_taken_reviewer_picks_alternative(env, settings, engine, 
     }
 
 
+class _TakenAfterTheCheck(LocalMailDirectory):
+    """Someone else's mailbox appears between the username check and the creation."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.checks = 0
+
+    def is_taken(self, username: str) -> bool:
+        self.checks += 1
+        return self.checks > 1 and super().is_taken(username)
+
+
+async def test_username_taken_at_creation_asks_for_another(
+    env, settings, engine, monkeypatch
+) -> None:
+    monkeypatch.setattr("worker.make_mail_directory", lambda *_: _TakenAfterTheCheck(engine))
+    data = form_data()
+    register_person(engine, data)
+    LocalMailDirectory(engine).create_mailbox(
+        MailboxSpec(
+            username=data["requested_username"],
+            address=f"{data['requested_username']}@{settings.mail_domain}",
+            first_name="x",
+            last_name="y",
+            owner_ref="someone-else",
+        ),
+        "Password123",
+    )
+    async with build_worker(env.client, settings, engine):
+        case, handle = await start(env, settings, engine, data)
+        await decide(handle, await open_task(engine, case, REVIEW.key), {"form_complete": True})
+        choose = await open_task(engine, case, "choose_username")
+        options = choose.form_schema["properties"]["username"]["enum"]
+        assert data["requested_username"] not in options
+        await decide(handle, choose, {"username": options[0]})
+        assert await handle.result() == "done"
+    with Session(engine) as session:
+        mailbox = session.get(DirectoryMailbox, data["requested_username"])
+        assert mailbox is not None and mailbox.owner_ref == "someone-else"
+
+
 async def test_update_validator_refusals(env, settings, engine, worker) -> None:
     case, handle = await start(env, settings, engine, form_data())
     review = await open_task(engine, case, REVIEW.key)
@@ -229,8 +332,11 @@ async def test_update_validator_refusals(env, settings, engine, worker) -> None:
     extra = await refusal(handle, review, {"form_complete": True, "hack": 1})
     assert extra.details[0][0]["field"] == "hack"
 
-    await decide(handle, review, {"form_complete": False, "refusal_reason": "ناقص"})
+    # The case (not in the registry) goes on to identity; the review task is closed.
+    await decide(handle, review, {"form_complete": True})
+    identity = await open_task(engine, case, IDENTITY.key)
     assert (await refusal(handle, review, {"form_complete": True})).type == TaskRefusal.not_open
+    await decide(handle, identity, {"identity_confirmed": False, "refusal_reason": "ناقص"})
     assert await handle.result() == "refused"
 
 
