@@ -24,7 +24,10 @@ from workflows.client import connect
 from workflows.email_account import EmailAccountWorkflow
 
 WORKFLOWS: Sequence[type] = (EmailAccountWorkflow,)
-ACTIVITY_THREADS = 32
+ACTIVITY_THREADS = 8
+"""Activities running at once. Most are short database writes, which more threads than cores
+only slow down (they queue for the GIL and the database); the outside calls take about 100 ms,
+so eight threads still make some 80 calls a second. Add worker processes to go further."""
 CACHED_CASES = 1000
 """Cases kept in memory between their workflow tasks (about 140 KiB each). Most cases wait
 days for a person, so the rest are replayed from history when their next decision comes;
