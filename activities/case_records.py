@@ -7,8 +7,9 @@ never leaves a second row.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -35,23 +36,29 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@cache
+def _insert_event_once(dialect: str) -> Insert:
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(CaseEvent)
+        .on_conflict_do_nothing(index_elements=[col(CaseEvent.event_key)])
+        .returning(col(CaseEvent.id))
+    )
+
+
 def add_event(session: Session, event: CaseEvent) -> bool:
     """Insert a timeline event unless its key is already there; True if it was new.
 
     One INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike) rather than a lookup
-    and a savepoint: the worker writes several events per case.
+    and a savepoint: the worker writes several events per case. The statement is built once
+    and run on the session's connection with the event's values.
     """
     if event.event_key is None:
         session.add(event)
         return True
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(CaseEvent)
-        .values(**event.model_dump(exclude={"id"}))
-        .on_conflict_do_nothing(index_elements=[col(CaseEvent.event_key)])
-        .returning(col(CaseEvent.id))
-    )
-    return session.execute(statement).first() is not None
+    connection = session.connection()
+    statement = _insert_event_once(connection.dialect.name)
+    return connection.execute(statement, event.model_dump(exclude={"id"})).first() is not None
 
 
 def _case(session: Session, case_id: int) -> Case:
