@@ -52,7 +52,7 @@ def activities(settings: Settings, engine: Engine) -> list[Callable[..., Any]]:
         records.close_task,
         records.reassign_task,
         records.close_case,
-        account.check_registry,
+        account.check_request,
         account.check_username,
         account.create_mailbox,
         account.send_answer,

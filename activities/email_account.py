@@ -23,6 +23,7 @@ from domain.email_account import (
     MailboxCreated,
     MailboxRequest,
     RegistryMatch,
+    RequestChecks,
     UsernameCheck,
 )
 from domain.identity import suggest_usernames
@@ -78,16 +79,21 @@ class EmailAccountActivities:
         return self._directory.is_taken(username)
 
     @activity.defn
-    def check_registry(self, case_id: int) -> RegistryMatch:
-        """تایید هویت: the person registry has this national code with this member id."""
+    def check_request(self, case_id: int) -> RequestChecks:
+        """After review: the registry for the person, the directory for the asked username."""
         with Session(self._engine) as session:
             request = self._request(session, case_id)
-            person = session.exec(
-                select(Person).where(
-                    Person.national_code == request.national_code,
-                    Person.member_id == request.member_id,
-                )
-            ).first()
+            registry = self._registry_match(session, request)
+        return RequestChecks(registry=registry, username=self._username(request.requested_username))
+
+    def _registry_match(self, session: Session, request: EmailRequest) -> RegistryMatch:
+        """تایید هویت: the person registry has this national code with this member id."""
+        person = session.exec(
+            select(Person).where(
+                Person.national_code == request.national_code,
+                Person.member_id == request.member_id,
+            )
+        ).first()
         if person is None:
             return RegistryMatch(found=False, detail="not in the registry")
         if not person.is_active:
@@ -98,6 +104,10 @@ class EmailAccountActivities:
 
     @activity.defn
     def check_username(self, username: str) -> UsernameCheck:
+        """The username again, after a person chose another or it was taken meanwhile."""
+        return self._username(username)
+
+    def _username(self, username: str) -> UsernameCheck:
         if not self._taken(username):
             return UsernameCheck(available=True)
         return UsernameCheck(

@@ -202,3 +202,11 @@ class RegistryMatch(BaseModel):
 
     found: bool
     detail: str = ""
+
+
+class RequestChecks(BaseModel):
+    """The automatic checks made once the form is accepted, in one read."""
+
+    registry: RegistryMatch
+    username: UsernameCheck
+    """For the username the person asked for."""

@@ -103,21 +103,24 @@ class EmailAccountWorkflow(CaseWorkflow):
         if not review.form_complete:
             raise _Refused(review.refusal_reason or "")
 
-        match = await self.record(EmailAccountActivities.check_registry, start.case_id)
-        if match.found:
+        checks = await self.record(EmailAccountActivities.check_request, start.case_id)
+        if checks.registry.found:
             self.enter_stage(
                 IDENTITY.key,
                 "هویت با سامانه اطلاعات افراد تایید شد",
                 "Identity matched the registry",
             )
         else:
-            identity, _ = await self.ask(IDENTITY, context={**context, "registry": match.detail})
+            identity, _ = await self.ask(
+                IDENTITY, context={**context, "registry": checks.registry.detail}
+            )
             if not identity.identity_confirmed:
                 raise _Refused(identity.refusal_reason or "")
 
         username = form.requested_username
+        # Checked with the registry; a name taken since is caught when the mailbox is made.
+        check = checks.username
         while True:
-            check = await self.record(EmailAccountActivities.check_username, username)
             if not check.available:
                 choice, _ = await self.ask(
                     CHOOSE_USERNAME,
@@ -125,6 +128,7 @@ class EmailAccountWorkflow(CaseWorkflow):
                     options={"username": check.alternatives},
                 )
                 username = choice.username
+                check = await self.record(EmailAccountActivities.check_username, username)
                 continue
             self.enter_stage("create_mailbox", "ایجاد ایمیل", "Create the mailbox")
             try:
@@ -139,6 +143,7 @@ class EmailAccountWorkflow(CaseWorkflow):
             except ActivityError as error:
                 # Someone else took the name between the check and the creation: ask again.
                 if isinstance(error.cause, ApplicationError) and error.cause.type == USERNAME_TAKEN:
+                    check = await self.record(EmailAccountActivities.check_username, username)
                     continue
                 raise
             return created.address
