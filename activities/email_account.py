@@ -25,6 +25,7 @@ from domain.email_account import (
     RegistryMatch,
     RequestChecks,
     UsernameCheck,
+    UsernameQuery,
 )
 from domain.identity import suggest_usernames
 from settings import Settings
@@ -71,12 +72,17 @@ class EmailAccountActivities:
             raise ValueError(f"no e-mail request for case {case_id}")
         return request
 
-    def _taken(self, username: str) -> bool:
+    def _taken(self, query: UsernameQuery) -> bool:
+        """Taken by a mailbox of another case (ours, made before a crash, is not)."""
         with Session(self._engine) as session:
-            ours = session.exec(select(MailAccount.id).where(MailAccount.username == username))
+            ours = session.exec(
+                select(MailAccount.id).where(
+                    MailAccount.username == query.username, MailAccount.case_id != query.case_id
+                )
+            )
             if ours.first() is not None:
                 return True
-        return self._directory.is_taken(username)
+        return self._directory.is_taken(query.username, query.tracking_code)
 
     @activity.defn
     def check_request(self, case_id: int) -> RequestChecks:
@@ -84,7 +90,12 @@ class EmailAccountActivities:
         with Session(self._engine) as session:
             request = self._request(session, case_id)
             registry = self._registry_match(session, request)
-        return RequestChecks(registry=registry, username=self._username(request.requested_username))
+            case = session.get(Case, case_id)
+            assert case is not None
+        query = UsernameQuery(
+            case_id=case_id, tracking_code=case.tracking_code, username=request.requested_username
+        )
+        return RequestChecks(registry=registry, username=self._username(query))
 
     def _registry_match(self, session: Session, request: EmailRequest) -> RegistryMatch:
         """تایید هویت: the person registry has this national code with this member id."""
@@ -103,15 +114,22 @@ class EmailAccountActivities:
         return RegistryMatch(found=True, detail=f"{person.first_name} {person.last_name}")
 
     @activity.defn
-    def check_username(self, username: str) -> UsernameCheck:
+    def check_username(self, query: UsernameQuery) -> UsernameCheck:
         """The username again, after a person chose another or it was taken meanwhile."""
-        return self._username(username)
+        return self._username(query)
 
-    def _username(self, username: str) -> UsernameCheck:
-        if not self._taken(username):
+    def _username(self, query: UsernameQuery) -> UsernameCheck:
+        if not self._taken(query):
             return UsernameCheck(available=True)
         return UsernameCheck(
-            available=False, alternatives=suggest_usernames("", "", username, self._taken, 5)
+            available=False,
+            alternatives=suggest_usernames(
+                "",
+                "",
+                query.username,
+                lambda name: self._taken(query.model_copy(update={"username": name})),
+                5,
+            ),
         )
 
     @activity.defn

@@ -44,7 +44,9 @@ class UsernameTaken(Exception):
 
 
 class MailDirectory(Protocol):
-    def is_taken(self, username: str) -> bool: ...
+    def is_taken(self, username: str, owner_ref: str) -> bool:
+        """True if the username belongs to a mailbox made for someone other than `owner_ref`
+        (a mailbox already made for this owner, e.g. before a crash, is theirs to keep)."""
 
     def create_mailbox(self, spec: MailboxSpec, password: str) -> None:
         """Make the mailbox, or only set its password if it was already made for this owner.
@@ -65,9 +67,10 @@ class LocalMailDirectory:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def is_taken(self, username: str) -> bool:
+    def is_taken(self, username: str, owner_ref: str) -> bool:
         with Session(self._engine) as session:
-            return session.get(DirectoryMailbox, username) is not None
+            row = session.get(DirectoryMailbox, username)
+            return row is not None and row.owner_ref != owner_ref
 
     def create_mailbox(self, spec: MailboxSpec, password: str) -> None:
         password_hash = _salted_sha(password, hashlib.sha512, "SSHA512")
@@ -130,9 +133,10 @@ class LdapMailDirectory:
         self._base_dn = base_dn
         self._timeout = timeout_seconds
 
-    def is_taken(self, username: str) -> bool:
+    def is_taken(self, username: str, owner_ref: str) -> bool:
         with self._connect() as conn:
-            return self._find(conn, username) is not None
+            found = self._find(conn, username)
+            return found is not None and owner_ref not in found[1]
 
     def create_mailbox(self, spec: MailboxSpec, password: str) -> None:
         # {SSHA}: the scheme every LDAP server verifies on bind.

@@ -187,6 +187,13 @@ class UsernameCheck(BaseModel):
     alternatives: list[str] = Field(default_factory=list)
 
 
+class UsernameQuery(BaseModel):
+    case_id: int
+    tracking_code: str
+    """The owner of the case's mailbox: a mailbox already made for it does not count as taken."""
+    username: str
+
+
 class MailboxRequest(BaseModel):
     case_id: int
     tracking_code: str

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         IdentityCheck,
         MailboxRequest,
         UsernameChoice,
+        UsernameQuery,
     )
     from workflows.human_task import RECORD_RETRY, CaseCancelled, CaseWorkflow, Step
 
@@ -128,7 +129,12 @@ class EmailAccountWorkflow(CaseWorkflow):
                     options={"username": check.alternatives},
                 )
                 username = choice.username
-                check = await self.record(EmailAccountActivities.check_username, username)
+                check = await self.record(
+                    EmailAccountActivities.check_username,
+                    UsernameQuery(
+                        case_id=start.case_id, tracking_code=start.tracking_code, username=username
+                    ),
+                )
                 continue
             self.enter_stage("create_mailbox", "ایجاد ایمیل", "Create the mailbox")
             try:
@@ -143,7 +149,14 @@ class EmailAccountWorkflow(CaseWorkflow):
             except ActivityError as error:
                 # Someone else took the name between the check and the creation: ask again.
                 if isinstance(error.cause, ApplicationError) and error.cause.type == USERNAME_TAKEN:
-                    check = await self.record(EmailAccountActivities.check_username, username)
+                    check = await self.record(
+                        EmailAccountActivities.check_username,
+                        UsernameQuery(
+                            case_id=start.case_id,
+                            tracking_code=start.tracking_code,
+                            username=username,
+                        ),
+                    )
                     continue
                 raise
             return created.address

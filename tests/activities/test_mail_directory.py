@@ -93,10 +93,12 @@ def _mailbox_count(directory: MailDirectory, request: pytest.FixtureRequest, use
 
 def test_create_then_taken(directory: MailDirectory) -> None:
     spec = _spec()
-    assert not directory.is_taken(spec.username)
+    assert not directory.is_taken(spec.username, "EM-1404-0002")
     directory.create_mailbox(spec, PASSWORD)
-    assert directory.is_taken(spec.username)
-    assert not directory.is_taken(spec.username + "x")
+    assert directory.is_taken(spec.username, "EM-1404-0002")
+    assert not directory.is_taken(spec.username + "x", "EM-1404-0002")
+    # Made for this owner (before a crash): not taken for them.
+    assert not directory.is_taken(spec.username, spec.owner_ref)
 
 
 def test_retry_for_same_owner_keeps_one_mailbox(

@@ -396,6 +396,34 @@ def case_steps(engine: Engine, case_ids: Iterable[int]) -> dict[int, tuple[str, 
     return {r[0]: (str(r[1]), r[2]) for r in rows}  # type: ignore[misc]
 
 
+def after_review(engine: Engine, case_ids: Sequence[int]) -> tuple[int, int]:
+    """Open cases past their review: (no mailbox yet, mailbox made but not closed).
+
+    After the decision a case checks, makes its mailbox and sends its answer in one workflow
+    task; these counts show a kill that caught cases in that stretch.
+    """
+    ids = list(case_ids)
+    with Session(engine) as session:
+        reviewed = set(
+            session.exec(
+                select(Task.case_id)
+                .join(Case, col(Case.id) == col(Task.case_id))
+                .where(
+                    col(Task.case_id).in_(ids),
+                    Task.step == "review_form",
+                    Task.status == TaskStatus.done,
+                    Case.status == CaseStatus.open,
+                )
+            ).all()
+        )
+        with_mailbox = set(
+            session.exec(
+                select(MailAccount.case_id).where(col(MailAccount.case_id).in_(list(reviewed)))
+            ).all()
+        )
+    return len(reviewed - with_mailbox), len(with_mailbox)
+
+
 def progress(engine: Engine, case_ids: Sequence[int]) -> int:
     """Writes made so far for these cases: timeline events, answers and mailboxes."""
     ids = list(case_ids)

@@ -285,9 +285,9 @@ class _TakenAfterTheCheck(LocalMailDirectory):
         super().__init__(engine)
         self.checks = 0
 
-    def is_taken(self, username: str) -> bool:
+    def is_taken(self, username: str, owner_ref: str) -> bool:
         self.checks += 1
-        return self.checks > 1 and super().is_taken(username)
+        return self.checks > 1 and super().is_taken(username, owner_ref)
 
 
 async def test_username_taken_at_creation_asks_for_another(
