@@ -20,11 +20,12 @@ Every figure is a ratio of two things measured side by side in one run, on ONE T
 server (`temporal server start-dev`, SQLite file, `journal_mode=wal`, `synchronous=normal`),
 with the absolute numbers beside it. The API (`uvicorn --factory api.app:app_factory`) and the
 workers (`python worker.py`, and `python -m bench.floor` for the floor) run as their own
-processes on loopback, as in production; the bench process drives the load. Sides alternate in
-rounds, so a noisy neighbour on the machine weighs on both. Ratios are the point; the absolute
-numbers depend on the machine and what else runs on it.
+processes on loopback, as in production (the worker without the workflow sandbox, as
+docker-compose.yml runs it: `WORKFLOW_SANDBOX=false`); the bench process drives the load.
+Sides alternate in rounds, so a noisy neighbour on the machine weighs on both. Ratios are the
+point; the absolute numbers depend on the machine and what else runs on it.
 
-1. **submit**: requests/s of `POST /api/email-requests` (httpx, N in flight) vs a raw loop of
+1. **submit**: requests/s of `POST /api/email-requests` (aiohttp, N in flight) vs a raw loop of
    `open_email_case` + commit + `client.start_workflow(EmailAccountWorkflow.run, …)` with the
    same options, same concurrency. No worker polls that task queue (the same for both sides):
    this is the cost of accepting a request. Target ≥ 0.9.
@@ -35,7 +36,8 @@ numbers depend on the machine and what else runs on it.
 3. **process**: e-mail cases/s from submit to answer sent (the workflow has returned) vs a
    workflow that runs one trivial activity on a worker of its own (the floor), same concurrency.
    The requesters are in the person registry (identity checked automatically); a scripted expert
-   polls `GET /api/tasks` and approves each review through the API. Target ≥ 0.3.
+   polls `GET /api/tasks` (five times a second while it finds nothing new) and approves each
+   review through the API; both speak aiohttp. Target ≥ 0.3.
 4. **cartable**: `GET /api/tasks` p50/p95 for a technician holding one role in three units, with
    10k and with 100k open tasks bulk-inserted (cases + tasks over 13 roles, 300 units, 30% role-
    wide, 5% assigned, 5% overdue). Sequential requests. Target p95 < 50 ms at 100k and
@@ -43,7 +45,7 @@ numbers depend on the machine and what else runs on it.
    `BENCH_DATABASE_URL` is set (its `public` schema is dropped and recreated: a scratch database).
 5. **memory**: VmRSS of a fresh `python worker.py` with 1k and with 10k open cases each waiting
    in its review task. Target 10k/1k ≤ 1.2. Temporal's sticky cache keeps at most
-   `max_cached_workflows` (1000 by default; worker.py keeps the default) workflows in memory; the
+   `max_cached_workflows` (`worker.CACHED_CASES`, 1000) workflows in memory; the
    line says what a cached case costs and whether the target is met only thanks to that bound.
 
 Run it: `make bench` (full sizes), or `BENCH_SCALE=0.05 make bench` for a quick run (every size
