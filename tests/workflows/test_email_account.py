@@ -248,19 +248,23 @@ async def test_identity_refused_by_expert(env, settings, engine, worker) -> None
     assert reload(engine, case).outcome_detail["reason"] == "شماره دانشجویی نادرست"
 
 
-async def test_username_taken_reviewer_picks_alternative(env, settings, engine, worker) -> None:
-    data = form_data()
-    register_person(engine, data)
+def _mailbox_of_someone_else(engine: Engine, settings: Settings, username: str) -> None:
     LocalMailDirectory(engine).create_mailbox(
         MailboxSpec(
-            username=data["requested_username"],
-            address=f"{data['requested_username']}@{settings.mail_domain}",
+            username=username,
+            address=f"{username}@{settings.mail_domain}",
             first_name="x",
             last_name="y",
             owner_ref="someone-else",
         ),
         "Password123",
     )
+
+
+async def test_username_taken_reviewer_picks_alternative(env, settings, engine, worker) -> None:
+    data = form_data()
+    register_person(engine, data)
+    _mailbox_of_someone_else(engine, settings, data["requested_username"])
     case, handle = await start(env, settings, engine, data)
     await decide(handle, await open_task(engine, case, REVIEW.key), {"form_complete": True})
 
@@ -296,16 +300,7 @@ async def test_username_taken_at_creation_asks_for_another(
     monkeypatch.setattr("worker.make_mail_directory", lambda *_: _TakenAfterTheCheck(engine))
     data = form_data()
     register_person(engine, data)
-    LocalMailDirectory(engine).create_mailbox(
-        MailboxSpec(
-            username=data["requested_username"],
-            address=f"{data['requested_username']}@{settings.mail_domain}",
-            first_name="x",
-            last_name="y",
-            owner_ref="someone-else",
-        ),
-        "Password123",
-    )
+    _mailbox_of_someone_else(engine, settings, data["requested_username"])
     async with build_worker(env.client, settings, engine):
         case, handle = await start(env, settings, engine, data)
         await decide(handle, await open_task(engine, case, REVIEW.key), {"form_complete": True})
