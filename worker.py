@@ -29,7 +29,7 @@ ACTIVITY_THREADS = 8
 only slow down (they queue for the GIL and the database); the outside calls take about 100 ms,
 so eight threads still make some 80 calls a second. Add worker processes to go further."""
 CACHED_CASES = 1000
-"""Cases kept in memory between their workflow tasks (about 140 KiB each). Most cases wait
+"""Cases kept in memory between their workflow tasks (about 100 KiB each). Most cases wait
 days for a person, so the rest are replayed from history when their next decision comes;
 this bound is what keeps the worker's memory flat however many cases are open."""
 

@@ -122,44 +122,38 @@ class EmailAccountWorkflow(CaseWorkflow):
         # Checked with the registry; a name taken since is caught when the mailbox is made.
         check = checks.username
         while True:
-            if not check.available:
+            if check.available:
+                self.enter_stage("create_mailbox", "ایجاد ایمیل", "Create the mailbox")
+                try:
+                    created = await self.call_outside(
+                        EmailAccountActivities.create_mailbox,
+                        MailboxRequest(
+                            case_id=start.case_id,
+                            tracking_code=start.tracking_code,
+                            username=username,
+                        ),
+                        start_to_close_timeout=MAILBOX_TIMEOUT,
+                        retry_policy=MAILBOX_RETRY,
+                    )
+                    return created.address
+                except ActivityError as error:
+                    # Someone else took the name between the check and the creation.
+                    cause = error.cause
+                    if not (isinstance(cause, ApplicationError) and cause.type == USERNAME_TAKEN):
+                        raise
+            else:
                 choice, _ = await self.ask(
                     CHOOSE_USERNAME,
                     context={**context, "taken_username": username},
                     options={"username": check.alternatives},
                 )
                 username = choice.username
-                check = await self.record(
-                    EmailAccountActivities.check_username,
-                    UsernameQuery(
-                        case_id=start.case_id, tracking_code=start.tracking_code, username=username
-                    ),
-                )
-                continue
-            self.enter_stage("create_mailbox", "ایجاد ایمیل", "Create the mailbox")
-            try:
-                created = await self.call_outside(
-                    EmailAccountActivities.create_mailbox,
-                    MailboxRequest(
-                        case_id=start.case_id, tracking_code=start.tracking_code, username=username
-                    ),
-                    start_to_close_timeout=MAILBOX_TIMEOUT,
-                    retry_policy=MAILBOX_RETRY,
-                )
-            except ActivityError as error:
-                # Someone else took the name between the check and the creation: ask again.
-                if isinstance(error.cause, ApplicationError) and error.cause.type == USERNAME_TAKEN:
-                    check = await self.record(
-                        EmailAccountActivities.check_username,
-                        UsernameQuery(
-                            case_id=start.case_id,
-                            tracking_code=start.tracking_code,
-                            username=username,
-                        ),
-                    )
-                    continue
-                raise
-            return created.address
+            check = await self.record(
+                EmailAccountActivities.check_username,
+                UsernameQuery(
+                    case_id=start.case_id, tracking_code=start.tracking_code, username=username
+                ),
+            )
 
     async def _answer(
         self,

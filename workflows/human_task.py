@@ -149,9 +149,15 @@ class CaseWorkflow:
             return await workflow.execute_local_activity_method(
                 activity, arg, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
             )
+        return await self._regular(activity, arg, RECORD_TIMEOUT, RECORD_RETRY)
+
+    async def _regular(
+        self, activity: Any, arg: Any, timeout: timedelta, retry_policy: RetryPolicy
+    ) -> Any:
+        """A regular activity; once it is scheduled, the Updates accepted before are saved."""
         accepted = self._updates_accepted
         result = await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
+            activity, arg, start_to_close_timeout=timeout, retry_policy=retry_policy
         )
         self._updates_saved = max(self._updates_saved, accepted)
         return result
@@ -213,15 +219,7 @@ class CaseWorkflow:
                 CaseRecordActivities.record_stages,
                 StagesEntered(case_id=self._case_id, stages=self._take_stages()),
             )
-        accepted = self._updates_accepted
-        result = await workflow.execute_activity_method(
-            activity,
-            arg,
-            start_to_close_timeout=start_to_close_timeout,
-            retry_policy=retry_policy,
-        )
-        self._updates_saved = max(self._updates_saved, accepted)
-        return result
+        return await self._regular(activity, arg, start_to_close_timeout, retry_policy)
 
     async def ask(
         self,

@@ -7,12 +7,10 @@ one less, no `workflow.patched`), and the replay must fail with a Nondeterminism
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 # The workflow sandbox re-imports this module to validate the workflows defined here: everything
 # else is passed through, as the product's workflow modules do.
@@ -55,19 +53,10 @@ class SilentWorkflow(EmailAccountWorkflow):
     async def run(self, start: EmailAccountInput) -> str:
         return await super().run(start)
 
-    async def call_outside(
-        self,
-        activity: Any,
-        arg: Any,
-        *,
-        start_to_close_timeout: timedelta,
-        retry_policy: RetryPolicy,
-    ) -> Any:
+    async def call_outside(self, activity: Any, arg: Any, **options: Any) -> Any:
         if activity is EmailAccountActivities.send_answer:
             return None
-        return await super().call_outside(
-            activity, arg, start_to_close_timeout=start_to_close_timeout, retry_policy=retry_policy
-        )
+        return await super().call_outside(activity, arg, **options)
 
 
 def _history(path: Path) -> WorkflowHistory:
