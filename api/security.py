@@ -17,6 +17,7 @@ from api.errors import ApiError
 from db.models import User
 from domain.cases import Role
 from domain.tasks import Actor
+from processes.declaration import Registry
 from settings import Settings
 
 SESSION_COOKIE = "peygir_session"
@@ -85,7 +86,13 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
+async def get_processes(request: Request) -> Registry:
+    return request.app.state.processes
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ProcessesDep = Annotated[Registry, Depends(get_processes)]
+"""The processes this app runs (`create_app(processes=...)`)."""
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from domain.cases import CaseStart
 from domain.identity import is_valid_national_code, is_valid_username, normalize_mobile
 from domain.tasks import Decision
 from domain.text import normalize_digits, normalize_text
@@ -118,13 +118,10 @@ class EmailRequestForm(BaseModel):
         return f"{self.first_name} {self.last_name}"
 
 
-class EmailAccountInput(BaseModel):
+class EmailAccountInput(CaseStart):
     """Start input of the e-mail workflow; encrypted in history by the payload codec."""
 
-    case_id: int
-    tracking_code: str
     form: EmailRequestForm
-    submitted_at: datetime
 
 
 def _reason_when_refused(accepted_field: str) -> classmethod:  # type: ignore[type-arg]

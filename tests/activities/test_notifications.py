@@ -27,7 +27,6 @@ from activities.notifications import (
 )
 from db.engine import make_engine
 from db.models import Case, OutboundMessage
-from domain.cases import ProcessKind
 from settings import Settings
 
 SENDER = "it-noreply@university.ac.ir"
@@ -53,7 +52,7 @@ def case_id(engine: Engine) -> int:
     with Session(engine) as session:
         case = Case(
             tracking_code="ABC123",
-            process=ProcessKind.email_account,
+            process="email_account",
             workflow_id="email-ABC123",
         )
         session.add(case)

@@ -17,13 +17,14 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from activities.mail_directory import LocalMailDirectory, MailboxSpec
-from api.temporal import start_email_workflow
+from api.temporal import start_case_workflow
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Task
 from domain.cases import Role, TaskStatus
 from domain.email_account import EmailRequestForm
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput
+from processes.email_account import EMAIL_ACCOUNT
 from settings import Settings
 from tests.conftest import TEST_KEYS, start_dev_server
 from tests.factories import form_data, open_case
@@ -60,7 +61,13 @@ async def _record(
     case = open_case(engine, data)
     assert case.id is not None
     # Started as the API starts it: search attributes, summary, details.
-    await start_email_workflow(client, settings, case, EmailRequestForm.model_validate(data))
+    await start_case_workflow(
+        client,
+        settings.temporal_task_queue,
+        EMAIL_ACCOUNT,
+        case,
+        EmailRequestForm.model_validate(data),
+    )
     handle = client.get_workflow_handle_for(EmailAccountWorkflow.run, case.workflow_id)
     decisions = [
         {"form_complete": True},

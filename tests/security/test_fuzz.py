@@ -237,11 +237,11 @@ class Pins:
                     params[name] = value
             if path.startswith("/api/track/"):
                 if isinstance(pinned.body, dict):
-                    pinned.body = {**pinned.body, "national_code": owner.requester_national_code}
+                    pinned.body = {**pinned.body, "national_code": owner.requester_identity}
                 else:
                     pinned.query = {
                         **(pinned.query or {}),
-                        "national_code": owner.requester_national_code,
+                        "national_code": owner.requester_identity,
                     }
             if path.endswith("/reassign") and isinstance(pinned.body, dict):
                 pinned.body = {**pinned.body, "assignee": EXPERT}  # holds the step's role

@@ -194,7 +194,7 @@ async def test_outside_call_that_fails_once_is_retried_as_a_regular_activity(
     """Tried once as a local activity; on failure the stages are written first, then the call
     goes on as a regular activity with its retry policy, and the case completes."""
     directory = _DirectoryDownOnce(engine)
-    monkeypatch.setattr("worker.make_mail_directory", lambda *_: directory)
+    monkeypatch.setattr("activities.mail_directory.make_mail_directory", lambda *_: directory)
     data = form_data()
     register_person(engine, data)
     async with build_worker(env.client, settings, engine):
@@ -297,7 +297,9 @@ class _TakenAfterTheCheck(LocalMailDirectory):
 async def test_username_taken_at_creation_asks_for_another(
     env, settings, engine, monkeypatch
 ) -> None:
-    monkeypatch.setattr("worker.make_mail_directory", lambda *_: _TakenAfterTheCheck(engine))
+    monkeypatch.setattr(
+        "activities.mail_directory.make_mail_directory", lambda *_: _TakenAfterTheCheck(engine)
+    )
     data = form_data()
     register_person(engine, data)
     _mailbox_of_someone_else(engine, settings, data["requested_username"])
