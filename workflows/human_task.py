@@ -10,6 +10,7 @@ supervising role is told; the case keeps waiting.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -53,6 +54,8 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
+SERIAL_REASSIGN = "reassign-one-at-a-time"
+"""Patch: reassignments run one after another (histories before it ran them interleaved)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class _OpenTask:
     decision: Decision | None = None
     completed_by: str | None = None
     closed: bool = False
+    reassignments: int = 0
 
 
 @dataclass
@@ -129,6 +133,9 @@ class CaseWorkflow:
         self._stages: list[CaseStage] = []
         self._updates_accepted = 0
         self._updates_saved = 0
+        # Held by a reassignment while its write runs: interleaved at that await, a later
+        # reassignment could reach the database first and leave it naming another assignee.
+        self._reassigning = asyncio.Lock()
 
     def begin_case(self, case_id: int, tracking_code: str) -> None:
         """Call first in `run`: remembers which case this is."""
@@ -370,8 +377,15 @@ class CaseWorkflow:
     async def reassign_task(self, request: ReassignTaskInput) -> OpenTaskView:
         """An admin gives an open task to a named person (who must hold the step's role)."""
         self._updates_accepted += 1
+        if not workflow.patched(SERIAL_REASSIGN):
+            return await self._reassign(request)
+        async with self._reassigning:
+            return await self._reassign(request)
+
+    async def _reassign(self, request: ReassignTaskInput) -> OpenTaskView:
         task = self._task_for(request.task_id)
         task.assignee = request.assignee
+        task.reassignments += 1
         await self.record(
             CaseRecordActivities.reassign_task,
             TaskReassignment(
@@ -380,7 +394,7 @@ class CaseWorkflow:
                 assignee=request.assignee,
                 by=request.actor.username,
                 reason=request.reason,
-                event_key=f"{task.task_id}:reassign:{workflow.info().get_current_history_length()}",
+                event_key=f"{task.task_id}:reassignment:{task.reassignments}",
             ),
         )
         return self._view(task)

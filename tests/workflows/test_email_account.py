@@ -12,7 +12,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -461,6 +465,38 @@ async def test_admin_reassigns_task_to_one_expert(env, settings, engine, worker)
     assert await handle.result() == "refused"
 
 
+async def test_concurrent_reassigns_agree_with_the_database(env, settings, engine, worker) -> None:
+    """Three reassignments at once: each gets its timeline event, and the database names the
+    assignee the workflow shows (they write one after another, in the order they ran)."""
+    case, handle = await start(env, settings, engine, form_data())
+    review = await open_task(engine, case, REVIEW.key)
+    names = ["colleague1", "colleague2", "colleague3"]
+    views = await asyncio.gather(
+        *(
+            handle.execute_update(
+                EmailAccountWorkflow.reassign_task,
+                ReassignTaskInput(task_id=review.id, actor=ADMIN, assignee=name, reason="نوبت"),
+            )
+            for name in names
+        )
+    )
+    assert sorted(v.assignee for v in views) == names
+    [live] = (await handle.query(EmailAccountWorkflow.live)).open_tasks
+    with Session(engine) as session:
+        task = session.get(Task, review.id)
+        assert task is not None and task.assignee == live.assignee
+        reassigned = session.exec(
+            select(CaseEvent).where(
+                CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.task_reassigned
+            )
+        ).all()
+    assert len(reassigned) == len(names)
+    assert task.assignee in reassigned[-1].text_en
+    colleague = Actor(username=live.assignee or "", roles=[Role.email_admin], scopes=["*"])
+    await decide(handle, review, {"form_complete": False, "refusal_reason": "ناقص"}, colleague)
+    assert await handle.result() == "refused"
+
+
 def _events_after_updates(history: WorkflowHistory) -> list[list[str]]:
     """For each accepted Update, the events its workflow task produced (up to the next task)."""
     names = [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events]
@@ -495,7 +531,11 @@ async def test_no_local_write_before_an_update_is_saved(env, settings, engine, w
     assert await handle.result() == "cancelled"
 
     history = await handle.fetch_history()
-    local_writes = [e for e in history.events if e.marker_recorded_event_attributes.marker_name]
+    local_writes = [
+        e
+        for e in history.events
+        if e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
     # The review task, the registry check, the identity task and the closing.
     assert len(local_writes) == 4, "the read model is not written by local activities"
     produced = _events_after_updates(history)
