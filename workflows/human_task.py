@@ -56,6 +56,8 @@ RECORD_RETRY = RetryPolicy(
 )
 SERIAL_REASSIGN = "reassign-one-at-a-time"
 """Patch: reassignments run one after another (histories before it ran them interleaved)."""
+HANDLERS_BEFORE_END = "finish-after-handlers"
+"""Patch: the case ends only once its Update handlers have finished."""
 
 
 @dataclass(frozen=True)
@@ -294,7 +296,9 @@ class CaseWorkflow:
         return task.decision, task.completed_by  # type: ignore[return-value]
 
     async def finish(self, status: CaseStatus, outcome: str, detail: dict[str, Any]) -> None:
-        """Close the case in the read model, then show the end in the Temporal UI."""
+        """Close the case in the read model, show the end in the Temporal UI, and wait for the
+        Update handlers still running (a reassignment's write), which a returning `run` would
+        cut off: their callers would get no answer, their writes would go on unawaited."""
         await self.record(
             CaseRecordActivities.close_case,
             CaseClosing(
@@ -311,6 +315,8 @@ class CaseWorkflow:
         self._progress.step_title = None
         self._show_step(f"end:{outcome}")
         workflow.set_current_details(f"**پایان: {outcome}**")
+        if workflow.patched(HANDLERS_BEFORE_END):
+            await workflow.wait_condition(workflow.all_handlers_finished)
 
     @staticmethod
     def _show_step(key: str) -> None:
