@@ -15,10 +15,10 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.credentials import CredentialVault, generate_password
 from activities.mail_directory import MailboxSpec, MailDirectory, UsernameTaken
 from activities.notifications import EmailSender, OutgoingMessage, SmsGateway
 from db.models import Case, CredentialReveal, EmailRequest, MailAccount, Person
+from domain.credentials import CredentialVault, generate_password
 from domain.email_account import (
     MailboxCreated,
     MailboxRequest,

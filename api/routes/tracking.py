@@ -11,13 +11,13 @@ from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from activities.credentials import CredentialVault
 from api.errors import ApiError, documented
 from api.rate_limit import RateLimiter
 from api.security import SessionDep, SettingsDep
 from db.models import Case, CaseEvent, CredentialReveal, MailAccount
 from domain.calendar import format_jalali
 from domain.cases import PROCESS_TITLES, CaseStatus
+from domain.credentials import CredentialVault
 from domain.text import normalize_digits
 
 router = APIRouter(tags=["public"], responses=documented(404, 429))
