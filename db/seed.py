@@ -15,10 +15,10 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from api.security import hash_password
 from db.engine import get_engine
 from db.models import Holiday, Person, User
 from domain.cases import ALL_SCOPES, Role
+from domain.passwords import hash_password
 from settings import AppEnv, Settings, get_settings
 
 TEMPORAL_UI_URL = "http://localhost:8233"
