@@ -7,9 +7,7 @@ copied into activity inputs; each write is keyed by the case.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio import activity
@@ -20,6 +18,9 @@ from activities.notifications import EmailSender, OutgoingMessage, SmsGateway
 from db.models import Case, CredentialReveal, EmailRequest, MailAccount, Person
 from domain.credentials import CredentialVault, generate_password
 from domain.email_account import (
+    USERNAME_TAKEN,
+    AnswerKind,
+    EmailAnswer,
     MailboxCreated,
     MailboxRequest,
     RegistryMatch,
@@ -31,23 +32,6 @@ from domain.identity import suggest_usernames
 from settings import Settings
 
 REVEAL_VALID_FOR = timedelta(days=14)
-USERNAME_TAKEN = "UsernameTaken"
-
-
-class AnswerKind(StrEnum):
-    created = "created"
-    refused = "refused"
-    cancelled = "cancelled"
-
-
-class EmailAnswer(BaseModel):
-    """What the person is told at the end (ارسال پاسخ به کاربر)."""
-
-    case_id: int
-    tracking_code: str
-    kind: AnswerKind
-    address: str | None = None
-    reason: str | None = None
 
 
 class EmailAccountActivities:

@@ -10,15 +10,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_account import (
-        USERNAME_TAKEN,
-        AnswerKind,
-        EmailAccountActivities,
-        EmailAnswer,
-    )
+    from activities.email_account import EmailAccountActivities
     from domain.cases import CaseOutcome, CaseStatus, Role
     from domain.email_account import (
+        USERNAME_TAKEN,
+        AnswerKind,
         EmailAccountInput,
+        EmailAnswer,
         FormReview,
         IdentityCheck,
         MailboxRequest,
