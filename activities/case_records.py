@@ -15,10 +15,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.notifications import EmailSender, OutgoingMessage
+from activities.notifications import EmailSender
 from db.calendar import working_calendar
 from db.models import Case, CaseEvent, Task, User
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
+from domain.outgoing import OutgoingMessage
 from domain.records import (
     CaseClosing,
     CaseStage,

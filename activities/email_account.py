@@ -14,7 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.mail_directory import MailboxSpec, MailDirectory, UsernameTaken
-from activities.notifications import EmailSender, OutgoingMessage, SmsGateway
+from activities.notifications import EmailSender, SmsGateway
 from db.models import Case, CredentialReveal, EmailRequest, MailAccount, Person
 from domain.credentials import CredentialVault, generate_password
 from domain.email_account import (
@@ -29,6 +29,7 @@ from domain.email_account import (
     UsernameQuery,
 )
 from domain.identity import suggest_usernames
+from domain.outgoing import OutgoingMessage
 from settings import Settings
 
 REVEAL_VALID_FOR = timedelta(days=14)
