@@ -71,6 +71,7 @@ def _case(session: Session, case_id: int) -> Case:
 
 def _enter_stages(session: Session, case: Case, stages: list[CaseStage]) -> None:
     """Timeline events of the stages (once each, by key); the last new one is the current step."""
+    assert case.id is not None
     for stage in stages:
         if add_event(
             session,

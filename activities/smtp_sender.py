@@ -71,7 +71,7 @@ class SmtpEmailSender(EmailSender):
         with Session(self._engine) as session:
             session.exec(
                 update(OutboundMessage)
-                .where(OutboundMessage.message_key == message.message_key)
+                .where(col(OutboundMessage.message_key) == message.message_key)
                 .where(col(OutboundMessage.sent_at).is_(None))
                 .values(sent_at=utcnow())
             )

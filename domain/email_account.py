@@ -135,7 +135,7 @@ def _reason_when_refused(accepted_field: str) -> classmethod:  # type: ignore[ty
             raise PydanticCustomError("reason_required", "a reason is required when refusing")
         return value.strip() if value else value
 
-    return field_validator("refusal_reason")(classmethod(check))  # type: ignore[arg-type]
+    return field_validator("refusal_reason")(classmethod(check))
 
 
 class FormReview(Decision):

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         EmailAnswer,
         FormReview,
         IdentityCheck,
+        MailboxCreated,
         MailboxRequest,
         UsernameChoice,
         UsernameQuery,
@@ -123,7 +124,7 @@ class EmailAccountWorkflow(CaseWorkflow):
             if check.available:
                 self.enter_stage("create_mailbox", "ایجاد ایمیل", "Create the mailbox")
                 try:
-                    created = await self.call_outside(
+                    created: MailboxCreated = await self.call_outside(
                         EmailAccountActivities.create_mailbox,
                         MailboxRequest(
                             case_id=start.case_id,

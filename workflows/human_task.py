@@ -109,7 +109,7 @@ class CaseCancelled(Exception):
 
 def form_schema(step: Step[Any], options: dict[str, list[str]]) -> dict[str, Any]:
     """The decision form's JSON schema, with per-task choices (e.g. free usernames) as enums."""
-    schema = step.decision.model_json_schema()
+    schema: dict[str, Any] = step.decision.model_json_schema()
     for name, choices in options.items():
         schema["properties"][name]["enum"] = list(choices)
     return schema
@@ -350,7 +350,9 @@ class CaseWorkflow:
 
     def _parse_decision(self, task: _OpenTask, data: dict[str, Any]) -> Decision:
         try:
-            return task.step.decision.model_validate(data, context={"options": task.options})
+            decision: Decision = task.step.decision.model_validate(
+                data, context={"options": task.options}
+            )
         except ValidationError as error:
             raise ApplicationError(
                 "the decision is not valid for this step",
@@ -358,6 +360,7 @@ class CaseWorkflow:
                 type=TaskRefusal.invalid_decision,
                 non_retryable=True,
             ) from None
+        return decision
 
     @workflow.update
     async def complete_task(self, request: CompleteTaskInput) -> TaskCompletion:
