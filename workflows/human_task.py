@@ -137,6 +137,8 @@ class CaseWorkflow:
         self._updates_saved = 0
         # Held by a reassignment while its write runs: interleaved at that await, a later
         # reassignment could reach the database first and leave it naming another assignee.
+        # complete_task and cancel_case need none: they change state before their one await,
+        # which only waits for `run`.
         self._reassigning = asyncio.Lock()
 
     def begin_case(self, case_id: int, tracking_code: str) -> None:
