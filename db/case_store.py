@@ -107,7 +107,8 @@ def stored_form(session: Session, process: Process[Any], case_id: int) -> BaseMo
     row = session.get(process.form_table, case_id)
     if row is None:
         return None
-    return process.start_form.model_validate(row.model_dump(exclude={"case_id"}))
+    form: BaseModel = process.start_form.model_validate(row.model_dump(exclude={"case_id"}))
+    return form
 
 
 def forget_case(session: Session, process: Process[Any], case: Case) -> None:

@@ -132,7 +132,7 @@ def _reason_when_refused(accepted_field: str) -> classmethod:  # type: ignore[ty
             raise PydanticCustomError("reason_required", "a reason is required when refusing")
         return value.strip() if value else value
 
-    return field_validator("refusal_reason")(classmethod(check))  # type: ignore[arg-type]
+    return field_validator("refusal_reason")(classmethod(check))
 
 
 class FormReview(Decision):
@@ -214,3 +214,23 @@ class RequestChecks(BaseModel):
     registry: RegistryMatch
     username: UsernameCheck
     """For the username the person asked for."""
+
+
+USERNAME_TAKEN = "UsernameTaken"
+"""Error type of `create_mailbox` when someone else took the name since it was checked."""
+
+
+class AnswerKind(StrEnum):
+    created = "created"
+    refused = "refused"
+    cancelled = "cancelled"
+
+
+class EmailAnswer(BaseModel):
+    """What the person is told at the end (ارسال پاسخ به کاربر)."""
+
+    case_id: int
+    tracking_code: str
+    kind: AnswerKind
+    address: str | None = None
+    reason: str | None = None

@@ -17,9 +17,9 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from api.app import create_app
-from api.security import hash_password
 from db.models import User
 from domain.cases import Role
+from domain.passwords import hash_password
 from processes.declaration import Registry
 from processes.registry import PROCESSES
 from settings import Settings

@@ -11,13 +11,13 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, Field
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from activities.credentials import CredentialVault
 from api.errors import ApiError, documented
 from api.rate_limit import RateLimiter
 from api.security import ProcessesDep, SessionDep, SettingsDep
 from db.models import Case, CaseEvent, CredentialReveal
 from domain.calendar import format_jalali
 from domain.cases import CaseStatus
+from domain.credentials import CredentialVault
 from domain.text import normalize_digits
 from processes.declaration import Process
 

@@ -28,11 +28,12 @@ from sqlmodel import Session
 from starlette.routing import BaseRoute, Mount
 
 from api.app import create_app
-from api.security import SESSION_COOKIE, hash_password, issue_token
+from api.security import SESSION_COOKIE, issue_token
 from api.web.pages import CSRF_COOKIE
 from db.models import Task, User
 from domain.calendar import jalali_to_gregorian
 from domain.cases import Role, TaskStatus
+from domain.passwords import hash_password
 from tests.factories import form_data, open_case
 from tests.security.conftest import DEMO_PASSWORD, RATE_LIMIT, SecurityStack
 

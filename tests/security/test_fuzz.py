@@ -49,9 +49,9 @@ from sqlmodel import Session, col, select
 
 from api.app import create_app
 from api.errors import ErrorBody
-from api.security import hash_password
 from db.models import Case, Holiday, Task, User
 from domain.cases import Role, TaskStatus
+from domain.passwords import hash_password
 from settings import Settings
 from tests.conftest import TEST_KEYS
 from tests.factories import form_data
