@@ -94,9 +94,8 @@ def create_app(
         app.include_router(module.router)
     app.include_router(pages.router)
     pages.install(app)
-    app.mount(
-        "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"
-    )
+    static = StaticFiles(directory=Path(__file__).parent / "web" / "static")
+    app.mount("/static", static, name="static")
 
     @app.get("/api/health", response_model=Health, tags=["ops"])
     async def health(request: Request) -> Any:

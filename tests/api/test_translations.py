@@ -19,7 +19,7 @@ def test_both_tables_have_the_same_labels() -> None:
 
 
 def test_every_literal_label_in_templates_exists() -> None:
-    used = {k for f in TEMPLATES.glob("*.html") for k in LITERAL_KEY.findall(f.read_text())}
+    used = {k for f in TEMPLATES.rglob("*.html") for k in LITERAL_KEY.findall(f.read_text())}
     assert len(used) > 50
     assert used - set(table(Lang.fa)) == set()
 
