@@ -140,4 +140,6 @@ def install(app: Any) -> None:
             return await json_errors(request, exc)
         t = Translator(page_lang(request))
         text = t("error.csrf") if exc.code == "csrf" else message(exc.code, t.lang)
-        return render(request, "error.html", None, status_code=exc.status_code, problem=text)
+        page = render(request, "error.html", None, status_code=exc.status_code, problem=text)
+        page.headers.update(exc.headers or {})
+        return page
