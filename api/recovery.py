@@ -10,6 +10,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client
@@ -18,6 +19,7 @@ from api.temporal import start_email_workflow
 from db.case_store import email_form
 from db.models import Case, EmailRequest
 from domain.cases import CaseStatus, ProcessKind
+from domain.email_account import EmailRequestForm
 from settings import Settings
 
 log = logging.getLogger("peygir.recovery")
@@ -26,10 +28,8 @@ GRACE = timedelta(minutes=1)
 INTERVAL_SECONDS = 60
 
 
-async def restart_unstarted(
-    engine: Engine, client: Client, settings: Settings, *, older_than: timedelta = GRACE
-) -> int:
-    """Start the workflows of stranded cases; returns how many were (re)started."""
+def _stranded(engine: Engine, older_than: timedelta) -> list[tuple[Case, EmailRequestForm]]:
+    """Open cases still at `submitted` after the grace period, with their stored forms."""
     cutoff = datetime.now(UTC) - older_than
     with Session(engine) as session:
         stranded = session.exec(
@@ -42,12 +42,22 @@ async def restart_unstarted(
             )
             .limit(500)
         ).all()
-        forms = [
+        return [
             (case, email_form(session, case.id))
             for case in stranded
             # No form: the case is being removed (its start failed for good); leave it be.
             if case.id and session.get(EmailRequest, case.id) is not None
         ]
+
+
+async def restart_unstarted(
+    engine: Engine, client: Client, settings: Settings, *, older_than: timedelta = GRACE
+) -> int:
+    """Start the workflows of stranded cases; returns how many were (re)started.
+
+    The query runs in a worker thread: the API's event loop never waits on the database.
+    """
+    forms = await run_in_threadpool(_stranded, engine, older_than)
     for case, form in forms:
         await start_email_workflow(client, settings, case, form)
         log.info("started the workflow of stranded case %s", case.tracking_code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -13,7 +14,8 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError, FieldProblem, documented, lang_of
+from api.blocking import run_blocking
+from api.errors import ApiError, FieldProblem, documented, lang_of, unavailable
 from api.security import SessionDep, SettingsDep
 from api.temporal import start_email_workflow, temporal_client
 from db.calendar import working_calendar
@@ -22,7 +24,7 @@ from db.models import Case, CaseEvent, EmailRequest
 from domain.calendar import format_jalali
 from domain.cases import CaseStatus, ProcessKind
 from domain.email_account import EmailRequestForm
-from domain.messages import message
+from domain.messages import Lang, message
 from settings import Settings
 from workflows.email_account import ANSWER_WORKING_DAYS
 
@@ -73,6 +75,71 @@ def _forget(session: Session, case: Case) -> None:
     session.commit()
 
 
+@dataclass
+class _Accepted:
+    """What the database phase of a submit decided."""
+
+    case: Case
+    form: EmailRequestForm
+    """The form as stored: for a repeated key, the first attempt's."""
+    replayed: bool
+
+
+def _accept(
+    session: Session,
+    settings: Settings,
+    form: EmailRequestForm,
+    idempotency_key: str | None,
+    lang: Lang,
+) -> _Accepted:
+    """Open the case, or find the one a repeated key opened; ends its transaction.
+
+    Runs in a worker thread: its writes may wait on a lock another connection holds.
+    """
+    if idempotency_key:
+        earlier = find_by_idempotency_key(session, idempotency_key)
+        if earlier is not None:
+            return _replay_of(session, earlier, form)
+    if _open_request_of(session, form.national_code) is not None:
+        raise ApiError(
+            409,
+            "request_in_progress",
+            [
+                FieldProblem(
+                    field="national_code",
+                    reason=message("request_in_progress", lang),
+                    code="request_in_progress",
+                )
+            ],
+        )
+    now = datetime.now(UTC)
+    due = working_calendar(session, settings, now.date()).add_working_days(now, ANSWER_WORKING_DAYS)
+    try:
+        case = open_email_case(session, form, idempotency_key=idempotency_key, answer_due_at=due)
+        session.commit()
+    except IntegrityError:
+        # The same key arrived twice at once: the other request opened the case.
+        session.rollback()
+        earlier = find_by_idempotency_key(session, idempotency_key or "")
+        if earlier is None:
+            raise
+        return _replay_of(session, earlier, form)
+    return _Accepted(case, form, replayed=False)
+
+
+def _replay_of(session: Session, case: Case, form: EmailRequestForm) -> _Accepted:
+    """The same Idempotency-Key again: the same case, if it is the same person's."""
+    assert case.id is not None
+    if session.get(EmailRequest, case.id) is None:
+        # The first attempt's start failed and it was removed a moment ago: the retry opens anew.
+        raise unavailable()
+    stored = email_form(session, case.id)
+    if stored.national_code != form.national_code:
+        raise ApiError(409, "idempotency_conflict")
+    session.commit()  # no pooled connection waits on Temporal
+    return _Accepted(case, stored, replayed=True)
+
+
 @router.post(
     "/api/email-requests",
     status_code=status.HTTP_201_CREATED,
@@ -89,42 +156,27 @@ async def submit_email_request(
     client: Annotated[Client, Depends(temporal_client)],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Receipt:
-    if idempotency_key:
-        earlier = find_by_idempotency_key(session, idempotency_key)
-        if earlier is not None:
-            return await _replay(earlier, form, session, settings, client, response)
-    if _open_request_of(session, form.national_code) is not None:
-        raise ApiError(
-            409,
-            "request_in_progress",
-            [
-                FieldProblem(
-                    field="national_code",
-                    reason=message("request_in_progress", lang_of(request)),
-                    code="request_in_progress",
-                )
-            ],
-        )
-    now = datetime.now(UTC)
-    due = working_calendar(session, settings, now.date()).add_working_days(now, ANSWER_WORKING_DAYS)
-    try:
-        case = open_email_case(session, form, idempotency_key=idempotency_key, answer_due_at=due)
-        session.commit()
-    except IntegrityError:
-        # The same key arrived twice at once: the other request opened the case.
-        session.rollback()
-        earlier = find_by_idempotency_key(session, idempotency_key or "")
-        if earlier is None:
-            raise
-        return await _replay(earlier, form, session, settings, client, response)
+    accepted = await run_blocking(
+        _accept, session, settings, form, idempotency_key, lang_of(request)
+    )
+    case = accepted.case
+    if accepted.replayed:
+        try:
+            await start_email_workflow(client, settings, case, accepted.form)
+        except Exception:
+            # The case is kept: the recovery sweep (or this client's next retry) starts it.
+            log.exception("could not start the workflow of case %s", case.tracking_code)
+            raise unavailable() from None
+        response.headers["Idempotent-Replayed"] = "true"
+        return _receipt(case)
     try:
         await start_email_workflow(client, settings, case, form)
     except Exception:
         log.exception("could not start the workflow of case %s", case.tracking_code)
         exists = await _workflow_exists(client, case)
         if exists is False:
-            _forget(session, case)
-            raise ApiError(503, "unavailable") from None
+            await run_blocking(_forget, session, case)
+            raise unavailable() from None
         # exists is None: Temporal cannot be asked. The case is kept and the recovery sweep
         # starts its workflow, so it is accepted: the person gets the tracking code now.
     return _receipt(case)
@@ -143,30 +195,3 @@ async def _workflow_exists(client: Client, case: Case) -> bool | None:
     except Exception:
         return None
     return True
-
-
-async def _replay(
-    case: Case,
-    form: EmailRequestForm,
-    session: Session,
-    settings: Settings,
-    client: Client,
-    response: Response,
-) -> Receipt:
-    """The same Idempotency-Key again: same tracking code, nothing new started."""
-    assert case.id is not None
-    if session.get(EmailRequest, case.id) is None:
-        # The first attempt's start failed and it was removed a moment ago: the retry opens anew.
-        raise ApiError(503, "unavailable")
-    stored = email_form(session, case.id)
-    if stored.national_code != form.national_code:
-        raise ApiError(409, "idempotency_conflict")
-    session.commit()  # no pooled connection waits on Temporal
-    try:
-        await start_email_workflow(client, settings, case, stored)
-    except Exception:
-        # The case is kept: the recovery sweep (or this client's next retry) starts it.
-        log.exception("could not start the workflow of case %s", case.tracking_code)
-        raise ApiError(503, "unavailable") from None
-    response.headers["Idempotent-Replayed"] = "true"
-    return _receipt(case)

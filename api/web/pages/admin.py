@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -15,9 +15,9 @@ from api.security import SessionDep
 from api.web.i18n import Translator
 from api.web.pages.shared import (
     PageUser,
+    PostedForm,
     admin_only,
     page_lang,
-    posted_form,
     problems_by_field,
     render,
 )
@@ -52,17 +52,21 @@ def users_page(
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
-async def users_create(request: Request, user: PageUser, session: SessionDep) -> Response:
+def users_create(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    posted: PostedForm,
+    roles: Annotated[list[str] | None, Form()] = None,
+) -> Response:
     me = admin_only(request, user)
-    form = await request.form()
-    posted = await posted_form(request)
     scopes = [s.strip() for s in normalize_text(posted.get("scopes", "")).split(",") if s.strip()]
     try:
         body = admin.NewUser(
             username=posted.get("username", "").strip(),
             full_name=posted.get("full_name", ""),
             password=posted.get("password", ""),
-            roles=form.getlist("roles"),  # type: ignore[arg-type]
+            roles=roles or [],  # type: ignore[arg-type]
             scopes=scopes,
             email=posted.get("email") or None,
         )
@@ -83,21 +87,19 @@ async def users_create(request: Request, user: PageUser, session: SessionDep) ->
 
 
 @router.post("/admin/users/{username}/active", response_class=HTMLResponse)
-async def users_active(
-    username: str, request: Request, user: PageUser, session: SessionDep
+def users_active(
+    username: str, request: Request, user: PageUser, session: SessionDep, posted: PostedForm
 ) -> Response:
     admin_only(request, user)
-    posted = await posted_form(request)
     admin.change_user(username, admin.UserChange(is_active=posted.get("active") == "true"), session)
     return RedirectResponse("/admin/users?saved=1", status_code=303)
 
 
 @router.post("/admin/users/{username}/password", response_class=HTMLResponse)
-async def users_password(
-    username: str, request: Request, user: PageUser, session: SessionDep
+def users_password(
+    username: str, request: Request, user: PageUser, session: SessionDep, posted: PostedForm
 ) -> Response:
     me = admin_only(request, user)
-    posted = await posted_form(request)
     try:
         admin.reset_password(
             username, admin.PasswordReset(password=posted.get("password", "")), session
@@ -142,9 +144,10 @@ def _jalali_day(text: str) -> date:
 
 
 @router.post("/admin/holidays", response_class=HTMLResponse)
-async def holidays_add(request: Request, user: PageUser, session: SessionDep) -> Response:
+def holidays_add(
+    request: Request, user: PageUser, session: SessionDep, posted: PostedForm
+) -> Response:
     me = admin_only(request, user)
-    posted = await posted_form(request)
     t = Translator(page_lang(request))
     errors: dict[str, str] = {}
     try:
@@ -162,10 +165,9 @@ async def holidays_add(request: Request, user: PageUser, session: SessionDep) ->
 
 
 @router.post("/admin/holidays/{day}/delete", response_class=HTMLResponse)
-async def holidays_delete(
-    day: date, request: Request, user: PageUser, session: SessionDep
+def holidays_delete(
+    day: date, request: Request, user: PageUser, session: SessionDep, _posted: PostedForm
 ) -> Response:
     admin_only(request, user)
-    await posted_form(request)
     admin.delete_holiday(day, session)
     return RedirectResponse("/admin/holidays", status_code=303)

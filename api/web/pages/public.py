@@ -18,8 +18,8 @@ from api.web.pages.shared import (
     LANG_COOKIE,
     ClientDep,
     PageUser,
+    PostedForm,
     page_lang,
-    posted_form,
     problems_by_field,
     render,
 )
@@ -85,9 +85,13 @@ def email_form(request: Request, user: PageUser) -> HTMLResponse:
 
 @router.post("/email/new", response_class=HTMLResponse)
 async def email_submit(
-    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep, client: ClientDep
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: ClientDep,
+    posted: PostedForm,
 ) -> Response:
-    posted = await posted_form(request)
     lang = page_lang(request)
     data = {k: posted.get(k, "") for k in EMAIL_FIELDS}
     data["personal_email"] = data["personal_email"] or None  # type: ignore[assignment]
@@ -108,9 +112,10 @@ async def email_submit(
             else None,
         )
     except ApiError as error:
-        return _email_page(
-            request, user, posted, {}, error.status_code, problem=message(error.code, lang)
-        )
+        problem = message(error.code, lang)
+        page = _email_page(request, user, posted, {}, error.status_code, problem=problem)
+        page.headers.update(error.headers or {})
+        return page
     code = receipt.tracking_code
     return RedirectResponse(
         f"/receipt/{code}?sig={_receipt_signature(settings, code)}", status_code=303
@@ -140,8 +145,9 @@ def track_form(request: Request, user: PageUser, code: str = "") -> HTMLResponse
 
 
 @router.post("/track", response_class=HTMLResponse)
-async def track_result(request: Request, user: PageUser, session: SessionDep) -> HTMLResponse:
-    posted = await posted_form(request)
+def track_result(
+    request: Request, user: PageUser, session: SessionDep, posted: PostedForm
+) -> HTMLResponse:
     tracking.limit_lookups(request)
     code = normalize_digits(posted.get("tracking_code", "")).strip()
     national_code = normalize_digits(posted.get("national_code", "")).strip()
@@ -168,10 +174,9 @@ async def track_result(request: Request, user: PageUser, session: SessionDep) ->
 
 
 @router.post("/track/password", response_class=HTMLResponse)
-async def track_password(
-    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep
+def track_password(
+    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep, posted: PostedForm
 ) -> HTMLResponse:
-    posted = await posted_form(request)
     tracking.limit_lookups(request)
     code = normalize_digits(posted.get("tracking_code", "")).strip()
     try:

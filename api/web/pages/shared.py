@@ -94,6 +94,11 @@ async def posted_form(request: Request) -> dict[str, str]:
     return fields
 
 
+PostedForm = Annotated[dict[str, str], Depends(posted_form)]
+"""The CSRF-checked form, read on the event loop, so the page handler itself can be a sync
+`def` that FastAPI runs in a worker thread with its database work."""
+
+
 def staff(request: Request, user: User | None) -> User:
     if user is None:
         raise LoginRequired(

@@ -10,12 +10,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from temporalio.client import Client
 
+from api.blocking import run_blocking
 from api.errors import ApiError
 from api.routes import cases, tasks
 from api.security import SESSION_COOKIE, SessionDep, SettingsDep, authenticate, issue_token
 from api.web.pages.shared import (
     ClientDep,
     PageUser,
+    PostedForm,
     admin_only,
     page_lang,
     posted_form,
@@ -37,8 +39,9 @@ def login_form(request: Request, user: PageUser, next: str = "/cartable") -> HTM
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    posted = await posted_form(request)
+def login(
+    request: Request, session: SessionDep, settings: SettingsDep, posted: PostedForm
+) -> Response:
     target = posted.get("next") or "/cartable"
     if not target.startswith("/") or target.startswith("//"):
         target = "/cartable"
@@ -135,7 +138,7 @@ async def task_decide(
 ) -> Response:
     me = staff(request, user)
     posted = await posted_form(request)
-    detail = tasks.task_detail(task_id, me, session)
+    detail = await run_blocking(tasks.task_detail, task_id, me, session)
     fields = fields_of(detail.form_schema)
     decision = read_posted(fields, posted)
     try:
@@ -150,7 +153,7 @@ async def task_decide(
         unplaced = [p.reason for p in error.errors if p.field.split(".")[0] not in by_name]
         text = " ".join([message(error.code, lang), *unplaced])
         session.expire_all()
-        fresh = tasks.task_detail(task_id, me, session)
+        fresh = await run_blocking(tasks.task_detail, task_id, me, session)
         return _task_page(request, me, fresh, fields, error.status_code, problem=text)
     return RedirectResponse("/cartable?done=1", status_code=303)
 
@@ -161,7 +164,7 @@ async def task_reassign(
 ) -> Response:
     me = admin_only(request, user)
     posted = await posted_form(request)
-    detail = tasks.task_detail(task_id, me, session)
+    detail = await run_blocking(tasks.task_detail, task_id, me, session)
     lang = page_lang(request)
     try:
         body = tasks.Reassignment(
@@ -219,7 +222,7 @@ async def case_comment(
             422,
             comment_error=problems_by_field(error, page_lang(request)).get("text"),
         )
-    cases.add_comment(code, comment, me, session)
+    await run_blocking(cases.add_comment, code, comment, me, session)
     return RedirectResponse(f"/cases/{code}#timeline", status_code=303)
 
 
