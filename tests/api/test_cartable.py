@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -23,6 +24,8 @@ def add_task(
     overdue=False,
     status=TaskStatus.open,
     due_in_hours: int = 24,
+    form_schema: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
 ) -> Task:  # type: ignore[no-untyped-def]
     case = open_case(engine, form_data())
     task = Task(
@@ -38,7 +41,8 @@ def add_task(
         overdue=overdue,
         status=status,
         due_at=datetime.now(UTC) + timedelta(hours=due_in_hours),
-        form_schema={"type": "object"},
+        form_schema=form_schema or {"type": "object"},
+        context=context or {},
     )
     with Session(engine, expire_on_commit=False) as session:
         session.add(task)

@@ -112,8 +112,10 @@ async def email_submit(
             else None,
         )
     except ApiError as error:
-        problem = message(error.code, lang)
-        page = _email_page(request, user, posted, {}, error.status_code, problem=problem)
+        # A refusal naming a field (one request per person: national_code) shows beside it.
+        errors = {p.field: p.reason for p in error.errors if p.field in EMAIL_FIELDS}
+        problem = None if errors else message(error.code, lang)
+        page = _email_page(request, user, posted, errors, error.status_code, problem=problem)
         page.headers.update(error.headers or {})
         return page
     code = receipt.tracking_code

@@ -113,6 +113,7 @@ def _task_page(
     fields: list[FormField],
     status_code: int = 200,
     problem: str | None = None,
+    refused: bool = False,
 ) -> HTMLResponse:
     return render(
         request,
@@ -122,6 +123,7 @@ def _task_page(
         task=detail,
         fields=fields,
         problem=problem,
+        refused=refused,
     )
 
 
@@ -138,10 +140,12 @@ async def task_decide(
 ) -> Response:
     me = staff(request, user)
     posted = await posted_form(request)
-    detail = await run_blocking(tasks.task_detail, task_id, me, session)
+    detail, visible = await run_blocking(tasks.read_task, session, task_id, me)
     fields = fields_of(detail.form_schema)
     decision = read_posted(fields, posted)
     try:
+        if not visible:
+            raise ApiError(403, "task_not_yours")
         await tasks.complete_task(task_id, decision, request, me, session, client)
     except ApiError as error:
         lang = page_lang(request)
@@ -152,9 +156,12 @@ async def task_decide(
                 target.error = problem.reason
         unplaced = [p.reason for p in error.errors if p.field.split(".")[0] not in by_name]
         text = " ".join([message(error.code, lang), *unplaced])
-        session.expire_all()
-        fresh = await run_blocking(tasks.task_detail, task_id, me, session)
-        return _task_page(request, me, fresh, fields, error.status_code, problem=text)
+        # The form stays as typed, the answer beside it, even if the task closed or went to
+        # someone else meanwhile; the case's data is shown only to who may still see it.
+        shown = detail if visible else detail.model_copy(update={"context": {}})
+        page = _task_page(request, me, shown, fields, error.status_code, problem=text, refused=True)
+        page.headers.update(error.headers or {})
+        return page
     return RedirectResponse("/cartable?done=1", status_code=303)
 
 
