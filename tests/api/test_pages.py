@@ -99,3 +99,18 @@ async def test_a_second_request_is_refused_beside_the_national_code(
     assert beside and "در حال رسیدگی" in beside.group(1)
     assert 'id="f-national_code"' in page.text and 'aria-invalid="true"' in page.text
     assert 'value="another.name"' in page.text  # what was typed stays
+
+
+async def test_the_registry_answer_is_shown_in_the_page_language(
+    api: httpx.AsyncClient, engine: Engine, settings: Settings, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    """The identity task's context carries the registry check's answer in English."""
+    user, _ = make_user(Role.email_admin)
+    task = add_task(engine, Role.email_admin, context={"registry": "not in the registry"})
+    await logged_in(api, settings, user.username)
+    fa = await api.get(f"/tasks/{task.id}")
+    assert "در سامانه اطلاعات افراد یافت نشد" in fa.text
+    assert "not in the registry" not in fa.text
+    api.cookies.set("lang", "en")
+    en = await api.get(f"/tasks/{task.id}")
+    assert "Not in the person registry" in en.text

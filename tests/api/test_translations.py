@@ -1,4 +1,5 @@
-"""Every label the pages use exists in both translation tables."""
+"""Every label the pages use exists in both translation tables, and no page text is fixed in one
+language."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from api.web.i18n import table
 from domain.cases import ProcessKind, Role
 from domain.messages import Lang
 
-TEMPLATES = Path(__file__).parents[2] / "api" / "web" / "templates"
+ROOT = Path(__file__).parents[2]
+TEMPLATES = ROOT / "api" / "web" / "templates"
 LITERAL_KEY = re.compile(r"""t\(\s*'([a-z_.]+)'\s*[,)]""")
+NAMED_IN_TEXT = re.compile(r'(?:aria-label|aria-description|title|alt|placeholder)="([^"{]*)"')
+REGISTRY_ANSWER = re.compile(r'RegistryMatch\(found=False, detail="([^"]+)"\)')
 
 
 def test_both_tables_have_the_same_labels() -> None:
@@ -29,3 +33,25 @@ def test_labels_for_every_role_and_process() -> None:
     assert {f"role.{r.value}" for r in Role} <= keys
     assert {f"process.{p.value}" for p in ProcessKind} <= keys
     assert {f"process.{p.value}.desc" for p in ProcessKind} <= keys
+
+
+def test_no_accessible_name_is_written_in_one_language() -> None:
+    """aria-label, title, alt and placeholder come from the tables, or the other page shows
+    them in the wrong language (the cartable's pager once said "pages" on the Persian page)."""
+    literal = {
+        f"{f.relative_to(TEMPLATES)}: {text}"
+        for f in TEMPLATES.rglob("*.html")
+        for text in NAMED_IN_TEXT.findall(f.read_text())
+        if re.search("[A-Za-z\u0600-\u06ff]", text)
+    }
+    assert literal == set()
+
+
+def test_every_registry_answer_has_a_label() -> None:
+    """The identity task shows the registry check's answer (English, from the activity) through
+    the table: `registry.` + the answer with underscores for spaces."""
+    source = (ROOT / "activities" / "email_account.py").read_text()
+    answers = REGISTRY_ANSWER.findall(source)
+    assert len(answers) >= 3
+    keys = {"registry." + answer.replace(" ", "_") for answer in answers}
+    assert keys <= set(table(Lang.fa)) and keys <= set(table(Lang.en))
