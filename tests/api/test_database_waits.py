@@ -8,11 +8,13 @@ submit is still pending, and the submit then answers 503 with Retry-After, leavi
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -22,8 +24,11 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from api.app import create_app
+from api.security import SESSION_COOKIE, issue_token
 from db.engine import make_engine
-from db.models import Case
+from db.models import Case, Holiday
+from domain.calendar import to_jalali_date_str
+from domain.cases import Role
 from settings import Settings
 from tests.api.conftest import statements_on_the_loop
 from tests.factories import form_data, open_case
@@ -60,7 +65,7 @@ async def waiting_api(settings: Settings) -> AsyncIterator[WaitingApi]:
 
 @contextmanager
 def write_lock_held(url: str) -> Iterator[None]:
-    """Another connection holds the lock every new case needs, until the block ends."""
+    """Another connection holds the lock a new case or holiday needs, until the block ends."""
     if make_url(url).get_backend_name() == "sqlite":
         other = sqlite3.connect(str(make_url(url).database), isolation_level=None)
         try:
@@ -73,7 +78,7 @@ def write_lock_held(url: str) -> Iterator[None]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            conn.execute(text("LOCK TABLE cases IN EXCLUSIVE MODE"))  # reads still pass
+            conn.execute(text("LOCK TABLE cases, holidays IN EXCLUSIVE MODE"))  # reads pass
             yield
             conn.rollback()
     finally:
@@ -148,3 +153,34 @@ async def test_a_page_waiting_past_the_lock_timeout_answers_503(
             select(Case).where(Case.requester_national_code == data["national_code"])
         ).all()
     assert left == []
+
+
+async def test_sync_routes_waiting_past_the_lock_timeout_answer_503(
+    waiting_api: WaitingApi, settings: Settings, engine: Engine, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    """The same for a route FastAPI runs in its thread pool: JSON for /api/, a page for pages."""
+    api = waiting_api.http
+    admin, headers = make_user(Role.admin)
+    api.cookies.set(SESSION_COOKIE, issue_token(settings, admin.username))
+    await api.get("/admin/holidays")
+    day = date(2100 + secrets.randbelow(800), 1, 1)
+    with write_lock_held(settings.database_url):
+        json_answer = await api.put(
+            f"/api/admin/holidays/{day}", json={"title": "نوروز"}, headers=headers
+        )
+        page = await api.post(
+            "/admin/holidays",
+            data={
+                "csrf_token": api.cookies["peygir_csrf"],
+                "day": to_jalali_date_str(day),
+                "title": "نوروز",
+            },
+        )
+    assert json_answer.status_code == 503, json_answer.text
+    assert json_answer.json()["code"] == "unavailable"
+    assert int(json_answer.headers["Retry-After"]) > 0
+    assert page.status_code == 503, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert int(page.headers["Retry-After"]) > 0
+    with Session(engine) as session:
+        assert session.get(Holiday, day) is None
