@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sqlite3
 from http import HTTPStatus
@@ -9,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -130,14 +131,15 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(OperationalError)
-    async def _database_busy(request: Request, exc: OperationalError) -> Any:
+    async def _database_busy(request: Request, exc: OperationalError) -> Response:
         """A lock held elsewhere past the timeout: 503 with Retry-After, as JSON or as a page
         (whichever ApiError handler is installed last answers). The request's transaction was
         rolled back when its session closed."""
         if not is_lock_wait(exc):
             raise exc
         log.warning("%s %s: database lock wait timed out", request.method, request.url.path)
-        return await app.exception_handlers[ApiError](request, unavailable())
+        answer = app.exception_handlers[ApiError](request, unavailable())
+        return await answer if inspect.isawaitable(answer) else answer
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

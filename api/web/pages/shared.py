@@ -116,7 +116,7 @@ def admin_only(request: Request, user: User | None) -> User:
 
 def problems_by_field(error: ValidationError, lang: Lang) -> dict[str, str]:
     problems: dict[str, str] = {}
-    for p in field_problems(list(error.errors()), lang):
+    for p in field_problems([dict(e) for e in error.errors()], lang):
         problems.setdefault(p.field.split(".")[0], p.reason)
     return problems
 
