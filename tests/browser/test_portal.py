@@ -336,3 +336,16 @@ async def test_a_decision_typed_while_another_tab_decided_is_kept(
     assert await expert.is_checked("input[name=form_complete][value=false]")
     assert await expert.input_value("#f-refusal_reason") == "واحد با سوابق یکی نیست"
     await shot(expert, "fa-task-closed-meanwhile")
+
+
+async def test_pages_without_a_flow_of_their_own(browser: Browser, stack: Stack) -> None:
+    """The login form, the empty tracking form and an error page pass axe-core too."""
+    for lang in ("fa", "en"):
+        page = await new_page(browser, stack)
+        await page.goto(f"/lang/{lang}?next=/login")
+        await shot(page, f"{lang}-login")
+        await page.goto("/track")
+        await shot(page, f"{lang}-track-form")
+        missing = await page.goto("/receipt/1234567890?sig=wrong")
+        assert missing is not None and missing.status == 404
+        await shot(page, f"{lang}-error")
