@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -67,7 +67,9 @@ async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
+def get_session(request: Request) -> Iterator[Session]:
+    """Sync, so FastAPI opens and closes it (a rollback, a connection back to the pool) in a
+    worker thread, never on the event loop."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
