@@ -35,6 +35,8 @@ _PYDANTIC_KINDS = {
     "bool_parsing": "invalid_value",
     "bool_type": "invalid_value",
     "string_type": "invalid_value",
+    "less_than_equal": "too_large",
+    "greater_than_equal": "too_small",
 }
 
 

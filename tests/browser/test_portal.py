@@ -15,7 +15,10 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import Engine
 
+from processes.declaration import Registry
+from processes.registry import PROCESSES
 from settings import Settings
+from tests.e2e.loan_process import LOAN, loan_tables
 from tests.factories import form_data
 from tests.stack import PASSWORD, Stack, running_stack
 
@@ -38,10 +41,12 @@ AXE = Axe()
 async def stack(
     settings: Settings, engine: Engine, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    async with running_stack(
-        settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-browser"
-    ) as running:
-        yield running
+    processes = Registry([*PROCESSES, LOAN])
+    with loan_tables(engine):
+        async with running_stack(
+            settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-browser", processes
+        ) as running:
+            yield running
 
 
 @pytest.fixture(scope="module")
@@ -349,3 +354,29 @@ async def test_pages_without_a_flow_of_their_own(browser: Browser, stack: Stack)
         missing = await page.goto("/receipt/1234567890?sig=wrong")
         assert missing is not None and missing.status == 404
         await shot(page, f"{lang}-error")
+
+
+async def test_a_start_form_drawn_from_its_declaration(browser: Browser, stack: Stack) -> None:
+    """A process without a page of its own (the tests' laptop loan) gets its form from its start
+    model and its labels, in both languages, with errors beside the fields."""
+    person = await new_page(browser, stack)
+    await person.goto("/loan/new")
+    await expect(person.locator("h1")).to_have_text("امانت لپ‌تاپ")
+    await person.fill("#f-personnel_number", "۱۲۳۴۵۶۷۸")
+    await person.fill("#f-full_name", "مریم کاظمی")
+    await person.fill("#f-unit", "معاونت آموزشی")
+    await person.check("input[name=device][value=projector]")
+    await person.fill("#f-days", "40")
+    await person.click("button[type=submit]")
+    await expect(person.locator("#e-days")).to_be_visible()
+    await expect(person.locator("#f-full_name")).to_have_value("مریم کاظمی")
+    await shot(person, "fa-start-form-error")
+    await person.fill("#f-days", "5")
+    await person.click("button[type=submit]")
+    await expect(person.locator(".receipt")).to_contain_text("کارشناس پشتیبانی")
+    await shot(person, "fa-start-form-receipt")
+    await person.goto("/lang/en?next=/loan/new")
+    await expect(person.locator("label[for=f-personnel_number]")).to_contain_text(
+        "Personnel number"
+    )
+    await shot(person, "en-start-form")
