@@ -64,7 +64,8 @@ def actor_of(user: User) -> Actor:
 
 # Dependencies that do no I/O are async, so FastAPI does not hop to a thread for them.
 async def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -75,7 +76,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 async def get_processes(request: Request) -> Registry:
-    return request.app.state.processes
+    processes: Registry = request.app.state.processes
+    return processes
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -35,7 +35,7 @@ from db.case_store import (
 )
 from db.models import Case, User
 from domain.calendar import format_jalali
-from domain.messages import message
+from domain.messages import Lang, message
 from processes.declaration import Process, Registry
 from settings import Settings
 
@@ -82,7 +82,7 @@ def _accept(
     form: BaseModel,
     idempotency_key: str | None,
     started_by: str | None,
-    lang: str,
+    lang: Lang,
 ) -> tuple[Case, BaseModel, bool]:
     """Write the case and its form, or find the one this key opened: (case, form, replayed)."""
     with Session(engine, expire_on_commit=False) as session:

@@ -218,7 +218,7 @@ async def cancel_case(
     client: ClientDep,
 ) -> CaseStatus:
     case = await run_blocking(_open_case, session, admin, tracking_code)
-    return await run_update(
+    status_now: CaseStatus = await run_update(
         client,
         session,
         case,
@@ -226,3 +226,4 @@ async def cancel_case(
         CancelCaseInput(actor=actor_of(admin), reason=body.reason),
         lang_of(request),
     )
+    return status_now

@@ -302,7 +302,7 @@ async def complete_task(
     client: ClientDep,
 ) -> TaskCompletion:
     task, case = await run_blocking(_decidable_task, session, task_id, user)
-    return await run_task_update(
+    completion: TaskCompletion = await run_task_update(
         client,
         session,
         task,
@@ -311,6 +311,7 @@ async def complete_task(
         CompleteTaskInput(task_id=task_id, actor=actor_of(user), decision=decision),
         lang_of(request),
     )
+    return completion
 
 
 class Reassignment(BaseModel):
@@ -356,7 +357,7 @@ async def reassign_task(
     task, case = await run_blocking(
         _reassignable_task, session, task_id, body.assignee, lang_of(request)
     )
-    return await run_task_update(
+    view: OpenTaskView = await run_task_update(
         client,
         session,
         task,
@@ -367,3 +368,4 @@ async def reassign_task(
         ),
         lang_of(request),
     )
+    return view

@@ -66,7 +66,7 @@ def users_create(
             username=posted.get("username", "").strip(),
             full_name=posted.get("full_name", ""),
             password=posted.get("password", ""),
-            roles=roles or [],  # type: ignore[arg-type]
+            roles=roles or [],
             scopes=scopes,
             email=posted.get("email") or None,
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -145,30 +145,38 @@ def problems_by_field(error: ValidationError, lang: Lang) -> dict[str, str]:
     return problems
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Page-level handlers: login redirects, CSRF and API errors rendered as pages."""
 
     json_errors = app.exception_handlers[ApiError]
     json_http_errors = app.exception_handlers[StarletteHTTPException]
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error_page(request: Request, exc: StarletteHTTPException) -> Response:
+    async def answer_json(handler: Any, request: Request, exc: Exception) -> Response:
+        answer: Response = await handler(request, exc)
+        return answer
+
+    async def http_error_page(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
         if request.url.path.startswith(("/api/", "/codec/", "/static/", "/docs", "/openapi")):
-            return await json_http_errors(request, exc)
+            return await answer_json(json_http_errors, request, exc)
         t = Translator(page_lang(request))
         text = t("error.not_found") if exc.status_code == 404 else str(exc.detail)
         return render(request, "error.html", None, status_code=exc.status_code, problem=text)
 
-    @app.exception_handler(LoginRequired)
-    async def _to_login(request: Request, exc: LoginRequired) -> Response:
+    async def to_login(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
         return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
 
-    @app.exception_handler(ApiError)
-    async def _error_page(request: Request, exc: ApiError) -> Response:
+    async def error_page(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
         if request.url.path.startswith(("/api/", "/codec/")):
-            return await json_errors(request, exc)
+            return await answer_json(json_errors, request, exc)
         t = Translator(page_lang(request))
         text = t("error.csrf") if exc.code == "csrf" else message(exc.code, t.lang)
         page = render(request, "error.html", None, status_code=exc.status_code, problem=text)
         page.headers.update(exc.headers or {})
         return page
+
+    app.add_exception_handler(StarletteHTTPException, http_error_page)
+    app.add_exception_handler(LoginRequired, to_login)
+    app.add_exception_handler(ApiError, error_page)
