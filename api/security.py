@@ -9,8 +9,10 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from api.blocking import run_blocking
 from api.errors import ApiError
 from db.models import User
 from domain.cases import Role
@@ -103,9 +105,30 @@ def optional_user(
     return _user_of_token(settings, session, bearer)
 
 
-def session_user(request: Request, settings: SettingsDep, session: SessionDep) -> User | None:
-    """The person logged in to the web pages (session cookie; forms carry a CSRF token)."""
-    return _user_of_token(settings, session, request.cookies.get(SESSION_COOKIE))
+def _user_of(engine: Engine, settings: Settings, token: str) -> User | None:
+    with Session(engine, expire_on_commit=False) as session:
+        return _user_of_token(settings, session, token)
+
+
+async def caller_if_any(
+    request: Request,
+    settings: SettingsDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User | None:
+    """`optional_user` for routes the public calls most: without a token, no session, no
+    database and no thread hop; with one, the lookup runs in a worker thread."""
+    if bearer is None:
+        return None
+    return await run_blocking(_user_of, request.app.state.engine, settings, bearer)
+
+
+async def session_user(request: Request, settings: SettingsDep) -> User | None:
+    """The person logged in to the web pages (session cookie; forms carry a CSRF token).
+    A visitor without the cookie costs no database work; the lookup runs in a worker thread."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await run_blocking(_user_of, request.app.state.engine, settings, token)
 
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.blocking import run_blocking
 from api.errors import ApiError, FieldProblem, documented, lang_of, unavailable
-from api.security import optional_user
+from api.security import caller_if_any
 from api.temporal import start_case_workflow
 from db.calendar import working_calendar
 from db.case_store import (
@@ -229,7 +229,7 @@ def _endpoint(process: Process[Any]) -> Callable[..., Awaitable[Receipt]]:
         process.start_form,
         Request,
         Response,
-        Annotated[User | None, Depends(optional_user)],
+        Annotated[User | None, Depends(caller_if_any)],
         Annotated[str | None, Header(max_length=200)],
     ]
     submit.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
