@@ -18,7 +18,8 @@ from api.temporal import begin_email_workflow
 from bench.cases import open_case, open_review_tasks
 from bench.forms import form
 from bench.measure import Figure, run_pool, scaled, verdict
-from bench.stack import Child, Stack
+from bench.stack import Stack, peak_rss_mib, rss_mib
+from supervise import Child
 from worker import CACHED_CASES
 
 TARGET = 1.2
@@ -40,7 +41,7 @@ async def run(stack: Stack) -> Figure:
         for size in (small, large):
             await _fill_to(stack, worker, opened, size)
             rss[size] = await _settled_rss(worker)
-        peak = worker.peak_rss_mib()
+        peak = peak_rss_mib(worker)
     ratio = rss[large] / rss[small]
     met = ratio <= TARGET
     bounded = large > CACHE
@@ -117,6 +118,6 @@ async def _settled_rss(worker: Child) -> float:
     await asyncio.sleep(SETTLE_SECONDS)
     readings = []
     for _ in range(3):
-        readings.append(worker.rss_mib())
+        readings.append(rss_mib(worker))
         await asyncio.sleep(1)
     return statistics.median(readings)

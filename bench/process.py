@@ -24,7 +24,7 @@ from bench.cases import register_people
 from bench.floor import FLOOR_QUEUE, FloorWorkflow
 from bench.forms import form, form_data
 from bench.measure import Figure, run_pool, scaled, verdict
-from bench.stack import EXPERT, MAIN_QUEUE, CpuMeter, Stack
+from bench.stack import EXPERT, MAIN_QUEUE, CpuMeter, Stack, peak_rss_mib
 from db.case_store import workflow_id
 from domain.cases import CaseOutcome, ProcessKind
 
@@ -113,7 +113,7 @@ async def run(stack: Stack) -> Figure:
                 meter.stop()
         worker.check_alive()
         floor_worker.check_alive()
-        worker_peak = worker.peak_rss_mib()
+        worker_peak = peak_rss_mib(worker)
     count = per_round * ROUNDS
     case_rate, floor_rate = count / case_time, count / floor_time
     ratio = case_rate / floor_rate
