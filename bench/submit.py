@@ -22,6 +22,7 @@ from api.temporal import begin_email_workflow
 from bench.cases import open_case
 from bench.forms import form, form_data
 from bench.measure import Figure, run_pool, scaled, verdict
+from bench.retry import Answer, Retrying, read_aiohttp
 from bench.stack import CpuMeter, Stack
 from db.models import Case
 from domain.cases import CaseStatus
@@ -39,6 +40,7 @@ async def run(stack: Stack) -> Figure:
     started = time.perf_counter()
     api_time = raw_time = 0.0
     api_count = raw_count = 0
+    retrying = Retrying()
     try:
         async with (
             stack.api(IDLE_QUEUE) as api,
@@ -51,12 +53,15 @@ async def run(stack: Stack) -> Figure:
             serial = iter(range(10**9))
 
             async def via_api(_: int) -> None:
-                async with http.post(
-                    "/api/email-requests", json=form_data(stack.run_id, "sub", next(serial))
-                ) as answer:
-                    body = await answer.read()
+                body = form_data(stack.run_id, "sub", next(serial))
+
+                async def send() -> Answer:
+                    async with http.post("/api/email-requests", json=body) as answer:
+                        return await read_aiohttp(answer)
+
+                answer = await retrying(send)
                 if answer.status != 201:
-                    raise RuntimeError(f"submit: {answer.status} {body[:500]!r}")
+                    raise RuntimeError(f"submit: {answer.status} {answer.body[:500]!r}")
 
             async def raw(_: int) -> None:
                 request = form(stack.run_id, "sub", next(serial))
@@ -92,7 +97,8 @@ async def run(stack: Stack) -> Figure:
         f"submit    api {api_rate:.1f}/s  raw {raw_rate:.1f}/s  ratio {ratio:.2f}  "
         f"(target ≥ {TARGET}) {verdict(met)}  [CPU per request: api side "
         f"{api_ms['total']:.1f} ms (api {api_ms['api']:.1f}, server {api_ms['server']:.1f}, "
-        f"client {api_ms['client']:.1f}), raw {raw_ms['total']:.1f} ms]"
+        f"client {api_ms['client']:.1f}), raw {raw_ms['total']:.1f} ms; "
+        f"503 retried {retrying.retried}]"
     )
     return Figure(
         "submit",
@@ -104,6 +110,7 @@ async def run(stack: Stack) -> Figure:
             "api requests/s": round(api_rate, 1),
             "raw starts/s": round(raw_rate, 1),
             "ratio": round(ratio, 3),
+            "503 answers retried after Retry-After": retrying.retried,
             **{f"api side CPU ms/request ({k})": round(v, 2) for k, v in api_ms.items()},
             **{f"raw CPU ms/request ({k})": round(v, 2) for k, v in raw_ms.items()},
         },
