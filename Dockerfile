@@ -28,6 +28,7 @@ COPY activities ./activities
 COPY db ./db
 COPY domain ./domain
 COPY workflows ./workflows
+COPY processes ./processes
 RUN python -m compileall -q /app
 
 # The code stays owned by root and read-only to the process.

@@ -38,9 +38,11 @@ test: venv
 			tests/db tests/api tests/workflows tests/e2e; \
 	fi
 
+# mypy checks the files listed in pyproject.toml's [tool.mypy].
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: venv
 	@if [ -f bench/__main__.py ]; then $(BIN)/python -m bench; else echo "bench: no benchmarks yet"; fi

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,15 +15,13 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.case_records import CaseRecordActivities
-from activities.email_account import EmailAccountActivities
-from activities.mail_directory import make_mail_directory
 from activities.notifications import make_email_sender, make_sms_gateway
 from db.engine import get_engine
+from processes.declaration import Registry, WorkerResources
+from processes.registry import PROCESSES
 from settings import Settings, get_settings
 from workflows.client import connect
-from workflows.email_account import EmailAccountWorkflow
 
-WORKFLOWS: Sequence[type] = (EmailAccountWorkflow,)
 ACTIVITY_THREADS = 8
 """Activities running at once. Most are short database writes, which more threads than cores
 only slow down (they queue for the GIL and the database); the outside calls take about 100 ms,
@@ -34,37 +32,38 @@ days for a person, so the rest are replayed from history when their next decisio
 this bound is what keeps the worker's memory flat however many cases are open."""
 
 
-def activities(settings: Settings, engine: Engine) -> list[Callable[..., Any]]:
-    """Every activity, bound to its outside systems as the settings choose them."""
-    email = make_email_sender(settings, engine)
-    records = CaseRecordActivities(engine, settings, email)
-    account = EmailAccountActivities(
-        engine,
-        settings,
-        make_mail_directory(settings, engine),
-        make_sms_gateway(settings, engine),
-        email,
+def activities(
+    settings: Settings, engine: Engine, processes: Registry = PROCESSES
+) -> list[Callable[..., Any]]:
+    """The engine's own activities and every process's, bound to the outside systems the
+    settings choose."""
+    resources = WorkerResources(
+        settings=settings,
+        engine=engine,
+        email=make_email_sender(settings, engine),
+        sms=make_sms_gateway(settings, engine),
     )
-    return [
+    records = CaseRecordActivities(engine, settings, resources.email)
+    engine_activities: list[Callable[..., Any]] = [
         records.record_stages,
         records.open_task,
         records.mark_task_overdue,
         records.close_task,
         records.reassign_task,
         records.close_case,
-        account.check_request,
-        account.check_username,
-        account.create_mailbox,
-        account.send_answer,
     ]
+    return engine_activities + [a for p in processes for a in p.activities(resources)]
 
 
-def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
+def build_worker(
+    client: Client, settings: Settings, engine: Engine, processes: Registry = PROCESSES
+) -> Worker:
+    """A worker for every declared process (tests pass a registry of their own)."""
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=list(WORKFLOWS),
-        activities=activities(settings, engine),
+        workflows=processes.workflows(),
+        activities=activities(settings, engine, processes),
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,
         max_cached_workflows=CACHED_CASES,

@@ -15,10 +15,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.notifications import EmailSender, OutgoingMessage
+from activities.notifications import EmailSender
 from db.calendar import working_calendar
 from db.models import Case, CaseEvent, Task, User
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
+from domain.outgoing import OutgoingMessage
 from domain.records import (
     CaseClosing,
     CaseStage,
@@ -70,6 +71,7 @@ def _case(session: Session, case_id: int) -> Case:
 
 def _enter_stages(session: Session, case: Case, stages: list[CaseStage]) -> None:
     """Timeline events of the stages (once each, by key); the last new one is the current step."""
+    assert case.id is not None
     for stage in stages:
         if add_event(
             session,

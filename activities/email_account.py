@@ -7,19 +7,20 @@ copied into activity inputs; each write is keyed by the case.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.credentials import CredentialVault, generate_password
 from activities.mail_directory import MailboxSpec, MailDirectory, UsernameTaken
-from activities.notifications import EmailSender, OutgoingMessage, SmsGateway
+from activities.notifications import EmailSender, SmsGateway
 from db.models import Case, CredentialReveal, EmailRequest, MailAccount, Person
+from domain.credentials import CredentialVault, generate_password
 from domain.email_account import (
+    USERNAME_TAKEN,
+    AnswerKind,
+    EmailAnswer,
     MailboxCreated,
     MailboxRequest,
     RegistryMatch,
@@ -28,26 +29,10 @@ from domain.email_account import (
     UsernameQuery,
 )
 from domain.identity import suggest_usernames
+from domain.outgoing import OutgoingMessage
 from settings import Settings
 
 REVEAL_VALID_FOR = timedelta(days=14)
-USERNAME_TAKEN = "UsernameTaken"
-
-
-class AnswerKind(StrEnum):
-    created = "created"
-    refused = "refused"
-    cancelled = "cancelled"
-
-
-class EmailAnswer(BaseModel):
-    """What the person is told at the end (ارسال پاسخ به کاربر)."""
-
-    case_id: int
-    tracking_code: str
-    kind: AnswerKind
-    address: str | None = None
-    reason: str | None = None
 
 
 class EmailAccountActivities:

@@ -19,9 +19,12 @@ from temporalio.client import Client
 from api import errors
 from api.rate_limit import RateLimiter
 from api.recovery import keep_restarting
-from api.routes import admin, auth, cases, codec, email_requests, tasks, tracking
+from api.routes import admin, auth, cases, codec, tasks, tracking
+from api.routes.case_starts import start_routes
 from api.web import pages
 from db.engine import make_engine
+from processes.declaration import Registry
+from processes.registry import PROCESSES
 from settings import Settings, get_settings
 from workflows.client import connect
 from workflows.codec import EncryptionCodec
@@ -52,8 +55,9 @@ def create_app(
     *,
     engine: Engine | None = None,
     temporal: Client | None = None,
+    processes: Registry = PROCESSES,
 ) -> FastAPI:
-    """Build the app; tests pass their own settings, engine and Temporal client."""
+    """Build the app; tests pass their own settings, engine, Temporal client and processes."""
     settings = settings or get_settings()
     settings.require_secrets()
 
@@ -62,7 +66,7 @@ def create_app(
         if temporal is None:
             app.state.temporal = await connect(settings)
             recovery = asyncio.create_task(
-                keep_restarting(app.state.engine, app.state.temporal, settings)
+                keep_restarting(app.state.engine, app.state.temporal, settings, processes)
             )
         yield
         if temporal is None:
@@ -78,6 +82,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.temporal = temporal
+    app.state.processes = processes
     app.state.codec = EncryptionCodec(settings.encryption_keys())
     app.state.track_limiter = RateLimiter(settings.track_rate_limit_per_minute)
     logging.getLogger("uvicorn.access").addFilter(_RedactQueryStrings())
@@ -90,9 +95,12 @@ def create_app(
         allow_headers=["content-type", "x-namespace", "authorization"],
     )
     errors.install(app)
-    for module in (auth, email_requests, tracking, tasks, cases, admin, codec):
+    app.include_router(auth.router)
+    app.include_router(start_routes(processes))
+    for module in (tracking, tasks, cases, admin, codec):
         app.include_router(module.router)
     app.include_router(pages.router)
+    app.include_router(pages.start_pages(processes))
     pages.install(app)
     app.mount(
         "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"

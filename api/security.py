@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session, select
@@ -16,32 +14,21 @@ from sqlmodel import Session, select
 from api.errors import ApiError
 from db.models import User
 from domain.cases import Role
+from domain.passwords import hash_password as hash_password  # still imported from here by bench/
+from domain.passwords import verify_no_user, verify_password
 from domain.tasks import Actor
+from processes.declaration import Registry
 from settings import Settings
 
 SESSION_COOKIE = "peygir_session"
-_hasher = PasswordHasher()
-# A hash to verify against when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = _hasher.hash("no such user")
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, InvalidHashError):
-        return False
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_no_user(password)
         return None
     if not user.is_active or not verify_password(user.password_hash, password):
         return None
@@ -85,7 +72,13 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
+async def get_processes(request: Request) -> Registry:
+    return request.app.state.processes
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ProcessesDep = Annotated[Registry, Depends(get_processes)]
+"""The processes this app runs (`create_app(processes=...)`)."""
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

@@ -1,20 +1,17 @@
-"""Starting and addressing case workflows from the API."""
+"""Starting and addressing case workflows from the API, for any declared process."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import Request
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db.models import Case
-from domain.cases import PROCESS_TITLES, ProcessKind
-from domain.email_account import EmailAccountInput, EmailRequestForm
-from settings import Settings
-from workflows.email_account import EmailAccountWorkflow
-from workflows.human_task import CaseWorkflow
+from processes.declaration import Process
 from workflows.search_attributes import PROCESS_KIND, TRACKING_CODE
 
 
@@ -22,15 +19,14 @@ async def temporal_client(request: Request) -> Client:
     return request.app.state.temporal
 
 
-async def begin_email_workflow(
-    client: Client, task_queue: str, case: Case, form: EmailRequestForm
-) -> WorkflowHandle[EmailAccountWorkflow, str]:
+async def begin_case_workflow(
+    client: Client, task_queue: str, process: Process[Any], case: Case, form: BaseModel
+) -> WorkflowHandle[Any, Any]:
     """Start the case's workflow with its search attributes and summary; raises if started."""
     assert case.id is not None
-    title_fa, title_en = PROCESS_TITLES[case.process]
     return await client.start_workflow(
-        EmailAccountWorkflow.run,
-        EmailAccountInput(
+        process.workflow.run,  # type: ignore[attr-defined]
+        process.workflow_input(
             case_id=case.id,
             tracking_code=case.tracking_code,
             form=form,
@@ -41,33 +37,26 @@ async def begin_email_workflow(
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(
             [
-                SearchAttributePair(PROCESS_KIND, case.process.value),
+                SearchAttributePair(PROCESS_KIND, process.kind),
                 SearchAttributePair(TRACKING_CODE, case.tracking_code),
             ]
         ),
-        static_summary=f"{title_fa} — کد پیگیری {case.tracking_code}",
-        static_details=f"{title_en}, tracking code {case.tracking_code}",
+        static_summary=f"{process.title.fa} — کد پیگیری {case.tracking_code}",
+        static_details=f"{process.title.en}, tracking code {case.tracking_code}",
     )
 
 
-async def start_email_workflow(
-    client: Client, settings: Settings, case: Case, form: EmailRequestForm
+async def start_case_workflow(
+    client: Client, task_queue: str, process: Process[Any], case: Case, form: BaseModel
 ) -> None:
     """Start the case's workflow; starting an already started (or finished) one is a no-op."""
     try:
-        await begin_email_workflow(client, settings.temporal_task_queue, case, form)
+        await begin_case_workflow(client, task_queue, process, case, form)
     except WorkflowAlreadyStartedError:
         pass
 
 
-WORKFLOW_OF: dict[ProcessKind, type[CaseWorkflow]] = {
-    ProcessKind.email_account: EmailAccountWorkflow,
-}
-
-
-def case_handle(client: Client, case: Case) -> WorkflowHandle[CaseWorkflow, Any]:
-    """The workflow handle of a case; every process answers the CaseWorkflow handlers."""
-    return client.get_workflow_handle_for(
-        WORKFLOW_OF[case.process].run,  # type: ignore[attr-defined]
-        case.workflow_id,
-    )
+def case_handle(client: Client, case: Case) -> WorkflowHandle[Any, Any]:
+    """The workflow handle of a case: every process answers the `CaseWorkflow` handlers, which
+    callers name by method (`CaseWorkflow.complete_task`), so no process needs listing here."""
+    return client.get_workflow_handle(case.workflow_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.models import Holiday
 from domain.calendar import WorkingCalendar
@@ -17,7 +17,7 @@ CALENDAR_HORIZON = timedelta(days=800)
 def working_calendar(session: Session, settings: Settings, from_day: date) -> WorkingCalendar:
     """The calendar for counting working days from `from_day` on."""
     days = session.exec(
-        select(Holiday.day).where(
+        select(col(Holiday.day)).where(
             Holiday.day >= from_day - timedelta(days=2),
             Holiday.day <= from_day + CALENDAR_HORIZON,
         )

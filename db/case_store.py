@@ -1,16 +1,19 @@
-"""Opening a case in the system of record, before its workflow starts."""
+"""Opening a case of any process in the system of record, before its workflow starts."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from db.models import Case, CaseEvent, EmailRequest
-from domain.cases import WORKFLOW_ID_PREFIX, EventKind, ProcessKind
-from domain.email_account import EmailRequestForm
+from db.models import Case, CaseEvent
+from domain.cases import CaseStatus, EventKind
+from processes.declaration import Process
 
 TRACKING_CODE_DIGITS = 10
 
@@ -22,20 +25,33 @@ def new_tracking_code() -> str:
     )
 
 
-def workflow_id(process: ProcessKind, tracking_code: str) -> str:
-    return f"{WORKFLOW_ID_PREFIX[process]}-{tracking_code}"
+def workflow_id(process: Process[Any], tracking_code: str) -> str:
+    return f"{process.workflow_id_prefix}-{tracking_code}"
 
 
 def find_by_idempotency_key(session: Session, key: str) -> Case | None:
     return session.exec(select(Case).where(Case.idempotency_key == key)).first()
 
 
-def open_email_case(
+def open_case_of(session: Session, process: Process[Any], identity: str) -> Case | None:
+    """The requester's open case of this process, if any."""
+    return session.exec(
+        select(Case).where(
+            col(Case.process) == process.kind,
+            col(Case.requester_identity) == identity,
+            col(Case.status) == CaseStatus.open,
+        )
+    ).first()
+
+
+def open_case(
     session: Session,
-    form: EmailRequestForm,
+    process: Process[Any],
+    form: BaseModel,
     *,
     idempotency_key: str | None,
     answer_due_at: datetime,
+    started_by: str | None = None,
 ) -> Case:
     """Write the case and its form in one transaction; a taken idempotency key raises.
 
@@ -43,17 +59,19 @@ def open_email_case(
     No savepoint: under pysqlite a savepoint opened outside a transaction becomes the
     transaction, and releasing it would commit the case alone, without its form.
     """
+    requester = process.requester(form)
     for _ in range(5):
         code = new_tracking_code()
         case = Case(
             tracking_code=code,
-            process=ProcessKind.email_account,
-            workflow_id=workflow_id(ProcessKind.email_account, code),
+            process=process.kind,
+            workflow_id=workflow_id(process, code),
             idempotency_key=idempotency_key,
-            requester_name=form.full_name,
-            requester_national_code=form.national_code,
-            requester_mobile=form.mobile,
-            requester_unit=form.unit,
+            requester_name=requester.name,
+            requester_identity=requester.identity,
+            requester_contact=requester.contact,
+            requester_unit=requester.unit,
+            started_by=started_by,
             current_step="submitted",
             answer_due_at=answer_due_at,
         )
@@ -66,7 +84,7 @@ def open_email_case(
                 raise
             continue  # a tracking-code collision: draw another
         assert case.id is not None
-        session.add(EmailRequest(case_id=case.id, **form.model_dump(exclude={"full_name"})))
+        session.add(process.form_table(case_id=case.id, **form.model_dump()))
         session.add(
             CaseEvent(
                 case_id=case.id,
@@ -84,8 +102,19 @@ def open_email_case(
     raise RuntimeError("could not draw a free tracking code")
 
 
-def email_form(session: Session, case_id: int) -> EmailRequestForm:
-    """The form as accepted, to (re)start the workflow of an accepted request."""
-    request = session.get(EmailRequest, case_id)
-    assert request is not None
-    return EmailRequestForm.model_validate(request.model_dump(exclude={"case_id"}))
+def stored_form(session: Session, process: Process[Any], case_id: int) -> BaseModel | None:
+    """The form as accepted, to (re)start the case's workflow; None while it is being removed."""
+    row = session.get(process.form_table, case_id)
+    if row is None:
+        return None
+    form: BaseModel = process.start_form.model_validate(row.model_dump(exclude={"case_id"}))
+    return form
+
+
+def forget_case(session: Session, process: Process[Any], case: Case) -> None:
+    """Remove a case whose workflow could not start: it was never accepted."""
+    for table in (CaseEvent, process.form_table):
+        session.execute(delete(table).where(table.case_id == case.id))  # type: ignore[attr-defined]
+    session.flush()
+    session.delete(case)
+    session.commit()

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Index, String, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from domain.cases import CaseStatus, EventKind, ProcessKind, TaskStatus
+from domain.cases import CaseStatus, EventKind, TaskStatus
 
 
 def utcnow() -> datetime:
@@ -72,17 +72,23 @@ class User(SQLModel, table=True):
 
 class Case(SQLModel, table=True):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_requester", "requester_national_code", "status"),)
+    __table_args__ = (Index("ix_cases_requester", "process", "requester_identity", "status"),)
 
     id: int | None = Field(default=None, primary_key=True)
     tracking_code: str = Field(unique=True, index=True, max_length=20)
-    process: ProcessKind = Field(sa_type=EnumText(ProcessKind, 40), index=True)
+    process: str = Field(index=True, max_length=40)
+    """The kind of its process declaration (processes.registry)."""
     workflow_id: str = Field(unique=True, max_length=100)
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
     requester_name: str = Field(default="", max_length=200)
-    requester_national_code: str = Field(default="", max_length=10)
-    requester_mobile: str = Field(default="", max_length=11)
+    requester_identity: str | None = Field(default=None, max_length=30)
+    """The second factor of public tracking (national code, personnel number); None when
+    only staff follow the case."""
+    requester_contact: str | None = Field(default=None, max_length=200)
+    """Where the answer goes: a mobile number or an e-mail address."""
     requester_unit: str = Field(default="", max_length=200)
+    started_by: str | None = Field(default=None, max_length=64)
+    """The staff member who started the case (for someone else, or a staff-only process)."""
     status: CaseStatus = Field(
         default=CaseStatus.open, sa_type=EnumText(CaseStatus, 20), index=True
     )
@@ -120,7 +126,7 @@ class Task(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=160)
     case_id: int = Field(foreign_key="cases.id", index=True)
-    process: ProcessKind = Field(sa_type=EnumText(ProcessKind, 40))
+    process: str = Field(max_length=40)
     step: str = Field(max_length=60)
     title_fa: str = Field(max_length=200)
     title_en: str = Field(max_length=200)

@@ -15,10 +15,10 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from api.security import hash_password
 from db.engine import get_engine
 from db.models import Holiday, Person, User
 from domain.cases import ALL_SCOPES, Role
+from domain.passwords import hash_password
 from settings import AppEnv, Settings, get_settings
 
 TEMPORAL_UI_URL = "http://localhost:8233"
@@ -111,7 +111,8 @@ def solar_holidays(jalali_year: int) -> list[Holiday]:
 
 def current_jalali_year(settings: Settings, now: datetime | None = None) -> int:
     now = now or datetime.now(ZoneInfo(settings.timezone))
-    return jdatetime.date.fromgregorian(date=now.date()).year
+    year: int = jdatetime.date.fromgregorian(date=now.date()).year
+    return year
 
 
 def _seed_users(session: Session, settings: Settings) -> list[str]:
@@ -154,7 +155,7 @@ def _seed_holidays(session: Session, settings: Settings) -> list[date]:
     year = current_jalali_year(settings)
     holidays = solar_holidays(year) + solar_holidays(year + 1)
     days = [h.day for h in holidays]
-    existing = set(session.exec(select(Holiday.day).where(col(Holiday.day).in_(days))))
+    existing = set(session.exec(select(col(Holiday.day)).where(col(Holiday.day).in_(days))))
     created = []
     for holiday in holidays:
         if holiday.day not in existing:

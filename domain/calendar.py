@@ -103,7 +103,8 @@ def to_jalali_date_str(d: date | datetime) -> str:
 
 def jalali_to_gregorian(y: int, m: int, d: int) -> date:
     """Gregorian date of a Jalali date; ValueError if it does not exist."""
-    return jdatetime.date(y, m, d).togregorian()
+    gregorian: date = jdatetime.date(y, m, d).togregorian()
+    return gregorian
 
 
 def format_jalali(dt: datetime, persian_digits: bool = True) -> str:

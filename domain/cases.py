@@ -1,33 +1,19 @@
-"""The vocabulary every process shares: processes, roles, case and task states, timeline events."""
+"""The vocabulary every process shares: roles, case and task states, timeline events."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
-
-class ProcessKind(StrEnum):
-    email_account = "email_account"
-    equipment_repair = "equipment_repair"
-    automation_cartable = "automation_cartable"
-    shams_rollout = "shams_rollout"
-    sepas_error = "sepas_error"
+from pydantic import BaseModel
 
 
-PROCESS_TITLES: dict[ProcessKind, tuple[str, str]] = {
-    ProcessKind.email_account: ("ایجاد ایمیل دانشگاهی", "University e-mail account"),
-    ProcessKind.equipment_repair: ("نگهداری و تعمیر تجهیزات رایانه‌ای", "Computer equipment repair"),
-    ProcessKind.automation_cartable: ("ایجاد کارتابل اتوماسیون", "Office-automation cartable"),
-    ProcessKind.shams_rollout: ("اتصال نقاط به اینترانت شمس", "SHAMS intranet rollout"),
-    ProcessKind.sepas_error: ("رفع مشکلات ارسال پرونده به سپاس", "SEPAS record-sending problems"),
-}
+class CaseStart(BaseModel):
+    """What every process workflow starts from; each process adds its accepted `form`."""
 
-WORKFLOW_ID_PREFIX: dict[ProcessKind, str] = {
-    ProcessKind.email_account: "email",
-    ProcessKind.equipment_repair: "repair",
-    ProcessKind.automation_cartable: "cartable",
-    ProcessKind.shams_rollout: "shams",
-    ProcessKind.sepas_error: "sepas",
-}
+    case_id: int
+    tracking_code: str
+    submitted_at: datetime
 
 
 class Role(StrEnum):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from domain.cases import CaseStart
 from domain.identity import is_valid_national_code, is_valid_username, normalize_mobile
 from domain.tasks import Decision
 from domain.text import normalize_digits, normalize_text
@@ -118,13 +118,10 @@ class EmailRequestForm(BaseModel):
         return f"{self.first_name} {self.last_name}"
 
 
-class EmailAccountInput(BaseModel):
+class EmailAccountInput(CaseStart):
     """Start input of the e-mail workflow; encrypted in history by the payload codec."""
 
-    case_id: int
-    tracking_code: str
     form: EmailRequestForm
-    submitted_at: datetime
 
 
 def _reason_when_refused(accepted_field: str) -> classmethod:  # type: ignore[type-arg]
@@ -135,7 +132,7 @@ def _reason_when_refused(accepted_field: str) -> classmethod:  # type: ignore[ty
             raise PydanticCustomError("reason_required", "a reason is required when refusing")
         return value.strip() if value else value
 
-    return field_validator("refusal_reason")(classmethod(check))  # type: ignore[arg-type]
+    return field_validator("refusal_reason")(classmethod(check))
 
 
 class FormReview(Decision):
@@ -217,3 +214,23 @@ class RequestChecks(BaseModel):
     registry: RegistryMatch
     username: UsernameCheck
     """For the username the person asked for."""
+
+
+USERNAME_TAKEN = "UsernameTaken"
+"""Error type of `create_mailbox` when someone else took the name since it was checked."""
+
+
+class AnswerKind(StrEnum):
+    created = "created"
+    refused = "refused"
+    cancelled = "cancelled"
+
+
+class EmailAnswer(BaseModel):
+    """What the person is told at the end (ارسال پاسخ به کاربر)."""
+
+    case_id: int
+    tracking_code: str
+    kind: AnswerKind
+    address: str | None = None
+    reason: str | None = None

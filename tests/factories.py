@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col
 
-from db.case_store import open_email_case
+from db.case_store import open_case as open_case_of_process
 from db.models import Case, CaseEvent, EmailRequest, Person
 from domain.email_account import EmailRequestForm
+from processes.email_account import EMAIL_ACCOUNT
 
 _counter = itertools.count(1)
 
@@ -49,8 +50,12 @@ def form_data(**overrides: Any) -> dict[str, Any]:
 def open_case(engine: Engine, data: dict[str, Any], *, key: str | None = None) -> Case:
     form = EmailRequestForm.model_validate(data)
     with Session(engine, expire_on_commit=False) as session:
-        case = open_email_case(
-            session, form, idempotency_key=key, answer_due_at=datetime.now(UTC) + timedelta(days=7)
+        case = open_case_of_process(
+            session,
+            EMAIL_ACCOUNT,
+            form,
+            idempotency_key=key,
+            answer_due_at=datetime.now(UTC) + timedelta(days=7),
         )
         session.commit()
     return case

@@ -17,9 +17,11 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from api.app import create_app
-from api.security import hash_password
 from db.models import User
 from domain.cases import Role
+from domain.passwords import hash_password
+from processes.declaration import Registry
+from processes.registry import PROCESSES
 from settings import Settings
 from tests.conftest import start_dev_server
 from worker import build_worker
@@ -66,7 +68,11 @@ def ensure_staff(engine: Engine) -> None:
 
 @asynccontextmanager
 async def running_stack(
-    settings: Settings, engine: Engine, workdir: Path, task_queue: str
+    settings: Settings,
+    engine: Engine,
+    workdir: Path,
+    task_queue: str,
+    processes: Registry = PROCESSES,
 ) -> AsyncIterator[Stack]:
     temporal_db = workdir / "temporal.db"
     stack_settings = settings.model_copy(
@@ -75,7 +81,7 @@ async def running_stack(
     env = await start_dev_server(stack_settings, temporal_db)
     ensure_staff(engine)
     port = free_port()
-    app = create_app(stack_settings, engine=engine, temporal=env.client)
+    app = create_app(stack_settings, engine=engine, temporal=env.client, processes=processes)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -85,7 +91,7 @@ async def running_stack(
     base_url = f"http://127.0.0.1:{port}"
     try:
         async with (
-            build_worker(env.client, stack_settings, engine),
+            build_worker(env.client, stack_settings, engine, processes),
             httpx.AsyncClient(base_url=base_url, timeout=30) as http,
         ):
             yield Stack(env.client, http, base_url, temporal_db, stack_settings)

@@ -10,17 +10,16 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_account import (
-        USERNAME_TAKEN,
-        AnswerKind,
-        EmailAccountActivities,
-        EmailAnswer,
-    )
+    from activities.email_account import EmailAccountActivities
     from domain.cases import CaseOutcome, CaseStatus, Role
     from domain.email_account import (
+        USERNAME_TAKEN,
+        AnswerKind,
         EmailAccountInput,
+        EmailAnswer,
         FormReview,
         IdentityCheck,
+        MailboxCreated,
         MailboxRequest,
         UsernameChoice,
         UsernameQuery,
@@ -125,7 +124,7 @@ class EmailAccountWorkflow(CaseWorkflow):
             if check.available:
                 self.enter_stage("create_mailbox", "ایجاد ایمیل", "Create the mailbox")
                 try:
-                    created = await self.call_outside(
+                    created: MailboxCreated = await self.call_outside(
                         EmailAccountActivities.create_mailbox,
                         MailboxRequest(
                             case_id=start.case_id,

@@ -10,6 +10,7 @@ supervising role is told; the case keeps waiting.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -53,6 +54,10 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
+SERIAL_REASSIGN = "reassign-one-at-a-time"
+"""Patch: reassignments run one after another (histories before it ran them interleaved)."""
+HANDLERS_BEFORE_END = "finish-after-handlers"
+"""Patch: the case ends only once its Update handlers have finished."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class _OpenTask:
     decision: Decision | None = None
     completed_by: str | None = None
     closed: bool = False
+    reassignments: int = 0
 
 
 @dataclass
@@ -103,7 +109,7 @@ class CaseCancelled(Exception):
 
 def form_schema(step: Step[Any], options: dict[str, list[str]]) -> dict[str, Any]:
     """The decision form's JSON schema, with per-task choices (e.g. free usernames) as enums."""
-    schema = step.decision.model_json_schema()
+    schema: dict[str, Any] = step.decision.model_json_schema()
     for name, choices in options.items():
         schema["properties"][name]["enum"] = list(choices)
     return schema
@@ -129,6 +135,11 @@ class CaseWorkflow:
         self._stages: list[CaseStage] = []
         self._updates_accepted = 0
         self._updates_saved = 0
+        # Held by a reassignment while its write runs: interleaved at that await, a later
+        # reassignment could reach the database first and leave it naming another assignee.
+        # complete_task and cancel_case need none: they change state before their one await,
+        # which only waits for `run`.
+        self._reassigning = asyncio.Lock()
 
     def begin_case(self, case_id: int, tracking_code: str) -> None:
         """Call first in `run`: remembers which case this is."""
@@ -287,7 +298,9 @@ class CaseWorkflow:
         return task.decision, task.completed_by  # type: ignore[return-value]
 
     async def finish(self, status: CaseStatus, outcome: str, detail: dict[str, Any]) -> None:
-        """Close the case in the read model, then show the end in the Temporal UI."""
+        """Close the case in the read model, show the end in the Temporal UI, and wait for the
+        Update handlers still running (a reassignment's write), which a returning `run` would
+        cut off: their callers would get no answer, their writes would go on unawaited."""
         await self.record(
             CaseRecordActivities.close_case,
             CaseClosing(
@@ -304,6 +317,8 @@ class CaseWorkflow:
         self._progress.step_title = None
         self._show_step(f"end:{outcome}")
         workflow.set_current_details(f"**پایان: {outcome}**")
+        if workflow.patched(HANDLERS_BEFORE_END):
+            await workflow.wait_condition(workflow.all_handlers_finished)
 
     @staticmethod
     def _show_step(key: str) -> None:
@@ -337,7 +352,9 @@ class CaseWorkflow:
 
     def _parse_decision(self, task: _OpenTask, data: dict[str, Any]) -> Decision:
         try:
-            return task.step.decision.model_validate(data, context={"options": task.options})
+            decision: Decision = task.step.decision.model_validate(
+                data, context={"options": task.options}
+            )
         except ValidationError as error:
             raise ApplicationError(
                 "the decision is not valid for this step",
@@ -345,6 +362,7 @@ class CaseWorkflow:
                 type=TaskRefusal.invalid_decision,
                 non_retryable=True,
             ) from None
+        return decision
 
     @workflow.update
     async def complete_task(self, request: CompleteTaskInput) -> TaskCompletion:
@@ -370,8 +388,15 @@ class CaseWorkflow:
     async def reassign_task(self, request: ReassignTaskInput) -> OpenTaskView:
         """An admin gives an open task to a named person (who must hold the step's role)."""
         self._updates_accepted += 1
+        if not workflow.patched(SERIAL_REASSIGN):
+            return await self._reassign(request)
+        async with self._reassigning:
+            return await self._reassign(request)
+
+    async def _reassign(self, request: ReassignTaskInput) -> OpenTaskView:
         task = self._task_for(request.task_id)
         task.assignee = request.assignee
+        task.reassignments += 1
         await self.record(
             CaseRecordActivities.reassign_task,
             TaskReassignment(
@@ -380,7 +405,7 @@ class CaseWorkflow:
                 assignee=request.assignee,
                 by=request.actor.username,
                 reason=request.reason,
-                event_key=f"{task.task_id}:reassign:{workflow.info().get_current_history_length()}",
+                event_key=f"{task.task_id}:reassignment:{task.reassignments}",
             ),
         )
         return self._view(task)

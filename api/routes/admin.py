@@ -13,12 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from api.errors import ApiError, FieldProblem, documented, lang_of
-from api.security import SessionDep, hash_password, require_role
+from api.security import SessionDep, require_role
 from db.models import Holiday, User
 from db.people import ColumnsMissing, ImportReport, import_people
 from domain.cases import Role
 from domain.email_account import EMAIL
 from domain.messages import message
+from domain.passwords import hash_password
 from domain.text import normalize_text
 
 router = APIRouter(

@@ -13,11 +13,12 @@ from temporalio.client import Client
 
 from api.errors import ApiError, documented, lang_of
 from api.routes.tasks import ClientDep, TaskSummary, run_update
-from api.security import CurrentUser, SessionDep, actor_of, require_role
+from api.routes.tracking import Answer, answer_of
+from api.security import CurrentUser, ProcessesDep, SessionDep, actor_of, require_role
 from api.temporal import case_handle
 from db.models import Case, CaseEvent, Task, User
 from domain.calendar import format_jalali
-from domain.cases import PROCESS_TITLES, CaseStatus, EventKind, Role
+from domain.cases import CaseStatus, EventKind, Role
 from domain.tasks import CancelCaseInput, CaseLive
 from domain.text import normalize_text
 from workflows.human_task import CaseWorkflow
@@ -51,6 +52,8 @@ class CaseDetail(BaseModel):
     current_step: str | None
     outcome: str | None
     outcome_detail: dict[str, Any]
+    answer: Answer | None
+    """The closing answer with the fields its process declares."""
     created_at: datetime
     answer_due_at: datetime | None
     closed_at: datetime | None
@@ -110,7 +113,11 @@ async def _live(client: Client, case: Case) -> CaseLive | None:
 
 @router.get("/api/cases/{tracking_code}", response_model=CaseDetail, summary="A case in full")
 async def case_detail(
-    tracking_code: str, user: CurrentUser, session: SessionDep, client: ClientDep
+    tracking_code: str,
+    user: CurrentUser,
+    session: SessionDep,
+    client: ClientDep,
+    processes: ProcessesDep,
 ) -> CaseDetail:
     case = accessible_case(session, user, tracking_code)
     events = session.exec(
@@ -121,7 +128,7 @@ async def case_detail(
     tasks = session.exec(
         select(Task).where(Task.case_id == case.id).order_by(col(Task.created_at), col(Task.id))
     ).all()
-    title_fa, title_en = PROCESS_TITLES[case.process]
+    process = processes[case.process]
     session.commit()  # no pooled connection waits on the live query
     return CaseDetail(
         **case.model_dump(
@@ -140,8 +147,9 @@ async def case_detail(
                 "closed_at",
             }
         ),
-        process_title_fa=title_fa,
-        process_title_en=title_en,
+        process_title_fa=process.title.fa,
+        process_title_en=process.title.en,
+        answer=answer_of(process, case),
         timeline=[TimelineEntry(**e.model_dump(), at_jalali=format_jalali(e.at)) for e in events],
         tasks=[
             TaskSummary(

@@ -24,7 +24,7 @@ from api.security import CurrentUser, SessionDep, actor_of, require_role
 from api.temporal import case_handle, temporal_client
 from db.models import Case, Task, User
 from domain.calendar import format_jalali
-from domain.cases import ALL_SCOPES, CaseStatus, ProcessKind, Role, TaskStatus
+from domain.cases import ALL_SCOPES, CaseStatus, Role, TaskStatus
 from domain.messages import Lang, message
 from domain.tasks import (
     CompleteTaskInput,
@@ -44,7 +44,7 @@ PAGE_SIZE = 50
 class TaskSummary(BaseModel):
     id: str
     tracking_code: str
-    process: ProcessKind
+    process: str
     step: str
     title_fa: str
     title_en: str
@@ -106,7 +106,7 @@ def _summary(task: Task, tracking_code: str) -> dict[str, Any]:
 def my_tasks(
     user: CurrentUser,
     session: SessionDep,
-    process: ProcessKind | None = None,
+    process: Annotated[str | None, Query(max_length=40)] = None,
     overdue: bool | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Cartable:

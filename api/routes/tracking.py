@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, BeforeValidator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, Field
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from activities.credentials import CredentialVault
 from api.errors import ApiError, documented
 from api.rate_limit import RateLimiter
-from api.security import SessionDep, SettingsDep
-from db.models import Case, CaseEvent, CredentialReveal, MailAccount
+from api.security import ProcessesDep, SessionDep, SettingsDep
+from db.models import Case, CaseEvent, CredentialReveal
 from domain.calendar import format_jalali
-from domain.cases import PROCESS_TITLES, CaseStatus
+from domain.cases import CaseStatus
+from domain.credentials import CredentialVault
 from domain.text import normalize_digits
+from processes.declaration import Process
 
 router = APIRouter(tags=["public"], responses=documented(404, 429))
 
@@ -40,13 +41,22 @@ class Stage(BaseModel):
     at_jalali: str
 
 
+class AnswerItem(BaseModel):
+    """One part of the answer, as the process declares it (e.g. the new e-mail address)."""
+
+    key: str
+    label_fa: str
+    label_en: str
+    value: str
+    left_to_right: bool
+
+
 class Answer(BaseModel):
     outcome: str
     """done, refused or cancelled."""
-    address: str | None = None
-    """The new university address, when created."""
     reason: str | None = None
     """Why the request was refused or cancelled."""
+    items: list[AnswerItem] = []
 
 
 class TrackingView(BaseModel):
@@ -67,25 +77,54 @@ class TrackingView(BaseModel):
 
 
 class RevealRequest(BaseModel):
-    national_code: NationalCodeParam
+    identity: Annotated[
+        NationalCodeParam, Field(validation_alias=AliasChoices("identity", "national_code"))
+    ]
+    """The requester's identity given in the request (e.g. the national code)."""
 
 
 class RevealedPassword(BaseModel):
-    address: str
+    login: str
+    """What the password opens: the address or username in the answer."""
     password: str
     """Shown this once; change it at first login."""
 
 
-def _verified_case(session: Session, tracking_code: str, national_code: str) -> Case:
-    """The case, only if the second factor matches; otherwise the same 404 as an unknown code."""
+def _verified_case(session: Session, tracking_code: str, identity: str) -> Case:
+    """The case, only if the second factor matches; otherwise the same 404 as an unknown code.
+
+    A case with no requester identity (followed by staff only) is never shown here.
+    """
     case = session.exec(
         select(Case).where(Case.tracking_code == normalize_digits(tracking_code).strip())
     ).first()
-    stored = case.requester_national_code if case is not None else "0" * 10
-    matches = hmac.compare_digest(stored.encode(), national_code.encode())
-    if case is None or not matches:
+    stored = (case.requester_identity if case is not None else None) or ""
+    matches = hmac.compare_digest(stored.encode(), identity.encode())
+    if case is None or not stored or not matches:
         raise ApiError(404, "not_found")
     return case
+
+
+def answer_of(process: Process[Any], case: Case) -> Answer | None:
+    """The answer shown once the case has closed, with the fields its process declares."""
+    if case.status == CaseStatus.open or not case.outcome:
+        return None
+    detail = case.outcome_detail
+    return Answer(
+        outcome=case.outcome,
+        reason=detail.get("reason"),
+        items=[
+            AnswerItem(
+                key=f.key,
+                label_fa=f.label.fa,
+                label_en=f.label.en,
+                value=str(detail[f.key]),
+                left_to_right=f.left_to_right,
+            )
+            for f in process.answer_fields
+            if detail.get(f.key) is not None
+        ],
+    )
 
 
 def _reveal(session: Session, case: Case) -> CredentialReveal | None:
@@ -99,12 +138,19 @@ def _reveal(session: Session, case: Case) -> CredentialReveal | None:
     "/api/track/{tracking_code}",
     response_model=TrackingView,
     dependencies=[Depends(limit_lookups)],
-    summary="Follow a request with its tracking code and the national code",
+    summary="Follow a request with its tracking code and the requester's identity",
 )
 def track(
-    tracking_code: str, national_code: Annotated[NationalCodeParam, Query()], session: SessionDep
+    tracking_code: str,
+    session: SessionDep,
+    processes: ProcessesDep,
+    identity: Annotated[NationalCodeParam | None, Query()] = None,
+    national_code: Annotated[NationalCodeParam | None, Query(deprecated=True)] = None,
 ) -> TrackingView:
-    case = _verified_case(session, tracking_code, national_code)
+    """`identity` is what the request gave as the requester's identity (the national code for
+    an e-mail request); `national_code` is its older name."""
+    case = _verified_case(session, tracking_code, identity or national_code or "")
+    process = processes[case.process]
     events = session.exec(
         select(CaseEvent)
         .where(CaseEvent.case_id == case.id, col(CaseEvent.public).is_(True))
@@ -123,19 +169,11 @@ def track(
                 at_jalali=format_jalali(event.at),
             )
         )
-    answer = None
-    if case.status != CaseStatus.open and case.outcome:
-        answer = Answer(
-            outcome=case.outcome,
-            address=case.outcome_detail.get("address"),
-            reason=case.outcome_detail.get("reason"),
-        )
-    title_fa, title_en = PROCESS_TITLES[case.process]
     return TrackingView(
         tracking_code=case.tracking_code,
         process=case.process,
-        process_title_fa=title_fa,
-        process_title_en=title_en,
+        process_title_fa=process.title.fa,
+        process_title_en=process.title.en,
         status=case.status,
         current_stage=case.current_step,
         stages=stages,
@@ -143,8 +181,8 @@ def track(
         submitted_at_jalali=format_jalali(case.created_at),
         answer_due_at=case.answer_due_at,
         answer_due_at_jalali=format_jalali(case.answer_due_at) if case.answer_due_at else None,
-        answer=answer,
-        password_available=_reveal(session, case) is not None,
+        answer=answer_of(process, case),
+        password_available=process.reveals_credentials and _reveal(session, case) is not None,
     )
 
 
@@ -156,12 +194,17 @@ def track(
     summary="Show the initial password once (then it is erased)",
 )
 def reveal_password(
-    tracking_code: str, body: RevealRequest, session: SessionDep, settings: SettingsDep
+    tracking_code: str,
+    body: RevealRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    processes: ProcessesDep,
 ) -> RevealedPassword:
-    case = _verified_case(session, tracking_code, body.national_code)
-    reveal = _reveal(session, case)
-    account = session.exec(select(MailAccount).where(MailAccount.case_id == case.id)).first()
-    if reveal is None or account is None:
+    case = _verified_case(session, tracking_code, body.identity)
+    process = processes[case.process]
+    reveal = _reveal(session, case) if process.reveals_credentials else None
+    answer = answer_of(process, case)
+    if reveal is None or answer is None or not answer.items:
         raise ApiError(410, "password_gone")
     sealed = reveal.ciphertext or ""
     # Erase first, and only if nobody else did meanwhile: the password is shown exactly once.
@@ -174,4 +217,4 @@ def reveal_password(
     if erased.rowcount != 1:  # type: ignore[attr-defined]
         raise ApiError(410, "password_gone")
     password = CredentialVault(settings.encryption_keys()).open(case.tracking_code, sealed)
-    return RevealedPassword(address=account.address, password=password)
+    return RevealedPassword(login=answer.items[0].value, password=password)

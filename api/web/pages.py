@@ -25,7 +25,7 @@ from temporalio.client import Client
 
 from api.errors import ApiError, field_problems
 from api.routes import admin, cases, tasks, tracking
-from api.routes.email_requests import submit_email_request
+from api.routes.case_starts import start_case
 from api.security import (
     SESSION_COOKIE,
     SessionDep,
@@ -39,10 +39,10 @@ from api.web.i18n import Translator
 from api.web.schema_form import FormField, fields_of, read_posted
 from db.models import Case, User
 from domain.calendar import jalali_to_gregorian
-from domain.cases import ProcessKind, Role
-from domain.email_account import Affiliation, EmailRequestForm
+from domain.cases import Role
 from domain.messages import Lang, message
 from domain.text import normalize_digits, normalize_text
+from processes.declaration import Process, Registry
 from settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -50,8 +50,6 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 CSRF_COOKIE = "peygir_csrf"
 LANG_COOKIE = "lang"
-EMAIL_FIELDS = tuple(EmailRequestForm.model_fields)
-ACTIVE_PROCESSES = {ProcessKind.email_account: "/email/new"}
 
 PageUser = Annotated[User | None, Depends(session_user)]
 ClientDep = Annotated[Client, Depends(temporal_client)]
@@ -90,6 +88,26 @@ def render(
 ) -> HTMLResponse:
     t = Translator(page_lang(request))
     token = _csrf(request)
+    processes: Registry = request.app.state.processes
+
+    def process_title(kind: str) -> str:
+        return processes[kind].title(t.lang) if kind in processes else kind
+
+    def label(kind: str, key: str, default: str | None = None) -> str:
+        """A field's label: the process's own, else the shared table, else `default`."""
+        own = processes[kind].label(key, t.lang) if kind in processes else None
+        return own or t("field." + key, key if default is None else default)
+
+    def shown(kind: str, key: str, value: Any) -> str:
+        """A value of the case's data: coded values by their label, digits as the reader's."""
+        if value is None or value == "":
+            return "—"
+        text = str(value)
+        coded = label(kind, f"{key}.{text}", "")
+        if coded:
+            return coded
+        return t.num(text) if text.isascii() and text.isdigit() else text
+
     response = templates.TemplateResponse(
         request,
         template,
@@ -101,6 +119,9 @@ def render(
             "csrf_token": token,
             "path": request.url.path,
             "query": request.url.query,
+            "process_title": process_title,
+            "label": label,
+            "shown": shown,
             **context,
         },
         status_code=status_code,
@@ -164,7 +185,8 @@ def install(app: Any) -> None:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, user: PageUser) -> HTMLResponse:
-    services = [{"kind": kind.value, "href": ACTIVE_PROCESSES.get(kind)} for kind in ProcessKind]
+    processes: Registry = request.app.state.processes
+    services = [p for p in processes if p.public or (user and p.may_start(user.roles))]
     return render(request, "home.html", user, services=services)
 
 
@@ -177,64 +199,113 @@ def switch_language(code: str, next: str = "/") -> Response:
     return response
 
 
-def _email_page(
+def _start_page(
     request: Request,
     user: User | None,
-    values: dict[str, str],
+    process: Process[Any],
+    fields: list[FormField],
     errors: dict[str, str],
     status_code: int = 200,
     problem: str | None = None,
+    form_token: str | None = None,
 ) -> HTMLResponse:
+    for f in fields:
+        f.error = errors.get(f.name)
     return render(
         request,
-        "email_form.html",
+        process.form_template or "start_form.html",
         user,
         status_code=status_code,
-        values=values,
+        process=process,
+        fields=fields,
+        values={f.name: f.value for f in fields},
         errors=errors,
         problem=problem,
-        affiliations=[a.value for a in Affiliation],
-        form_token=values.get("form_token") or str(uuid.uuid4()),
+        form_token=form_token or str(uuid.uuid4()),
     )
 
 
-@router.get("/email/new", response_class=HTMLResponse)
-def email_form(request: Request, user: PageUser) -> HTMLResponse:
-    return _email_page(request, user, {}, {})
+def _start_fields(process: Process[Any]) -> list[FormField]:
+    return fields_of(process.start_form.model_json_schema())
 
 
-@router.post("/email/new", response_class=HTMLResponse)
-async def email_submit(
-    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep, client: ClientDep
-) -> Response:
-    posted = await posted_form(request)
-    lang = page_lang(request)
-    data = {k: posted.get(k, "") for k in EMAIL_FIELDS}
-    data["personal_email"] = data["personal_email"] or None  # type: ignore[assignment]
-    try:
-        form = EmailRequestForm.model_validate(data)
-    except ValidationError as error:
-        return _email_page(request, user, posted, _problems_by_field(error, lang), 422)
-    try:
-        receipt = await submit_email_request(
-            form,
-            request,
-            Response(),
-            session,
-            settings,
-            client,
-            idempotency_key=f"form:{posted.get('form_token', '')}"
-            if posted.get("form_token")
-            else None,
+def _starter(request: Request, user: User | None, process: Process[Any]) -> User | None:
+    """Anyone may open a public process's form; staff-only ones need a login and a role."""
+    if process.public:
+        return user
+    me = staff(request, user)
+    if not process.may_start(me.roles):
+        raise ApiError(403, "forbidden")
+    return me
+
+
+def _start_form_page(process: Process[Any]) -> Any:
+    def show(request: Request, user: PageUser) -> HTMLResponse:
+        me = _starter(request, user, process)
+        return _start_page(request, me, process, _start_fields(process), {})
+
+    return show
+
+
+def _start_form_submit(process: Process[Any]) -> Any:
+    async def submit(request: Request, user: PageUser) -> Response:
+        me = _starter(request, user, process)
+        posted = await posted_form(request)
+        lang = page_lang(request)
+        fields = _start_fields(process)
+        data = read_posted(fields, posted)
+        token = posted.get("form_token", "")
+        try:
+            form = process.start_form.model_validate(data)
+        except ValidationError as error:
+            problems = _problems_by_field(error, lang)
+            return _start_page(request, me, process, fields, problems, 422, form_token=token)
+        try:
+            receipt, _ = await start_case(
+                request,
+                process,
+                form,
+                idempotency_key=f"form:{token}" if token else None,
+                user=me,
+            )
+        except ApiError as error:
+            placed = {p.field: p.reason for p in error.errors}
+            return _start_page(
+                request,
+                me,
+                process,
+                fields,
+                placed,
+                error.status_code,
+                problem=None if placed else message(error.code, lang),
+                form_token=token,
+            )
+        code = receipt.tracking_code
+        settings: Settings = request.app.state.settings
+        return RedirectResponse(
+            f"/receipt/{code}?sig={_receipt_signature(settings, code)}", status_code=303
         )
-    except ApiError as error:
-        return _email_page(
-            request, user, posted, {}, error.status_code, problem=message(error.code, lang)
+
+    return submit
+
+
+def start_pages(processes: Registry) -> APIRouter:
+    """The start form's page of every process, at its declared `web_path`."""
+    pages = APIRouter(include_in_schema=False)
+    for process in processes:
+        pages.add_api_route(
+            process.web_path,
+            _start_form_page(process),
+            methods=["GET"],
+            response_class=HTMLResponse,
         )
-    code = receipt.tracking_code
-    return RedirectResponse(
-        f"/receipt/{code}?sig={_receipt_signature(settings, code)}", status_code=303
-    )
+        pages.add_api_route(
+            process.web_path,
+            _start_form_submit(process),
+            methods=["POST"],
+            response_class=HTMLResponse,
+        )
+    return pages
 
 
 @router.get("/receipt/{code}", response_class=HTMLResponse)
@@ -251,7 +322,9 @@ def receipt(
     case = session.exec(select(Case).where(Case.tracking_code == code)).first()
     if case is None:
         raise ApiError(404, "not_found")
-    return render(request, "receipt.html", user, case=case)
+    processes: Registry = request.app.state.processes
+    steps = processes[case.process].receipt_steps if case.process in processes else ()
+    return render(request, "receipt.html", user, case=case, steps=steps)
 
 
 @router.get("/track", response_class=HTMLResponse)
@@ -266,7 +339,7 @@ async def track_result(request: Request, user: PageUser, session: SessionDep) ->
     code = normalize_digits(posted.get("tracking_code", "")).strip()
     national_code = normalize_digits(posted.get("national_code", "")).strip()
     try:
-        view = tracking.track(code, national_code, session)
+        view = tracking.track(code, session, request.app.state.processes, identity=national_code)
     except ApiError as error:
         return render(
             request,
@@ -297,9 +370,10 @@ async def track_password(
     try:
         revealed = tracking.reveal_password(
             code,
-            tracking.RevealRequest(national_code=posted.get("national_code", "")),
+            tracking.RevealRequest(identity=posted.get("national_code", "")),
             session,
             settings,
+            request.app.state.processes,
         )
     except (ApiError, ValidationError) as error:
         key = error.code if isinstance(error, ApiError) else "not_found"
@@ -364,14 +438,14 @@ def cartable(
     request: Request,
     user: PageUser,
     session: SessionDep,
-    process: ProcessKind | None = None,
+    process: str | None = None,
     overdue: bool | None = None,
     page: int = 1,
     done: str = "",
 ) -> HTMLResponse:
     me = staff(request, user)
     listing = tasks.my_tasks(me, session, process, overdue or None, max(1, min(page, 10_000)))
-    query = {"process": process.value} if process else {}
+    query = {"process": process} if process else {}
     if overdue:
         query["overdue"] = "true"
     return render(
@@ -383,7 +457,7 @@ def cartable(
         overdue=overdue,
         page=page,
         page_size=tasks.PAGE_SIZE,
-        processes=list(ProcessKind),
+        processes=list(request.app.state.processes),
         done=done,
         base_query=urlencode(query),
     )
@@ -476,7 +550,7 @@ async def _case_view(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    detail = await cases.case_detail(code, me, session, client)
+    detail = await cases.case_detail(code, me, session, client, request.app.state.processes)
     return render(request, "case.html", me, status_code=status_code, case=detail, **context)
 
 

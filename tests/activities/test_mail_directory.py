@@ -16,8 +16,8 @@ from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
+from activities.ldap_directory import LdapMailDirectory
 from activities.mail_directory import (
-    LdapMailDirectory,
     LocalMailDirectory,
     MailboxSpec,
     MailDirectory,

@@ -15,19 +15,17 @@ from sqlmodel import Session, SQLModel, select
 
 from activities import notifications
 from activities.notifications import (
-    Channel,
     EmailSender,
     LocalEmailOutbox,
     LocalSmsOutbox,
-    OutgoingMessage,
     SmsGateway,
-    SmtpEmailSender,
     make_email_sender,
     make_sms_gateway,
 )
+from activities.smtp_sender import SmtpEmailSender
 from db.engine import make_engine
 from db.models import Case, OutboundMessage
-from domain.cases import ProcessKind
+from domain.outgoing import Channel, OutgoingMessage
 from settings import Settings
 
 SENDER = "it-noreply@university.ac.ir"
@@ -53,7 +51,7 @@ def case_id(engine: Engine) -> int:
     with Session(engine) as session:
         case = Case(
             tracking_code="ABC123",
-            process=ProcessKind.email_account,
+            process="email_account",
             workflow_id="email-ABC123",
         )
         session.add(case)
@@ -156,7 +154,7 @@ def test_local_outbox_records_once_per_key(engine, case_id, outbox, channel):
 
 def test_concurrent_duplicate_insert_returns_false(engine, monkeypatch):
     LocalSmsOutbox(engine).send(_message())
-    real_find = notifications._find
+    real_find = notifications.find_message
     calls = 0
 
     def find_missing_once(session, key):
@@ -165,7 +163,7 @@ def test_concurrent_duplicate_insert_returns_false(engine, monkeypatch):
         calls += 1
         return None if calls == 1 else real_find(session, key)
 
-    monkeypatch.setattr(notifications, "_find", find_missing_once)
+    monkeypatch.setattr(notifications, "find_message", find_missing_once)
 
     assert LocalSmsOutbox(engine).send(_message()) is False
     assert len(_rows(engine)) == 1

@@ -11,9 +11,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.app import create_app
-from api.security import hash_password, issue_token
+from api.security import issue_token
 from db.models import User
 from domain.cases import Role
+from domain.passwords import hash_password
 from settings import Settings
 
 Login = Callable[..., Awaitable[dict[str, str]]]

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from db.models import Task
-from domain.cases import ProcessKind, Role, TaskStatus
+from domain.cases import Role, TaskStatus
 from tests.factories import form_data, open_case
 
 
@@ -28,7 +28,7 @@ def add_task(
     task = Task(
         id=f"{case.workflow_id}:step:{uuid.uuid4().hex[:6]}",
         case_id=case.id,
-        process=ProcessKind.email_account,
+        process="email_account",
         step="review_form",
         title_fa="بررسی",
         title_en="Review",

@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 from api.web.i18n import table
-from domain.cases import ProcessKind, Role
+from domain.cases import Role
 from domain.messages import Lang
+from processes.registry import PROCESSES
 
 TEMPLATES = Path(__file__).parents[2] / "api" / "web" / "templates"
 LITERAL_KEY = re.compile(r"""t\(\s*'([a-z_.]+)'\s*[,)]""")
@@ -24,8 +25,13 @@ def test_every_literal_label_in_templates_exists() -> None:
     assert used - set(table(Lang.fa)) == set()
 
 
-def test_labels_for_every_role_and_process() -> None:
+def test_labels_for_every_role() -> None:
     keys = set(table(Lang.fa))
     assert {f"role.{r.value}" for r in Role} <= keys
-    assert {f"process.{p.value}" for p in ProcessKind} <= keys
-    assert {f"process.{p.value}.desc" for p in ProcessKind} <= keys
+
+
+def test_every_process_declares_its_texts_in_both_languages() -> None:
+    for process in PROCESSES:
+        texts = [process.title, process.description, *process.receipt_steps]
+        texts += [f.label for f in process.answer_fields] + list(process.labels.values())
+        assert all(text.fa.strip() and text.en.strip() for text in texts), process.kind

@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from db import case_store
-from db.case_store import email_form, open_email_case
+from db.case_store import open_case, stored_form
 from db.models import Case, EmailRequest
 from domain.email_account import EmailRequestForm
+from processes.email_account import EMAIL_ACCOUNT
 from tests.factories import form_data
 
 DUE = datetime.now(UTC) + timedelta(days=7)
@@ -28,7 +29,7 @@ def test_nothing_is_kept_until_the_caller_commits(engine: Engine) -> None:
     key = str(uuid.uuid4())
     form = EmailRequestForm.model_validate(form_data())
     with Session(engine) as session:
-        open_email_case(session, form, idempotency_key=key, answer_due_at=DUE)
+        open_case(session, EMAIL_ACCOUNT, form, idempotency_key=key, answer_due_at=DUE)
         session.rollback()  # the process died before its commit
     assert _case_of(engine, key) is None
 
@@ -37,8 +38,9 @@ def test_a_drawn_code_already_taken_is_drawn_again(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Session(engine, expire_on_commit=False) as session:
-        first = open_email_case(
+        first = open_case(
             session,
+            EMAIL_ACCOUNT,
             EmailRequestForm.model_validate(form_data()),
             idempotency_key=None,
             answer_due_at=DUE,
@@ -51,20 +53,20 @@ def test_a_drawn_code_already_taken_is_drawn_again(
     key = str(uuid.uuid4())
     form = EmailRequestForm.model_validate(form_data())
     with Session(engine) as session:
-        second = open_email_case(session, form, idempotency_key=key, answer_due_at=DUE)
+        second = open_case(session, EMAIL_ACCOUNT, form, idempotency_key=key, answer_due_at=DUE)
         session.commit()
         assert second.tracking_code != first.tracking_code
-        assert email_form(session, second.id) == form  # type: ignore[arg-type]
+        assert stored_form(session, EMAIL_ACCOUNT, second.id) == form  # type: ignore[arg-type]
 
 
 def test_a_taken_idempotency_key_raises_and_leaves_the_first_whole(engine: Engine) -> None:
     key = str(uuid.uuid4())
     form = EmailRequestForm.model_validate(form_data())
     with Session(engine) as session:
-        open_email_case(session, form, idempotency_key=key, answer_due_at=DUE)
+        open_case(session, EMAIL_ACCOUNT, form, idempotency_key=key, answer_due_at=DUE)
         session.commit()
     with Session(engine) as session, pytest.raises(IntegrityError):
-        open_email_case(session, form, idempotency_key=key, answer_due_at=DUE)
+        open_case(session, EMAIL_ACCOUNT, form, idempotency_key=key, answer_due_at=DUE)
     stored = _case_of(engine, key)
     assert stored is not None
     with Session(engine) as session:

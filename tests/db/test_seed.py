@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from api.security import verify_password
 from db.models import Holiday, Person, User
 from db.seed import ROLE_TITLES_FA, SeedReport, current_jalali_year, demo_people, seed
 from domain.cases import Role
 from domain.identity import is_valid_national_code
+from domain.passwords import verify_password
 from settings import AppEnv, Settings
 
 ROLE_NAMES = [r.value for r in Role]

@@ -1,4 +1,5 @@
-"""The e2e tests share one running stack (dev server, worker, API over HTTP)."""
+"""The e2e tests share one running stack (dev server, worker, API over HTTP), which runs the
+product's processes and one more that exists only in the tests (loan_process.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import Engine
 
+from processes.declaration import Registry
+from processes.registry import PROCESSES
 from settings import Settings
+from tests.e2e.loan_process import LOAN, LoanRequest
 from tests.stack import Stack, running_stack
 
 
@@ -15,7 +19,10 @@ from tests.stack import Stack, running_stack
 async def stack(
     settings: Settings, engine: Engine, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
+    # What the loan process's migration would do.
+    LoanRequest.metadata.create_all(engine)
+    processes = Registry([*PROCESSES, LOAN])
     async with running_stack(
-        settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-e2e"
+        settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-e2e", processes
     ) as running:
         yield running

@@ -124,7 +124,8 @@ async def test_email_account_over_http(stack: Stack, engine: Engine) -> None:
 
     view = await wait_closed(http, code, to_persian_digits(data["national_code"]))
     address = f"{data['requested_username']}@{stack.settings.mail_domain}"
-    assert view["answer"] == {"outcome": "done", "address": address, "reason": None}
+    assert view["answer"]["outcome"] == "done" and view["answer"]["reason"] is None
+    assert [(i["key"], i["value"]) for i in view["answer"]["items"]] == [("address", address)]
     steps = [s["step"] for s in view["stages"]]
     assert steps[0] == "submitted" and "create_mailbox" in steps and "send_answer" in steps
     assert view["password_available"] is True
@@ -136,7 +137,7 @@ async def test_email_account_over_http(stack: Stack, engine: Engine) -> None:
     reveal = await http.post(
         f"/api/track/{code}/password", json={"national_code": data["national_code"]}
     )
-    assert reveal.status_code == 200 and reveal.json()["address"] == address
+    assert reveal.status_code == 200 and reveal.json()["login"] == address
     assert len(reveal.json()["password"]) >= 12
     assert (
         await http.post(
@@ -214,11 +215,7 @@ async def test_admin_cancel_over_http(stack: Stack) -> None:
     )
     assert cancelled.status_code == 200 and cancelled.json() == "cancelled"
     view = await wait_closed(stack.http, code, data["national_code"])
-    assert view["answer"] == {
-        "outcome": "cancelled",
-        "address": None,
-        "reason": "درخواست تکراری است",
-    }
+    assert view["answer"] == {"outcome": "cancelled", "reason": "درخواست تکراری است", "items": []}
 
 
 async def test_zz_no_personal_data_in_temporal_database(stack: Stack) -> None:

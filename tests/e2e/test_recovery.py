@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 
 from api.recovery import restart_unstarted
 from db.models import Case, EmailRequest
+from processes.registry import PROCESSES
 from tests.factories import forget_case, form_data, open_case
 from tests.stack import Stack
 
@@ -25,8 +26,16 @@ async def test_stranded_case_is_started_once(stack: Stack, engine: Engine) -> No
         session.commit()
     client, settings = stack.client, stack.settings
     try:
-        assert await restart_unstarted(engine, client, settings, older_than=timedelta(hours=1)) == 0
-        assert await restart_unstarted(engine, client, settings, older_than=timedelta(0)) >= 1
+        assert (
+            await restart_unstarted(
+                engine, client, settings, PROCESSES, older_than=timedelta(hours=1)
+            )
+            == 0
+        )
+        assert (
+            await restart_unstarted(engine, client, settings, PROCESSES, older_than=timedelta(0))
+            >= 1
+        )
         with pytest.raises(RPCError):
             await client.get_workflow_handle(leaving.workflow_id).describe()
     finally:
@@ -40,6 +49,6 @@ async def test_stranded_case_is_started_once(stack: Stack, engine: Engine) -> No
             break
         await asyncio.sleep(0.05)
     assert step == "review_form"
-    await restart_unstarted(engine, client, settings, older_than=timedelta(0))
+    await restart_unstarted(engine, client, settings, PROCESSES, older_than=timedelta(0))
     again = await client.get_workflow_handle(case.workflow_id).describe()
     assert again.run_id == first.run_id

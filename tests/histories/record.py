@@ -1,29 +1,33 @@
 """Record the e-mail workflow's histories replayed by tests/workflows/test_replay.py.
 
 Run after a deliberate change to the workflow (behind `workflow.patched` once cases run anywhere):
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record [scenario ...]
+Name scenarios to record only those (a history made by older code stays, to replay its paths).
 Payloads are encrypted with the tests' key (tests/conftest.py TEST_KEYS).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from activities.mail_directory import LocalMailDirectory, MailboxSpec
-from api.temporal import start_email_workflow
+from api.temporal import start_case_workflow
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Task
 from domain.cases import Role, TaskStatus
 from domain.email_account import EmailRequestForm
-from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput
+from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, ReassignTaskInput
+from processes.email_account import EMAIL_ACCOUNT
 from settings import Settings
 from tests.conftest import TEST_KEYS, start_dev_server
 from tests.factories import form_data, open_case
@@ -60,7 +64,13 @@ async def _record(
     case = open_case(engine, data)
     assert case.id is not None
     # Started as the API starts it: search attributes, summary, details.
-    await start_email_workflow(client, settings, case, EmailRequestForm.model_validate(data))
+    await start_case_workflow(
+        client,
+        settings.temporal_task_queue,
+        EMAIL_ACCOUNT,
+        case,
+        EmailRequestForm.model_validate(data),
+    )
     handle = client.get_workflow_handle_for(EmailAccountWorkflow.run, case.workflow_id)
     decisions = [
         {"form_complete": True},
@@ -80,13 +90,79 @@ async def _record(
             EmailAccountWorkflow.complete_task,
             CompleteTaskInput(task_id=task.id, actor=EXPERT, decision=decision),
         )
+    await _store(handle, scenario)
+
+
+async def _reassigned_at_once(client: Client, settings: Settings, engine: Engine) -> None:
+    """Three reassignments of the review at once, then the last assignee refuses the form."""
+    data = form_data()
+    case = open_case(engine, data)
+    assert case.id is not None
+    await start_case_workflow(
+        client,
+        settings.temporal_task_queue,
+        EMAIL_ACCOUNT,
+        case,
+        EmailRequestForm.model_validate(data),
+    )
+    handle = client.get_workflow_handle_for(EmailAccountWorkflow.run, case.workflow_id)
+    task = await _next_task(engine, case.id)
+    await asyncio.gather(
+        *(
+            handle.execute_update(
+                EmailAccountWorkflow.reassign_task,
+                ReassignTaskInput(task_id=task.id, actor=ADMIN, assignee=name, reason="نوبت"),
+            )
+            for name in ("email_admin", "colleague", "email_admin")
+        )
+    )
+    [live] = (await handle.query(EmailAccountWorkflow.live)).open_tasks
+    assignee = Actor(username=live.assignee or "", roles=[Role.email_admin], scopes=["*"])
+    await handle.execute_update(
+        EmailAccountWorkflow.complete_task,
+        CompleteTaskInput(
+            task_id=task.id,
+            actor=assignee,
+            decision={"form_complete": False, "refusal_reason": "ناقص"},
+        ),
+    )
+    await _store(handle, "reassigned_at_once")
+
+
+async def _store(handle: WorkflowHandle[EmailAccountWorkflow, str], scenario: str) -> None:
     await handle.result()
     history = await handle.fetch_history()
     # The workflow id is part of the name: task ids derive from it, so replay needs it.
-    (HERE / f"email_account_{scenario}@{case.workflow_id}.json").write_text(history.to_json())
+    (HERE / f"email_account_{scenario}@{handle.id}.json").write_text(history.to_json())
 
 
-async def main() -> None:
+async def _identity_and_username(client: Client, settings: Settings, engine: Engine) -> None:
+    data = form_data(requested_username="zahra.m")
+    LocalMailDirectory(engine).create_mailbox(
+        MailboxSpec(
+            username="zahra.m",
+            address="zahra.m@x",
+            first_name="a",
+            last_name="b",
+            owner_ref="other",
+        ),
+        "Password123",
+    )
+    await _record(client, settings, engine, "identity_and_username", data)
+
+
+async def _cancelled_in_identity(client: Client, settings: Settings, engine: Engine) -> None:
+    await _record(client, settings, engine, "cancelled_in_identity", form_data(), cancel=True)
+
+
+SCENARIOS: dict[str, Callable[[Client, Settings, Engine], Awaitable[None]]] = {
+    "identity_and_username": _identity_and_username,
+    "cancelled_in_identity": _cancelled_in_identity,
+    "reassigned_at_once": _reassigned_at_once,
+}
+
+
+async def main(names: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/record.db"
         upgrade(url)
@@ -100,23 +176,10 @@ async def main() -> None:
         engine = make_engine(url)
         env = await start_dev_server(settings)
         async with build_worker(env.client, settings, engine):
-            data = form_data(requested_username="zahra.m")
-            LocalMailDirectory(engine).create_mailbox(
-                MailboxSpec(
-                    username="zahra.m",
-                    address="zahra.m@x",
-                    first_name="a",
-                    last_name="b",
-                    owner_ref="other",
-                ),
-                "Password123",
-            )
-            await _record(env.client, settings, engine, "identity_and_username", data)
-            await _record(
-                env.client, settings, engine, "cancelled_in_identity", form_data(), cancel=True
-            )
+            for name in names:
+                await SCENARIOS[name](env.client, settings, engine)
         await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:] or list(SCENARIOS)))

@@ -28,11 +28,12 @@ from sqlmodel import Session
 from starlette.routing import BaseRoute, Mount
 
 from api.app import create_app
-from api.security import SESSION_COOKIE, hash_password, issue_token
+from api.security import SESSION_COOKIE, issue_token
 from api.web.pages import CSRF_COOKIE
 from db.models import Task, User
 from domain.calendar import jalali_to_gregorian
-from domain.cases import ProcessKind, Role, TaskStatus
+from domain.cases import Role, TaskStatus
+from domain.passwords import hash_password
 from tests.factories import form_data, open_case
 from tests.security.conftest import DEMO_PASSWORD, RATE_LIMIT, SecurityStack
 
@@ -436,7 +437,7 @@ def test_another_scopes_task_is_denied(sec_stack: SecurityStack) -> None:
             Task(
                 id=task_id,
                 case_id=case.id,
-                process=ProcessKind.email_account,
+                process="email_account",
                 step="review_form",
                 title_fa="بررسی فرم ارسالی",
                 title_en="Review the submitted form",

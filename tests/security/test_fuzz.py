@@ -49,9 +49,9 @@ from sqlmodel import Session, col, select
 
 from api.app import create_app
 from api.errors import ErrorBody
-from api.security import hash_password
 from db.models import Case, Holiday, Task, User
 from domain.cases import Role, TaskStatus
+from domain.passwords import hash_password
 from settings import Settings
 from tests.conftest import TEST_KEYS
 from tests.factories import form_data
@@ -237,11 +237,11 @@ class Pins:
                     params[name] = value
             if path.startswith("/api/track/"):
                 if isinstance(pinned.body, dict):
-                    pinned.body = {**pinned.body, "national_code": owner.requester_national_code}
+                    pinned.body = {**pinned.body, "national_code": owner.requester_identity}
                 else:
                     pinned.query = {
                         **(pinned.query or {}),
-                        "national_code": owner.requester_national_code,
+                        "national_code": owner.requester_identity,
                     }
             if path.endswith("/reassign") and isinstance(pinned.body, dict):
                 pinned.body = {**pinned.body, "assignee": EXPERT}  # holds the step's role

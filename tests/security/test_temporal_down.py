@@ -24,7 +24,7 @@ from api.app import create_app
 from api.security import SESSION_COOKIE, issue_token
 from api.web.pages import CSRF_COOKIE
 from db.models import Case, Task
-from domain.cases import ProcessKind, Role, TaskStatus
+from domain.cases import Role, TaskStatus
 from settings import Settings
 from tests.factories import form_data, open_case
 from tests.security.conftest import ADMIN, EXPERT
@@ -95,7 +95,7 @@ def open_task(sec_engine: Engine) -> tuple[Case, Task]:
     task = Task(
         id=f"down-{uuid.uuid4().hex[:10]}",
         case_id=case.id,
-        process=ProcessKind.email_account,
+        process="email_account",
         step="review_form",
         title_fa="بررسی فرم ارسالی",
         title_en="Review the submitted form",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -11,13 +12,21 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+import worker as worker_module
 from activities.mail_directory import LocalMailDirectory, MailboxSpec
 from db.models import (
     Case,
@@ -33,6 +42,7 @@ from db.models import (
 from domain.calendar import TEHRAN, to_jalali_date_str
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.email_account import EmailAccountInput, EmailRequestForm
+from domain.records import TaskReassignment
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, ReassignTaskInput, TaskRefusal
 from settings import Settings
 from tests.factories import form_data, open_case, register_person
@@ -194,7 +204,7 @@ async def test_outside_call_that_fails_once_is_retried_as_a_regular_activity(
     """Tried once as a local activity; on failure the stages are written first, then the call
     goes on as a regular activity with its retry policy, and the case completes."""
     directory = _DirectoryDownOnce(engine)
-    monkeypatch.setattr("worker.make_mail_directory", lambda *_: directory)
+    monkeypatch.setattr("activities.mail_directory.make_mail_directory", lambda *_: directory)
     data = form_data()
     register_person(engine, data)
     async with build_worker(env.client, settings, engine):
@@ -297,7 +307,9 @@ class _TakenAfterTheCheck(LocalMailDirectory):
 async def test_username_taken_at_creation_asks_for_another(
     env, settings, engine, monkeypatch
 ) -> None:
-    monkeypatch.setattr("worker.make_mail_directory", lambda *_: _TakenAfterTheCheck(engine))
+    monkeypatch.setattr(
+        "activities.mail_directory.make_mail_directory", lambda *_: _TakenAfterTheCheck(engine)
+    )
     data = form_data()
     register_person(engine, data)
     _mailbox_of_someone_else(engine, settings, data["requested_username"])
@@ -461,6 +473,81 @@ async def test_admin_reassigns_task_to_one_expert(env, settings, engine, worker)
     assert await handle.result() == "refused"
 
 
+async def test_concurrent_reassigns_agree_with_the_database(env, settings, engine, worker) -> None:
+    """Three reassignments at once: each gets its timeline event, and the database names the
+    assignee the workflow shows (they write one after another, in the order they ran)."""
+    case, handle = await start(env, settings, engine, form_data())
+    review = await open_task(engine, case, REVIEW.key)
+    names = ["colleague1", "colleague2", "colleague3"]
+    views = await asyncio.gather(
+        *(
+            handle.execute_update(
+                EmailAccountWorkflow.reassign_task,
+                ReassignTaskInput(task_id=review.id, actor=ADMIN, assignee=name, reason="نوبت"),
+            )
+            for name in names
+        )
+    )
+    assert sorted(v.assignee for v in views) == names
+    [live] = (await handle.query(EmailAccountWorkflow.live)).open_tasks
+    with Session(engine) as session:
+        task = session.get(Task, review.id)
+        assert task is not None and task.assignee == live.assignee
+        reassigned = session.exec(
+            select(CaseEvent).where(
+                CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.task_reassigned
+            )
+        ).all()
+    assert len(reassigned) == len(names)
+    assert task.assignee in reassigned[-1].text_en
+    colleague = Actor(username=live.assignee or "", roles=[Role.email_admin], scopes=["*"])
+    await decide(handle, review, {"form_complete": False, "refusal_reason": "ناقص"}, colleague)
+    assert await handle.result() == "refused"
+
+
+async def test_case_ends_after_its_update_handlers(env, settings, engine, monkeypatch) -> None:
+    """The new assignee decides while the reassignment is still being written: the case closes
+    only once that write is done, and the admin gets the reassignment's answer."""
+    release = threading.Event()
+    real_activities = worker_module.activities
+
+    def with_slow_reassign(*args: Any) -> list[Any]:
+        found = real_activities(*args)
+        [real] = [a for a in found if a.__name__ == "reassign_task"]
+
+        @activity.defn(name="reassign_task")
+        def slow(change: TaskReassignment) -> None:
+            release.wait(timeout=30)
+            real(change)
+
+        return [slow if a is real else a for a in found]
+
+    monkeypatch.setattr(worker_module, "activities", with_slow_reassign)
+    async with build_worker(env.client, settings, engine):
+        case, handle = await start(env, settings, engine, form_data())
+        review = await open_task(engine, case, REVIEW.key)
+        reassign = await handle.start_update(
+            EmailAccountWorkflow.reassign_task,
+            ReassignTaskInput(task_id=review.id, actor=ADMIN, assignee="colleague", reason="نوبت"),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        colleague = Actor(username="colleague", roles=[Role.email_admin], scopes=["*"])
+        await decide(handle, review, {"form_complete": False, "refusal_reason": "ناقص"}, colleague)
+        for _ in range(100):
+            if reload(engine, case).status == CaseStatus.closed:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        description = await handle.describe()
+        release.set()
+        assert description.status == WorkflowExecutionStatus.RUNNING
+        assert (await reassign.result()).assignee == "colleague"
+        assert await handle.result() == "refused"
+    with Session(engine) as session:
+        task = session.get(Task, review.id)
+        assert task is not None and task.assignee == "colleague"
+
+
 def _events_after_updates(history: WorkflowHistory) -> list[list[str]]:
     """For each accepted Update, the events its workflow task produced (up to the next task)."""
     names = [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events]
@@ -495,7 +582,11 @@ async def test_no_local_write_before_an_update_is_saved(env, settings, engine, w
     assert await handle.result() == "cancelled"
 
     history = await handle.fetch_history()
-    local_writes = [e for e in history.events if e.marker_recorded_event_attributes.marker_name]
+    local_writes = [
+        e
+        for e in history.events
+        if e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
     # The review task, the registry check, the identity task and the closing.
     assert len(local_writes) == 4, "the read model is not written by local activities"
     produced = _events_after_updates(history)

@@ -8,8 +8,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from processes.registry import PROCESSES
 from settings import Settings
-from worker import WORKFLOWS
 from workflows.client import data_converter
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
@@ -21,7 +21,7 @@ def test_histories_are_stored() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path, settings: Settings) -> None:
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=data_converter(settings))
+    replayer = Replayer(workflows=PROCESSES.workflows(), data_converter=data_converter(settings))
     workflow_id = path.stem.partition("@")[2]
     assert workflow_id, "name histories <scenario>@<workflow id>.json"
     history = WorkflowHistory.from_json(workflow_id, path.read_text())

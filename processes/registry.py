@@ -1,0 +1,8 @@
+"""The processes this installation runs: one line per process."""
+
+from __future__ import annotations
+
+from processes.declaration import Registry
+from processes.email_account import EMAIL_ACCOUNT
+
+PROCESSES = Registry([EMAIL_ACCOUNT])
