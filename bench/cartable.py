@@ -24,7 +24,7 @@ from bench.measure import Figure, ms, percentile, scaled, verdict
 from bench.retry import Answer, Retrying, read_httpx
 from bench.stack import CLERK, Stack
 from db.models import Case, Task
-from domain.cases import CaseStatus, ProcessKind, Role, TaskStatus
+from domain.cases import CaseStatus, Role, TaskStatus
 from domain.email_account import FormReview
 
 TARGET_P95_SECONDS = 0.050
@@ -36,6 +36,14 @@ FIRST_ID = 10_000_000
 ROLES = [r.value for r in Role if r not in (Role.admin, Role.operator)]
 STEPS = ["review_form", "verify_identity", "diagnose", "approve", "visit_site", "fix_record"]
 UNITS = 300
+PROCESS_KINDS = [
+    "email_account",
+    "equipment_repair",
+    "automation_cartable",
+    "shams_rollout",
+    "sepas_error",
+]
+"""The department's five processes: a production cartable holds tasks of all of them."""
 PEOPLE = 2000
 
 
@@ -127,13 +135,12 @@ def _fill(stack: Stack, start: int, count: int, rng: random.Random, now: datetim
     """Bulk-insert `count` cases, each with one open task, numbered from `start`."""
     schema = FormReview.model_json_schema()
     context = {"tracking_code": "", **form_data("cart", "cart", 0)}
-    processes = list(ProcessKind)
     for lo in range(start, start + count, BATCH):
         cases: list[dict[str, Any]] = []
         tasks: list[dict[str, Any]] = []
         for i in range(lo, min(lo + BATCH, start + count)):
             case_id = FIRST_ID + i
-            process = rng.choice(processes)
+            process = rng.choice(PROCESS_KINDS)
             created = now - timedelta(minutes=rng.randrange(60 * 24 * 30))
             code = f"8{i:09d}"
             cases.append(
@@ -144,9 +151,10 @@ def _fill(stack: Stack, start: int, count: int, rng: random.Random, now: datetim
                     "workflow_id": f"bench-cart-{i}",
                     "idempotency_key": None,
                     "requester_name": "زهرا محمدی",
-                    "requester_national_code": context["national_code"],
-                    "requester_mobile": context["mobile"],
+                    "requester_identity": context["national_code"],
+                    "requester_contact": context["mobile"],
                     "requester_unit": context["unit"],
+                    "started_by": None,
                     "status": CaseStatus.open,
                     "current_step": "bench",
                     "outcome": None,

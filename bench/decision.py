@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from api.temporal import begin_email_workflow
+from api.temporal import begin_case_workflow
 from bench.cases import closed_cases, open_case, open_review_tasks, register_people
 from bench.forms import form
 from bench.measure import Figure, ms, percentile, run_pool, scaled, verdict, wait_until
@@ -24,6 +24,7 @@ from bench.stack import EXPERT, MAIN_QUEUE, Stack
 from db.models import Case
 from domain.cases import Role
 from domain.tasks import Actor, CompleteTaskInput
+from processes.email_account import EMAIL_ACCOUNT
 from workflows.email_account import EmailAccountWorkflow
 
 TARGET = 1.2
@@ -44,7 +45,7 @@ async def run(stack: Stack) -> Figure:
         async def begin(i: int) -> None:
             case = open_case(stack.engine, forms[i])
             cases.append(case)
-            await begin_email_workflow(stack.client, MAIN_QUEUE, case, forms[i])
+            await begin_case_workflow(stack.client, MAIN_QUEUE, EMAIL_ACCOUNT, case, forms[i])
 
         await run_pool(count, 10, begin, timeout=60 + count)
         ids = [c.id for c in cases if c.id is not None]

@@ -14,11 +14,12 @@ import asyncio
 import statistics
 import time
 
-from api.temporal import begin_email_workflow
+from api.temporal import begin_case_workflow
 from bench.cases import open_case, open_review_tasks
 from bench.forms import form
 from bench.measure import Figure, run_pool, scaled, verdict
 from bench.stack import Stack, peak_rss_mib, rss_mib
+from processes.email_account import EMAIL_ACCOUNT
 from supervise import Child
 from worker import CACHED_CASES
 
@@ -110,7 +111,7 @@ async def _begin(stack: Stack, opened: list[int]) -> None:
     case = open_case(stack.engine, request)
     assert case.id is not None
     opened.append(case.id)
-    await begin_email_workflow(stack.client, QUEUE, case, request)
+    await begin_case_workflow(stack.client, QUEUE, EMAIL_ACCOUNT, case, request)
 
 
 async def _settled_rss(worker: Child) -> float:

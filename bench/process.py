@@ -28,7 +28,8 @@ from bench.measure import Figure, run_pool, scaled, verdict
 from bench.retry import Answer, Retrying, read_aiohttp
 from bench.stack import EXPERT, MAIN_QUEUE, CpuMeter, Stack, peak_rss_mib
 from db.case_store import workflow_id
-from domain.cases import CaseOutcome, ProcessKind
+from domain.cases import CaseOutcome
+from processes.email_account import EMAIL_ACCOUNT
 
 TARGET = 0.3
 CONCURRENCY = 20
@@ -72,7 +73,7 @@ async def run(stack: Stack) -> Figure:
             if answer.status != 201:
                 raise RuntimeError(f"submit: {answer.status} {answer.body[:500]!r}")
             receipt = json.loads(answer.body)
-            wid = workflow_id(ProcessKind.email_account, receipt["tracking_code"])
+            wid = workflow_id(EMAIL_ACCOUNT, receipt["tracking_code"])
             outcome = await stack.client.get_workflow_handle(wid).result()
             if outcome != CaseOutcome.done:
                 raise RuntimeError(f"{wid} ended {outcome}")

@@ -231,7 +231,7 @@ async def open_stack() -> AsyncIterator[Stack]:
         upgrade(url)
         port = free_port()
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url=url,
             payload_keys="bench:" + base64.b64encode(secrets.token_bytes(32)).decode(),
             secret_key=secrets.token_urlsafe(32),

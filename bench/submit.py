@@ -18,7 +18,7 @@ import aiohttp
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from api.temporal import begin_email_workflow
+from api.temporal import begin_case_workflow
 from bench.cases import open_case
 from bench.forms import form, form_data
 from bench.measure import Figure, run_pool, scaled, verdict
@@ -26,6 +26,7 @@ from bench.retry import Answer, Retrying, read_aiohttp
 from bench.stack import CpuMeter, Stack
 from db.models import Case
 from domain.cases import CaseStatus
+from processes.email_account import EMAIL_ACCOUNT
 
 TARGET = 0.9
 IDLE_QUEUE = "bench-submit-idle"
@@ -66,7 +67,7 @@ async def run(stack: Stack) -> Figure:
             async def raw(_: int) -> None:
                 request = form(stack.run_id, "sub", next(serial))
                 case = open_case(stack.engine, request)
-                await begin_email_workflow(stack.client, IDLE_QUEUE, case, request)
+                await begin_case_workflow(stack.client, IDLE_QUEUE, EMAIL_ACCOUNT, case, request)
 
             await run_pool(warmup, CONCURRENCY, via_api, timeout=300)
             await run_pool(warmup, CONCURRENCY, raw, timeout=300)
@@ -126,7 +127,7 @@ def _set_aside(stack: Stack) -> None:
     """Close every case this figure opened (they never run), for the recovery sweep's sake."""
     with Session(stack.engine) as session:
         session.exec(
-            update(Case)  # type: ignore[call-overload]
+            update(Case)
             .where(col(Case.workflow_id).like("email-%"), col(Case.current_step) == "submitted")
             .values(status=CaseStatus.cancelled, current_step=None)
         )

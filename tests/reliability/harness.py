@@ -28,8 +28,8 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from api.temporal import start_email_workflow
-from db.case_store import open_email_case
+from api.temporal import start_case_workflow
+from db.case_store import open_case
 from db.models import (
     Case,
     CaseEvent,
@@ -42,6 +42,7 @@ from db.models import (
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.email_account import EmailRequestForm
 from domain.tasks import Actor, CompleteTaskInput, TaskRefusal
+from processes.email_account import EMAIL_ACCOUNT
 from settings import Settings
 from supervise import Child, child_env, worker_argv
 from tests.factories import national_code
@@ -118,8 +119,9 @@ def open_registered_cases(engine: Engine, count: int, rng: random.Random) -> lis
                     unit=form.unit,
                 )
             )
-            case = open_email_case(
+            case = open_case(
                 session,
+                EMAIL_ACCOUNT,
                 form,
                 idempotency_key=None,
                 answer_due_at=datetime.now(UTC) + timedelta(days=7),
@@ -138,7 +140,9 @@ async def start_workflows(
 
     async def one(case: StartedCase) -> None:
         async with gate:
-            await start_email_workflow(client, settings, case.row, case.form)
+            await start_case_workflow(
+                client, settings.temporal_task_queue, EMAIL_ACCOUNT, case.row, case.form
+            )
 
     await asyncio.wait_for(
         asyncio.gather(*(one(c) for c in cases)),
