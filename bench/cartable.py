@@ -102,6 +102,8 @@ async def run(stack: Stack) -> Figure:
             "sequential requests, page 1 (50 items) and the counts, bearer token",
         ],
         time.perf_counter() - started,
+        target=f"p95 < {TARGET_P95_SECONDS * 1000:.0f} ms at {_k(large)}, ratio ≤ {TARGET_GROWTH}",
+        result=f"p95 {ms(l95)}, ratio {growth:.2f}",
     )
 
 

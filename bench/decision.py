@@ -131,6 +131,8 @@ async def run(stack: Stack) -> Figure:
             "review_form tasks, decision {form_complete: true}; the cases then run to the end",
         ],
         time.perf_counter() - started,
+        target=f"p50 ratio ≤ {TARGET}",
+        result=f"ratio {ratio:.2f} (p50 {ms(api50)})",
     )
 
 

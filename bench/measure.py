@@ -34,6 +34,10 @@ class Figure:
     numbers: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    target: str = ""
+    """The target in a few words, for the table of both databases."""
+    result: str = ""
+    """What the target is judged on, measured, in a few words."""
 
 
 def verdict(met: bool) -> str:

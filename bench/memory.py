@@ -82,6 +82,8 @@ async def run(stack: Stack) -> Figure:
             cache_note,
         ],
         time.perf_counter() - started,
+        target=f"ratio ≤ {TARGET}",
+        result=f"ratio {ratio:.2f}",
     )
 
 

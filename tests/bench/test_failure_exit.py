@@ -22,10 +22,11 @@ FAILING_BENCH = textwrap.dedent(
     import asyncio
 
     import bench.__main__ as bench_main
-    from api.temporal import begin_email_workflow
+    from api.temporal import begin_case_workflow
     from bench.cases import open_case
     from bench.forms import form
     from bench.measure import run_pool
+    from processes.email_account import EMAIL_ACCOUNT
 
     async def failing(stack):
         async with stack.api() as api:
@@ -35,7 +36,9 @@ FAILING_BENCH = textwrap.dedent(
                 request = form(stack.run_id, "sub", i)
                 case = open_case(stack.engine, request)
                 handles.append(
-                    await begin_email_workflow(stack.client, "nobody-polls", case, request)
+                    await begin_case_workflow(
+                        stack.client, "nobody-polls", EMAIL_ACCOUNT, case, request
+                    )
                 )
 
             async def job(i):
@@ -64,9 +67,10 @@ def test_a_failed_figure_ends_the_bench_with_its_reason(tmp_path: Path) -> None:
         timeout=DEADLINE_SECONDS,
     )
     out = done.stdout
-    assert done.returncode == 1, f"exit {done.returncode}\n{out}\n{done.stderr[-3000:]}"
-    assert "summary   0/1 targets met: submit FAILED" in out, out
-    assert f"bench     submit failed: RuntimeError: {REASON}" in out, out
+    said = f"exit {done.returncode}\n{out}\n{done.stderr[-3000:]}"
+    assert "summary   0/1 targets met: submit FAILED" in out, said
+    assert f"bench     submit failed: RuntimeError: {REASON}" in out, said
+    assert done.returncode == 1, said
     pids = next(line.split()[1:] for line in out.splitlines() if line.startswith("children "))
     left = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
     assert not left, f"children still running after the bench: {left}"
