@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import time
+from collections import Counter
 
 import aiohttp
 import httpx
@@ -48,6 +49,8 @@ async def run(stack: Stack) -> Figure:
     register_people(stack.engine, [form(stack.run_id, "pro", i) for i in range(total)])
     serial = iter(range(total))
     retrying = Retrying()
+    reads = Counter[str]()
+    """Cartable reads of the scripted expert, to tell what its polling costs per case."""
     floor_serial = iter(range(10**9))
     async with (
         stack.worker(MAIN_QUEUE) as worker,
@@ -85,7 +88,7 @@ async def run(stack: Stack) -> Figure:
             )
 
         async def cases(count: int) -> float:
-            expert = asyncio.create_task(_expert(http, headers, retrying))
+            expert = asyncio.create_task(_expert(http, headers, retrying, reads))
             pool = asyncio.create_task(run_pool(count, CONCURRENCY, case, timeout=120 + 10 * count))
             try:
                 await asyncio.wait({expert, pool}, return_when=asyncio.FIRST_COMPLETED)
@@ -146,6 +149,7 @@ async def run(stack: Stack) -> Figure:
             "floor workflows/s": round(floor_rate, 2),
             "ratio": round(ratio, 3),
             "503 answers retried after Retry-After": retrying.retried,
+            "cartable reads by the expert per case": round(reads["cartable"] / total, 1),
             **{f"CPU ms per case ({k})": round(v, 1) for k, v in case_ms.items()},
             "worker peak RSS (VmHWM) MiB": round(worker_peak, 1),
             **{f"CPU ms per floor workflow ({k})": round(v, 1) for k, v in floor_ms.items()},
@@ -161,7 +165,9 @@ async def run(stack: Stack) -> Figure:
     )
 
 
-async def _expert(http: aiohttp.ClientSession, headers: dict[str, str], retrying: Retrying) -> None:
+async def _expert(
+    http: aiohttp.ClientSession, headers: dict[str, str], retrying: Retrying, reads: Counter[str]
+) -> None:
     """Approve every review task that shows up in the cartable, until cancelled.
 
     Its approvals run in a task group: a failed one stops the expert with its error, and a
@@ -190,6 +196,7 @@ async def _expert(http: aiohttp.ClientSession, headers: dict[str, str], retrying
         async with asyncio.TaskGroup() as approvals:
             while True:
                 answer = await retrying(listing)
+                reads["cartable"] += 1
                 if answer.status != 200:
                     raise RuntimeError(f"cartable: {answer.status} {answer.body[:500]!r}")
                 new = [

@@ -25,10 +25,17 @@ workers (`python worker.py`, and `python -m bench.floor` for the floor) run as t
 processes on loopback, as in production (the worker without the workflow sandbox, as
 docker-compose.yml runs it: `WORKFLOW_SANDBOX=false`); the bench process drives the load.
 Sides alternate in rounds, so a noisy neighbour on the machine weighs on both. Ratios are the
-point; the absolute numbers depend on the machine and what else runs on it.
+point; the absolute numbers depend on the machine and what else runs on it. The bench's HTTP
+clients send a request again after a `503` with `Retry-After` (the API's answer to a database
+lock wait), after that delay, and each figure counts those answers.
+
+The app database is a SQLite file, or PostgreSQL when `BENCH_DATABASE_URL` is set (its `public`
+schema is dropped and recreated: a scratch database); `make bench` runs on SQLite, then again on
+PostgreSQL when `BENCH_POSTGRES_URL` is set. The CPU shown per request or case is that of the
+bench's own processes; a PostgreSQL server's is not counted, though it runs on the same cores.
 
 1. **submit**: requests/s of `POST /api/email-requests` (aiohttp, N in flight) vs a raw loop of
-   `open_email_case` + commit + `client.start_workflow(EmailAccountWorkflow.run, …)` with the
+   `open_case` + commit + `client.start_workflow(EmailAccountWorkflow.run, …)` with the
    same options, same concurrency. No worker polls that task queue (the same for both sides):
    this is the cost of accepting a request. Target ≥ 0.9.
 2. **decision**: p50/p99 latency of `POST /api/tasks/{id}/complete` vs a raw
@@ -43,8 +50,7 @@ point; the absolute numbers depend on the machine and what else runs on it.
 4. **cartable**: `GET /api/tasks` p50/p95 for a technician holding one role in three units, with
    10k and with 100k open tasks bulk-inserted (cases + tasks over 13 roles, 300 units, 30% role-
    wide, 5% assigned, 5% overdue). Sequential requests. Target p95 < 50 ms at 100k and
-   p95(100k)/p95(10k) ≤ 1.5. The database is the app's: SQLite file, or PostgreSQL when
-   `BENCH_DATABASE_URL` is set (its `public` schema is dropped and recreated: a scratch database).
+   p95(100k)/p95(10k) ≤ 1.5.
 5. **memory**: VmRSS of a fresh `python worker.py` with 1k and with 10k open cases each waiting
    in its review task. Target 10k/1k ≤ 1.2. Temporal's sticky cache keeps at most
    `max_cached_workflows` (`worker.CACHED_CASES`, 1000) workflows in memory; the
@@ -52,7 +58,8 @@ point; the absolute numbers depend on the machine and what else runs on it.
 
 Run it: `make bench` (full sizes), or `BENCH_SCALE=0.05 make bench` for a quick run (every size
 multiplied; this file states the scale). `BENCH_ONLY=submit,cartable` runs some figures only
-(and leaves this file alone).
+(and leaves this file alone). A figure that fails is reported with its reason; the others still
+run, and the bench exits 1.
 """
 
 

@@ -1,6 +1,6 @@
 """Figure 1: e-mail requests/s through POST /api/email-requests vs a raw start_workflow loop.
 
-Both sides open the case rows in the database (the raw side with `db.case_store.open_email_case`,
+Both sides open the case rows in the database (the raw side with `db.case_store.open_case`,
 as the API does) and start EmailAccountWorkflow with the same options, at the same concurrency,
 on a task queue that no worker polls: the figure is about accepting a request, not running it.
 The sides alternate in rounds so drift (a growing database, a busy neighbour) hits both alike.
@@ -116,7 +116,7 @@ async def run(stack: Stack) -> Figure:
             **{f"raw CPU ms/request ({k})": round(v, 2) for k, v in raw_ms.items()},
         },
         [
-            "raw = open_email_case + commit + client.start_workflow (same options as the API)",
+            "raw = open_case + commit + client.start_workflow (same options as the API)",
             f"no worker polls the task queue; {ROUNDS} alternating rounds per side",
         ],
         time.perf_counter() - started,
