@@ -27,7 +27,7 @@ from bench.floor import FLOOR_QUEUE, FloorWorkflow
 from bench.forms import form, form_data
 from bench.measure import Figure, run_pool, scaled, verdict
 from bench.retry import Answer, Retrying, read_aiohttp
-from bench.stack import EXPERT, MAIN_QUEUE, CpuMeter, Stack, peak_rss_mib
+from bench.stack import EXPERT, MAIN_QUEUE, CpuMeter, Stack, breakdown, peak_rss_mib
 from db.case_store import workflow_id
 from domain.cases import CaseOutcome
 from processes.email_account import EMAIL_ACCOUNT
@@ -109,9 +109,12 @@ async def run(stack: Stack) -> Figure:
         await cases(WARMUP)
         bench, server = os.getpid(), stack.server_pid
         case_cpu = CpuMeter(
-            {"worker": worker.pid, "api": api.child.pid, "server": server, "bench": bench}
+            {"worker": worker.pid, "api": api.child.pid, "server": server, "bench": bench},
+            stack.backends,
         )
-        floor_cpu = CpuMeter({"worker": floor_worker.pid, "server": server, "bench": bench})
+        floor_cpu = CpuMeter(
+            {"worker": floor_worker.pid, "server": server, "bench": bench}, stack.backends
+        )
         case_time = floor_time = 0.0
         for round_no in range(ROUNDS):
             for side in ("floor", "cases") if round_no % 2 == 0 else ("cases", "floor"):
@@ -133,9 +136,8 @@ async def run(stack: Stack) -> Figure:
     line = (
         f"process   cases {case_rate:.1f}/s  floor {floor_rate:.1f}/s  ratio {ratio:.2f}  "
         f"(target ≥ {TARGET}) {verdict(met)}  [CPU per case {case_ms['total']:.0f} ms "
-        f"(worker {case_ms['worker']:.0f}, server {case_ms['server']:.0f}, "
-        f"api {case_ms['api']:.0f}, bench {case_ms['bench']:.0f}); "
-        f"per floor workflow {floor_ms['total']:.0f} ms; worker peak RSS {worker_peak:.0f} MiB; "
+        f"({breakdown(case_ms, 0)}); per floor workflow {floor_ms['total']:.0f} ms; "
+        f"worker peak RSS {worker_peak:.0f} MiB; "
         f"503 retried {retrying.retried}]"
     )
     return Figure(

@@ -18,7 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +56,7 @@ CLERK_SCOPES = ["unit-007", "unit-042", "unit-123"]
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 MAIN_QUEUE = "bench-main"
+LOCAL_HOSTS = (None, "", "127.0.0.1", "localhost", "::1")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -65,24 +66,47 @@ def cpu_seconds(pid: int) -> float:
 
 
 class CpuMeter:
-    """CPU seconds used by named processes between `start()` and `stop()`."""
+    """CPU seconds used by named processes between `start()` and `stop()`.
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    With `backends` (pid → CPU seconds of the database server's processes serving the bench),
+    a `postgres` entry counts them too: a backend that appears meanwhile counts from its birth,
+    one that exits meanwhile is lost (an undercount when the pool opens and closes connections).
+    """
+
+    def __init__(
+        self, pids: dict[str, int], backends: Callable[[], dict[int, float]] | None = None
+    ) -> None:
         self.pids = pids
+        self.backends = backends
         self.used: dict[str, float] = dict.fromkeys(pids, 0.0)
+        if backends is not None:
+            self.used["postgres"] = 0.0
         self._at: dict[str, float] = {}
+        self._backends_at: dict[int, float] = {}
 
     def start(self) -> None:
         self._at = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        if self.backends is not None:
+            self._backends_at = self.backends()
 
     def stop(self) -> None:
         for name, pid in self.pids.items():
             self.used[name] += cpu_seconds(pid) - self._at[name]
+        if self.backends is not None:
+            now = self.backends()
+            self.used["postgres"] += sum(
+                cpu - self._backends_at.get(pid, 0.0) for pid, cpu in now.items()
+            )
 
     def per(self, count: int) -> dict[str, float]:
         """Milliseconds of CPU per operation, by process, and their total."""
         each = {name: used * 1000 / count for name, used in self.used.items()}
         return {**each, "total": sum(each.values())}
+
+
+def breakdown(per: dict[str, float], digits: int) -> str:
+    """`api 3.3, server 4.4, …`: the CPU of each process in a `CpuMeter.per` result."""
+    return ", ".join(f"{name} {ms:.{digits}f}" for name, ms in per.items() if name != "total")
 
 
 def rss_mib(child: Child) -> float:
@@ -139,6 +163,26 @@ class Stack:
     @property
     def database(self) -> str:
         return make_url(self.settings.database_url).get_backend_name()
+
+    @property
+    def backends(self) -> Callable[[], dict[int, float]] | None:
+        """CPU of the PostgreSQL server's processes serving the bench's database, when that
+        server runs on this machine (its work is done on the same cores); None otherwise."""
+        url = make_url(self.settings.database_url)
+        if url.get_backend_name() != "postgresql" or url.host not in LOCAL_HOSTS:
+            return None
+        return self._backend_cpu
+
+    def _backend_cpu(self) -> dict[int, float]:
+        with self.engine.connect() as conn:
+            pids = conn.exec_driver_sql(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            ).scalars()
+            cpu: dict[int, float] = {}
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    cpu[pid] = cpu_seconds(pid)
+        return cpu
 
     def spawn(self, name: str, argv: list[str], task_queue: str) -> Child:
         """A child in the scratch folder, with this stack's settings (the worker unsandboxed)."""

@@ -23,7 +23,7 @@ from bench.cases import open_case
 from bench.forms import form, form_data
 from bench.measure import Figure, run_pool, scaled, verdict
 from bench.retry import Answer, Retrying, read_aiohttp
-from bench.stack import CpuMeter, Stack
+from bench.stack import CpuMeter, Stack, breakdown
 from db.models import Case
 from domain.cases import CaseStatus
 from processes.email_account import EMAIL_ACCOUNT
@@ -72,8 +72,10 @@ async def run(stack: Stack) -> Figure:
             await run_pool(warmup, CONCURRENCY, via_api, timeout=300)
             await run_pool(warmup, CONCURRENCY, raw, timeout=300)
             bench, server = os.getpid(), stack.server_pid
-            api_cpu = CpuMeter({"api": api.child.pid, "server": server, "client": bench})
-            raw_cpu = CpuMeter({"server": server, "bench": bench})
+            api_cpu = CpuMeter(
+                {"api": api.child.pid, "server": server, "client": bench}, stack.backends
+            )
+            raw_cpu = CpuMeter({"server": server, "bench": bench}, stack.backends)
             for round_no in range(ROUNDS):
                 sides = [(via_api, "api", api_cpu), (raw, "raw", raw_cpu)]
                 if round_no % 2:
@@ -97,8 +99,8 @@ async def run(stack: Stack) -> Figure:
     line = (
         f"submit    api {api_rate:.1f}/s  raw {raw_rate:.1f}/s  ratio {ratio:.2f}  "
         f"(target ≥ {TARGET}) {verdict(met)}  [CPU per request: api side "
-        f"{api_ms['total']:.1f} ms (api {api_ms['api']:.1f}, server {api_ms['server']:.1f}, "
-        f"client {api_ms['client']:.1f}), raw {raw_ms['total']:.1f} ms; "
+        f"{api_ms['total']:.1f} ms ({breakdown(api_ms, 1)}), raw {raw_ms['total']:.1f} ms "
+        f"({breakdown(raw_ms, 1)}); "
         f"503 retried {retrying.retried}]"
     )
     return Figure(
