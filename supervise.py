@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 LINUX = sys.platform.startswith("linux")
+_LIBC = ctypes.CDLL(None, use_errno=True) if LINUX else None
+"""Loaded here, not in a child between fork and exec, where loading could wait on a lock that
+another thread of the parent held at the fork."""
 STOP_TIMEOUT = 15.0
 """SIGTERM first; SIGKILL if the child has not exited after this long."""
 WORKER_READY = "worker polling"
@@ -110,7 +113,8 @@ def _die_with_parent(parent: int) -> None:
 
     The signal follows the thread that started the child: start children from the main thread.
     """
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    assert _LIBC is not None
+    _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
 
