@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     """development seeds demo users; production never does and requires real secrets."""
     database_url: str = "sqlite:///var/peygir.db"
     """SQLAlchemy URL of the system of record (SQLite file or postgresql+psycopg://)."""
+    database_lock_timeout_seconds: float = Field(default=30, gt=0)
+    """How long an API request waits for a lock another connection holds; then it answers 503
+    with Retry-After instead of holding a worker thread and a pooled connection any longer."""
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "peygir"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -50,6 +51,17 @@ class Health(BaseModel):
     temporal: bool
 
 
+def _database_answers(engine: Engine) -> bool:
+    """`SELECT 1`, in a worker thread: a slow database must not stall the event loop."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        log.warning("health: database unreachable", exc_info=True)
+        return False
+    return True
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -80,7 +92,9 @@ def create_app(
         responses=errors.documented(400, 422),
     )
     app.state.settings = settings
-    app.state.engine = engine or make_engine(settings.database_url)
+    app.state.engine = engine or make_engine(
+        settings.database_url, lock_timeout_seconds=settings.database_lock_timeout_seconds
+    )
     app.state.temporal = temporal
     app.state.processes = processes
     app.state.codec = EncryptionCodec(settings.encryption_keys())
@@ -102,19 +116,13 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(pages.start_pages(processes))
     pages.install(app)
-    app.mount(
-        "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"
-    )
+    static = StaticFiles(directory=Path(__file__).parent / "web" / "static")
+    app.mount("/static", static, name="static")
 
     @app.get("/api/health", response_model=Health, tags=["ops"])
     async def health(request: Request) -> Any:
-        database = temporal_ok = False
-        try:
-            with request.app.state.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            database = True
-        except Exception:
-            log.warning("health: database unreachable", exc_info=True)
+        database = await run_in_threadpool(_database_answers, request.app.state.engine)
+        temporal_ok = False
         try:
             temporal_ok = await request.app.state.temporal.service_client.check_health()
         except Exception:

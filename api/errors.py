@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.messages import MESSAGES, Lang, message, pick_lang
+
+log = logging.getLogger("peygir.api")
+
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks the caller to wait before trying again."""
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+_PG_LOCK_NOT_AVAILABLE, _PG_QUERY_CANCELED = "55P03", "57014"
 
 # pydantic's built-in error types → our message keys (custom validators already use our keys).
 _PYDANTIC_KINDS = {
@@ -24,6 +35,8 @@ _PYDANTIC_KINDS = {
     "bool_parsing": "invalid_value",
     "bool_type": "invalid_value",
     "string_type": "invalid_value",
+    "less_than_equal": "too_large",
+    "greater_than_equal": "too_small",
 }
 
 
@@ -53,12 +66,31 @@ class ApiError(Exception):
     """Raised by routes; rendered in the caller's language."""
 
     def __init__(
-        self, status_code: int, code: str, errors: list[FieldProblem] | None = None
+        self,
+        status_code: int,
+        code: str,
+        errors: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(code)
         self.status_code = status_code
         self.code = code
         self.errors = errors or []
+        self.headers = headers
+
+
+def unavailable() -> ApiError:
+    """503: nothing was saved; the caller may try again after Retry-After."""
+    return ApiError(503, "unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def is_lock_wait(error: OperationalError) -> bool:
+    """The statement gave up waiting on another connection: SQLite busy or locked, PostgreSQL's
+    lock_timeout (55P03) or statement_timeout (57014). Any other failure stays a 500."""
+    cause = error.orig
+    if isinstance(cause, sqlite3.OperationalError):
+        return (cause.sqlite_errorcode & 0xFF) in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return getattr(cause, "sqlstate", None) in (_PG_LOCK_NOT_AVAILABLE, _PG_QUERY_CANCELED)
 
 
 def lang_of(request: Request) -> Lang:
@@ -95,8 +127,21 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
-            _body(lang_of(request), exc.code, exc.errors), status_code=exc.status_code
+            _body(lang_of(request), exc.code, exc.errors),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
+
+    @app.exception_handler(OperationalError)
+    async def _database_busy(request: Request, exc: OperationalError) -> Response:
+        """A lock held elsewhere past the timeout: 503 with Retry-After, as JSON or as a page
+        (whichever ApiError handler is installed last answers). The request's transaction was
+        rolled back when its session closed."""
+        if not is_lock_wait(exc):
+            raise exc
+        log.warning("%s %s: database lock wait timed out", request.method, request.url.path)
+        answer = app.exception_handlers[ApiError](request, unavailable())
+        return await answer if inspect.isawaitable(answer) else answer
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -64,16 +64,20 @@ def actor_of(user: User) -> Actor:
 
 # Dependencies that do no I/O are async, so FastAPI does not hop to a thread for them.
 async def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
+def get_session(request: Request) -> Iterator[Session]:
+    """Sync, so FastAPI opens and closes it (a rollback, a connection back to the pool) in a
+    worker thread, never on the event loop."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
 
 async def get_processes(request: Request) -> Registry:
-    return request.app.state.processes
+    processes: Registry = request.app.state.processes
+    return processes
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

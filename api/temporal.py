@@ -16,7 +16,8 @@ from workflows.search_attributes import PROCESS_KIND, TRACKING_CODE
 
 
 async def temporal_client(request: Request) -> Client:
-    return request.app.state.temporal
+    client: Client = request.app.state.temporal
+    return client
 
 
 async def begin_case_workflow(

@@ -11,14 +11,31 @@ from sqlmodel import create_engine
 
 from settings import get_settings
 
+LOCK_TIMEOUT_SECONDS = 30.0
+"""How long a statement waits for a lock another connection holds before it fails."""
 
-def make_engine(url: str) -> Engine:
+
+def make_engine(url: str, *, lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS) -> Engine:
+    """An engine whose statements give up waiting on another's lock after `lock_timeout_seconds`
+    (SQLite's busy timeout, PostgreSQL's lock_timeout), so a held lock becomes an error the API
+    can answer with 503, not a request that hangs."""
     parsed = make_url(url)
+    lock_ms = max(1, round(lock_timeout_seconds * 1000))
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            connect_args={"options": f"-c lock_timeout={lock_ms}"},
+        )
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": lock_timeout_seconds}
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -27,7 +44,7 @@ def make_engine(url: str) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={lock_ms}")
         cur.close()
 
     return engine

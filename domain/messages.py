@@ -97,6 +97,14 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "این مقدار دست‌کم باید {min_length} نویسه باشد.",
         Lang.en: "This value must be at least {min_length} characters long.",
     },
+    "too_large": {
+        Lang.fa: "این مقدار حداکثر می‌تواند {le} باشد.",
+        Lang.en: "This value must be at most {le}.",
+    },
+    "too_small": {
+        Lang.fa: "این مقدار دست‌کم باید {ge} باشد.",
+        Lang.en: "This value must be at least {ge}.",
+    },
     "invalid_value": {
         Lang.fa: "این مقدار معتبر نیست.",
         Lang.en: "This value is not valid.",

@@ -109,6 +109,8 @@ class Process(Generic[F]):
     one_open_case_per_requester: bool = False
     """A second request while one is open is refused (409 on the identity field)."""
     answer_fields: tuple[AnswerField, ...] = ()
+    done_text: Text | None = None
+    """What the requester reads above the answer fields once the case is done."""
     reveals_credentials: bool = False
     """The answer includes an initial password shown once on the tracking page; the login it
     belongs to is the first answer field."""

@@ -58,7 +58,21 @@ EMAIL_ACCOUNT: Process[EmailRequestForm] = Process(
     identity_field="national_code",
     one_open_case_per_requester=True,
     answer_fields=(AnswerField("address", Text("نشانی ایمیل", "Address"), left_to_right=True),),
+    done_text=Text("ایمیل دانشگاهی شما ساخته شد:", "Your university e-mail was created:"),
     reveals_credentials=True,
+    labels={
+        # The registry check's answers, shown beside the identity task.
+        "registry.not in the registry": Text(
+            "در سامانه اطلاعات افراد یافت نشد", "Not in the person registry"
+        ),
+        "registry.inactive in the registry": Text(
+            "در سامانه اطلاعات افراد غیرفعال است", "Inactive in the person registry"
+        ),
+        "registry.affiliation differs from the registry": Text(
+            "نوع وابستگی با سامانه اطلاعات افراد یکی نیست",
+            "Affiliation differs from the person registry",
+        ),
+    },
     receipt_steps=(
         Text(
             "کارشناس ایمیل فرم شما را بررسی می‌کند.",

@@ -179,11 +179,11 @@ def delete_holiday(day: date, session: SessionDep) -> None:
 
 
 @router.post("/people/import", response_model=ImportReport, responses=documented(413))
-async def import_registry(
+def import_registry(
     file: Annotated[UploadFile, File()], request: Request, session: SessionDep
 ) -> ImportReport:
     """Upload the person registry as CSV (UTF-8): national_code, member_id, first_name, …"""
-    raw = await file.read(20 * 1024 * 1024 + 1)
+    raw = file.file.read(20 * 1024 * 1024 + 1)
     if len(raw) > 20 * 1024 * 1024:
         raise ApiError(413, "invalid_value", [_problem("file", "invalid_value", request)])
     try:

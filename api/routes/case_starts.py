@@ -18,11 +18,11 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError, FieldProblem, documented, lang_of
+from api.blocking import run_blocking
+from api.errors import ApiError, FieldProblem, documented, lang_of, unavailable
 from api.security import optional_user
 from api.temporal import start_case_workflow
 from db.calendar import working_calendar
@@ -35,7 +35,7 @@ from db.case_store import (
 )
 from db.models import Case, User
 from domain.calendar import format_jalali
-from domain.messages import message
+from domain.messages import Lang, message
 from processes.declaration import Process, Registry
 from settings import Settings
 
@@ -82,7 +82,7 @@ def _accept(
     form: BaseModel,
     idempotency_key: str | None,
     started_by: str | None,
-    lang: str,
+    lang: Lang,
 ) -> tuple[Case, BaseModel, bool]:
     """Write the case and its form, or find the one this key opened: (case, form, replayed)."""
     with Session(engine, expire_on_commit=False) as session:
@@ -140,7 +140,7 @@ def _replayed_form(
     stored = stored_form(session, process, case.id)
     if stored is None:
         # The first attempt's start failed and it was removed a moment ago: retry anew.
-        raise ApiError(503, "unavailable")
+        raise unavailable()
     if process.requester(stored).identity != process.requester(form).identity:
         raise ApiError(409, "idempotency_conflict")
     return stored
@@ -182,7 +182,7 @@ async def start_case(
     state = request.app.state
     settings: Settings = state.settings
     _may_start(process, user)
-    case, form, replayed = await run_in_threadpool(
+    case, form, replayed = await run_blocking(
         _accept,
         state.engine,
         settings,
@@ -199,10 +199,10 @@ async def start_case(
         log.exception("could not start the workflow of case %s", case.tracking_code)
         if replayed:
             # The case is kept: the recovery sweep (or the client's next retry) starts it.
-            raise ApiError(503, "unavailable") from None
+            raise unavailable() from None
         if await _workflow_exists(client, case) is False:
-            await run_in_threadpool(_forget, state.engine, process, case)
-            raise ApiError(503, "unavailable") from None
+            await run_blocking(_forget, state.engine, process, case)
+            raise unavailable() from None
         # Temporal cannot be asked: the case is kept and the recovery sweep starts its
         # workflow, so it is accepted and the person gets the tracking code now.
     return receipt_of(case), replayed

@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
+from api.blocking import run_blocking
 from api.errors import ApiError, documented, lang_of
 from api.routes.tasks import ClientDep, TaskSummary, run_update
 from api.routes.tracking import Answer, answer_of
@@ -111,14 +112,11 @@ async def _live(client: Client, case: Case) -> CaseLive | None:
         return None
 
 
-@router.get("/api/cases/{tracking_code}", response_model=CaseDetail, summary="A case in full")
-async def case_detail(
-    tracking_code: str,
-    user: CurrentUser,
-    session: SessionDep,
-    client: ClientDep,
-    processes: ProcessesDep,
-) -> CaseDetail:
+def _case_record(
+    session: Session, user: User, tracking_code: str
+) -> tuple[Case, list[CaseEvent], list[Task]]:
+    """The case with its timeline and tasks, in a worker thread; ends the read transaction, so
+    no pooled connection waits on the live query."""
     case = accessible_case(session, user, tracking_code)
     events = session.exec(
         select(CaseEvent)
@@ -128,8 +126,20 @@ async def case_detail(
     tasks = session.exec(
         select(Task).where(Task.case_id == case.id).order_by(col(Task.created_at), col(Task.id))
     ).all()
+    session.commit()
+    return case, list(events), list(tasks)
+
+
+@router.get("/api/cases/{tracking_code}", response_model=CaseDetail, summary="A case in full")
+async def case_detail(
+    tracking_code: str,
+    user: CurrentUser,
+    session: SessionDep,
+    client: ClientDep,
+    processes: ProcessesDep,
+) -> CaseDetail:
+    case, events, tasks = await run_blocking(_case_record, session, user, tracking_code)
     process = processes[case.process]
-    session.commit()  # no pooled connection waits on the live query
     return CaseDetail(
         **case.model_dump(
             include={
@@ -186,6 +196,13 @@ def add_comment(
     return TimelineEntry(**event.model_dump(), at_jalali=format_jalali(event.at))
 
 
+def _open_case(session: Session, user: User, tracking_code: str) -> Case:
+    case = accessible_case(session, user, tracking_code)
+    if case.status != CaseStatus.open:
+        raise ApiError(409, "case_closed")
+    return case
+
+
 @router.post(
     "/api/cases/{tracking_code}/cancel",
     response_model=CaseStatus,
@@ -200,10 +217,8 @@ async def cancel_case(
     session: SessionDep,
     client: ClientDep,
 ) -> CaseStatus:
-    case = accessible_case(session, admin, tracking_code)
-    if case.status != CaseStatus.open:
-        raise ApiError(409, "case_closed")
-    return await run_update(
+    case = await run_blocking(_open_case, session, admin, tracking_code)
+    status_now: CaseStatus = await run_update(
         client,
         session,
         case,
@@ -211,3 +226,4 @@ async def cancel_case(
         CancelCaseInput(actor=actor_of(admin), reason=body.reason),
         lang_of(request),
     )
+    return status_now

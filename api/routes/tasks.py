@@ -19,8 +19,9 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError, FieldProblem, documented, field_problems, lang_of
-from api.security import CurrentUser, SessionDep, actor_of, require_role
+from api.blocking import run_blocking
+from api.errors import ApiError, FieldProblem, documented, field_problems, lang_of, unavailable
+from api.security import CurrentUser, ProcessesDep, SessionDep, actor_of, require_role
 from api.temporal import case_handle, temporal_client
 from db.models import Case, Task, User
 from domain.calendar import format_jalali
@@ -106,10 +107,22 @@ def _summary(task: Task, tracking_code: str) -> dict[str, Any]:
 def my_tasks(
     user: CurrentUser,
     session: SessionDep,
+    processes: ProcessesDep,
+    lang: Annotated[Lang, Depends(lang_of)],
     process: Annotated[str | None, Query(max_length=40)] = None,
     overdue: bool | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Cartable:
+    if process is not None and process not in processes:
+        raise ApiError(
+            422,
+            "invalid_value",
+            [
+                FieldProblem(
+                    field="process", reason=message("invalid_value", lang), code="invalid_value"
+                )
+            ],
+        )
     visible = visible_to(user)
     filters = []
     if process is not None:
@@ -178,10 +191,16 @@ def _may_see(user: User, task: Task) -> bool:
     summary="A task with its form",
 )
 def task_detail(task_id: str, user: CurrentUser, session: SessionDep) -> TaskDetail:
-    task, case = _task_and_case(session, task_id)
-    if not _may_see(user, task):
+    detail, visible = read_task(session, task_id, user)
+    if not visible:
         raise ApiError(403, "task_not_yours")
-    return TaskDetail.model_validate(_summary(task, case.tracking_code))
+    return detail
+
+
+def read_task(session: Session, task_id: str, user: User) -> tuple[TaskDetail, bool]:
+    """The task with its form, and whether `user` may see it (404 when there is none)."""
+    task, case = _task_and_case(session, task_id)
+    return TaskDetail.model_validate(_summary(task, case.tracking_code)), _may_see(user, task)
 
 
 def _refusal(error: WorkflowUpdateFailedError, lang: Lang) -> ApiError:
@@ -210,9 +229,10 @@ async def run_update(
 ) -> Any:
     """Deliver an Update to the case's workflow; its validator's refusal becomes 4xx.
 
-    The session's read transaction ends first: no pooled connection waits on Temporal.
+    The session's read transaction ends first (in a worker thread): no pooled connection
+    waits on Temporal.
     """
-    session.commit()
+    await run_blocking(session.commit)
     try:
         return await case_handle(client, case).execute_update(update, arg)
     except WorkflowUpdateFailedError as error:
@@ -221,10 +241,10 @@ async def run_update(
         if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             raise ApiError(409, "task_not_open") from None  # the workflow has closed
         log.warning("update to %s failed: %s", case.workflow_id, error.status.name)
-        raise ApiError(503, "unavailable") from None
+        raise unavailable() from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         log.warning("update to %s timed out (no worker?)", case.workflow_id)
-        raise ApiError(503, "unavailable") from None
+        raise unavailable() from None
 
 
 ClientDep = Annotated[Client, Depends(temporal_client)]
@@ -252,10 +272,19 @@ async def run_task_update(
             if error.code != "task_not_open":
                 raise
         await asyncio.sleep(pause)
-        session.refresh(task)
+        await run_blocking(session.refresh, task)
         if task.status != TaskStatus.open:
             raise ApiError(409, "task_not_open")
     return await run_update(client, session, case, update, arg, lang)
+
+
+def _decidable_task(session: Session, task_id: str, user: User) -> tuple[Task, Case]:
+    task, case = _task_and_case(session, task_id)
+    if task.status != TaskStatus.open or case.status != CaseStatus.open:
+        raise ApiError(409, "task_not_open")
+    if not _may_see(user, task):
+        raise ApiError(403, "task_not_yours")
+    return task, case
 
 
 @router.post(
@@ -272,12 +301,8 @@ async def complete_task(
     session: SessionDep,
     client: ClientDep,
 ) -> TaskCompletion:
-    task, case = _task_and_case(session, task_id)
-    if task.status != TaskStatus.open or case.status != CaseStatus.open:
-        raise ApiError(409, "task_not_open")
-    if not _may_see(user, task):
-        raise ApiError(403, "task_not_yours")
-    return await run_task_update(
+    task, case = await run_blocking(_decidable_task, session, task_id, user)
+    completion: TaskCompletion = await run_task_update(
         client,
         session,
         task,
@@ -286,12 +311,33 @@ async def complete_task(
         CompleteTaskInput(task_id=task_id, actor=actor_of(user), decision=decision),
         lang_of(request),
     )
+    return completion
 
 
 class Reassignment(BaseModel):
     assignee: str
     """Username who will hold the task; must hold the step's role."""
     reason: str = Field(min_length=3, max_length=500)
+
+
+def _reassignable_task(
+    session: Session, task_id: str, assignee_name: str, lang: Lang
+) -> tuple[Task, Case]:
+    """The open task, if `assignee_name` is an active user who holds its role and scope."""
+    task, case = _task_and_case(session, task_id)
+    if task.status != TaskStatus.open:
+        raise ApiError(409, "task_not_open")
+    assignee = session.exec(select(User).where(User.username == assignee_name)).first()
+    if (
+        assignee is None
+        or not assignee.is_active
+        or not actor_of(assignee).covers(Role(task.role), task.scope)
+    ):
+        problem = FieldProblem(
+            field="assignee", reason=message("forbidden", lang), code="forbidden"
+        )
+        raise ApiError(422, "invalid_value", [problem])
+    return task, case
 
 
 @router.post(
@@ -308,27 +354,10 @@ async def reassign_task(
     session: SessionDep,
     client: ClientDep,
 ) -> OpenTaskView:
-    task, case = _task_and_case(session, task_id)
-    if task.status != TaskStatus.open:
-        raise ApiError(409, "task_not_open")
-    assignee = session.exec(select(User).where(User.username == body.assignee)).first()
-    if (
-        assignee is None
-        or not assignee.is_active
-        or not actor_of(assignee).covers(Role(task.role), task.scope)
-    ):
-        raise ApiError(
-            422,
-            "invalid_value",
-            [
-                FieldProblem(
-                    field="assignee",
-                    reason=message("forbidden", lang_of(request)),
-                    code="forbidden",
-                )
-            ],
-        )
-    return await run_task_update(
+    task, case = await run_blocking(
+        _reassignable_task, session, task_id, body.assignee, lang_of(request)
+    )
+    view: OpenTaskView = await run_task_update(
         client,
         session,
         task,
@@ -339,3 +368,4 @@ async def reassign_task(
         ),
         lang_of(request),
     )
+    return view

@@ -16,7 +16,7 @@ from api.rate_limit import RateLimiter
 from api.security import ProcessesDep, SessionDep, SettingsDep
 from db.models import Case, CaseEvent, CredentialReveal
 from domain.calendar import format_jalali
-from domain.cases import CaseStatus
+from domain.cases import CaseOutcome, CaseStatus
 from domain.credentials import CredentialVault
 from domain.text import normalize_digits
 from processes.declaration import Process
@@ -56,6 +56,9 @@ class Answer(BaseModel):
     """done, refused or cancelled."""
     reason: str | None = None
     """Why the request was refused or cancelled."""
+    text_fa: str | None = None
+    text_en: str | None = None
+    """What the process tells the requester when it is done, if it says more than "done"."""
     items: list[AnswerItem] = []
 
 
@@ -110,9 +113,12 @@ def answer_of(process: Process[Any], case: Case) -> Answer | None:
     if case.status == CaseStatus.open or not case.outcome:
         return None
     detail = case.outcome_detail
+    done = case.outcome == CaseOutcome.done and process.done_text is not None
     return Answer(
         outcome=case.outcome,
         reason=detail.get("reason"),
+        text_fa=process.done_text.fa if done and process.done_text else None,
+        text_en=process.done_text.en if done and process.done_text else None,
         items=[
             AnswerItem(
                 key=f.key,

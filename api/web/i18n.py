@@ -16,7 +16,8 @@ TABLES = Path(__file__).parent / "i18n"
 
 @cache
 def table(lang: Lang) -> dict[str, str]:
-    return json.loads((TABLES / f"{lang.value}.json").read_text(encoding="utf-8"))
+    labels: dict[str, str] = json.loads((TABLES / f"{lang.value}.json").read_text("utf-8"))
+    return labels
 
 
 class Translator:

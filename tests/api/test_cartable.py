@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -23,6 +24,8 @@ def add_task(
     overdue=False,
     status=TaskStatus.open,
     due_in_hours: int = 24,
+    form_schema: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
 ) -> Task:  # type: ignore[no-untyped-def]
     case = open_case(engine, form_data())
     task = Task(
@@ -38,7 +41,8 @@ def add_task(
         overdue=overdue,
         status=status,
         due_at=datetime.now(UTC) + timedelta(hours=due_in_hours),
-        form_schema={"type": "object"},
+        form_schema=form_schema or {"type": "object"},
+        context=context or {},
     )
     with Session(engine, expire_on_commit=False) as session:
         session.add(task)
@@ -75,8 +79,10 @@ async def test_cartable_by_role_scope_and_assignee(
 
     late = await api.get("/api/tasks", headers=headers, params={"overdue": True})
     assert [t["id"] for t in late.json()["items"]] == [mine_late.id]
-    other = await api.get("/api/tasks", headers=headers, params={"process": "sepas_error"})
-    assert other.json()["items"] == [] and other.json()["total"] == 0
+    mine_only = await api.get("/api/tasks", headers=headers, params={"process": "email_account"})
+    assert mine_only.json()["total"] == 4
+    unknown = await api.get("/api/tasks", headers=headers, params={"process": "sepas_error"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "process"
 
     assert (await api.get(f"/api/tasks/{mine.id}", headers=headers)).status_code == 200
     denied = await api.get(f"/api/tasks/{other_scope.id}", headers=headers)

@@ -1,4 +1,5 @@
-"""Every label the pages use exists in both translation tables."""
+"""Every label the pages use exists in both translation tables, and no page text is fixed in one
+language."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from pathlib import Path
 from api.web.i18n import table
 from domain.cases import Role
 from domain.messages import Lang
+from processes.email_account import EMAIL_ACCOUNT
 from processes.registry import PROCESSES
 
-TEMPLATES = Path(__file__).parents[2] / "api" / "web" / "templates"
+ROOT = Path(__file__).parents[2]
+TEMPLATES = ROOT / "api" / "web" / "templates"
 LITERAL_KEY = re.compile(r"""t\(\s*'([a-z_.]+)'\s*[,)]""")
+NAMED_IN_TEXT = re.compile(r'(?:aria-label|aria-description|title|alt|placeholder)="([^"{]*)"')
+REGISTRY_ANSWER = re.compile(r'RegistryMatch\(found=False, detail="([^"]+)"\)')
 
 
 def test_both_tables_have_the_same_labels() -> None:
@@ -20,7 +25,7 @@ def test_both_tables_have_the_same_labels() -> None:
 
 
 def test_every_literal_label_in_templates_exists() -> None:
-    used = {k for f in TEMPLATES.glob("*.html") for k in LITERAL_KEY.findall(f.read_text())}
+    used = {k for f in TEMPLATES.rglob("*.html") for k in LITERAL_KEY.findall(f.read_text())}
     assert len(used) > 50
     assert used - set(table(Lang.fa)) == set()
 
@@ -35,3 +40,24 @@ def test_every_process_declares_its_texts_in_both_languages() -> None:
         texts = [process.title, process.description, *process.receipt_steps]
         texts += [f.label for f in process.answer_fields] + list(process.labels.values())
         assert all(text.fa.strip() and text.en.strip() for text in texts), process.kind
+
+
+def test_no_accessible_name_is_written_in_one_language() -> None:
+    """aria-label, title, alt and placeholder come from the tables, or the other page shows
+    them in the wrong language (the cartable's pager once said "pages" on the Persian page)."""
+    literal = {
+        f"{f.relative_to(TEMPLATES)}: {text}"
+        for f in TEMPLATES.rglob("*.html")
+        for text in NAMED_IN_TEXT.findall(f.read_text())
+        if re.search("[A-Za-z\u0600-\u06ff]", text)
+    }
+    assert literal == set()
+
+
+def test_every_registry_answer_has_a_label() -> None:
+    """The identity task shows the registry check's answer (English, from the activity) through
+    the e-mail process's labels: `registry.` + the answer."""
+    source = (ROOT / "activities" / "email_account.py").read_text()
+    answers = REGISTRY_ANSWER.findall(source)
+    assert len(answers) >= 3
+    assert {"registry." + answer for answer in answers} <= set(EMAIL_ACCOUNT.labels)

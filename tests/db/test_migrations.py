@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401
+from processes.registry import PROCESSES
 
 
 def test_models_match_migrations(engine: Engine) -> None:
@@ -15,3 +16,13 @@ def test_models_match_migrations(engine: Engine) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
+
+
+def test_every_process_table_is_in_the_migrated_schema(engine: Engine) -> None:
+    """A process declares its tables; the product's migrations must create each of them."""
+    with engine.connect() as conn:
+        existing = set(inspect(conn).get_table_names())
+    for process in PROCESSES:
+        assert process.form_table in process.tables, process.kind
+        declared = {t.__tablename__ for t in process.tables}  # type: ignore[misc]
+        assert declared <= existing, (process.kind, declared - existing)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from processes.declaration import Registry
 from processes.registry import PROCESSES
 from settings import Settings
-from tests.e2e.loan_process import LOAN, LoanRequest
+from tests.e2e.loan_process import LOAN, loan_tables
 from tests.stack import Stack, running_stack
 
 
@@ -19,10 +19,9 @@ from tests.stack import Stack, running_stack
 async def stack(
     settings: Settings, engine: Engine, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    # What the loan process's migration would do.
-    LoanRequest.metadata.create_all(engine)
     processes = Registry([*PROCESSES, LOAN])
-    async with running_stack(
-        settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-e2e", processes
-    ) as running:
-        yield running
+    with loan_tables(engine):
+        async with running_stack(
+            settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-e2e", processes
+        ) as running:
+            yield running

@@ -1,0 +1,182 @@
+"""What every audience's pages share: rendering, the CSRF check, the login gate, error pages.
+
+The pages hold no business logic: they turn form posts into the API's models, call the API's
+functions, and show their answers or errors in the reader's language. Every form works
+without JavaScript; state-changing forms carry a CSRF token (double-submit cookie).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import Client
+
+from api.errors import ApiError, field_problems
+from api.security import session_user
+from api.temporal import temporal_client
+from api.web.i18n import Translator
+from db.models import User
+from domain.cases import Role
+from domain.messages import Lang, message
+from processes.declaration import Registry
+
+templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
+
+CSRF_COOKIE = "peygir_csrf"
+LANG_COOKIE = "lang"
+
+PageUser = Annotated[User | None, Depends(session_user)]
+ClientDep = Annotated[Client, Depends(temporal_client)]
+
+
+class LoginRequired(Exception):
+    """Raised by staff pages without a session; answered with a redirect to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def page_lang(request: Request) -> Lang:
+    """Pages are Persian unless the reader chose English (a cookie), whatever the browser says."""
+    return Lang.en if request.cookies.get(LANG_COOKIE) == Lang.en else Lang.fa
+
+
+def _csrf(request: Request) -> str:
+    return request.cookies.get(CSRF_COOKIE) or request.state.__dict__.setdefault(
+        "new_csrf", secrets.token_urlsafe(24)
+    )
+
+
+def render(
+    request: Request,
+    template: str,
+    user: User | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    t = Translator(page_lang(request))
+    token = _csrf(request)
+    processes: Registry = request.app.state.processes
+
+    def process_title(kind: str) -> str:
+        return processes[kind].title(t.lang) if kind in processes else kind
+
+    def label(kind: str, key: str, default: str | None = None) -> str:
+        """A field's label: the process's own, else the shared table, else `default`."""
+        own = processes[kind].label(key, t.lang) if kind in processes else None
+        return own or t("field." + key, key if default is None else default)
+
+    def shown(kind: str, key: str, value: Any) -> str:
+        """A value of the case's data: coded values by their label, digits as the reader's."""
+        if value is None or value == "":
+            return "—"
+        text = str(value)
+        coded = label(kind, f"{key}.{text}", "")
+        if coded:
+            return coded
+        return t.num(text) if text.isascii() and text.isdigit() else text
+
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "t": t,
+            "lang": t.lang.value,
+            "user": user,
+            "is_admin": user is not None and Role.admin in user.roles,
+            "csrf_token": token,
+            "path": request.url.path,
+            "query": request.url.query,
+            "process_title": process_title,
+            "label": label,
+            "shown": shown,
+            **context,
+        },
+        status_code=status_code,
+    )
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+async def posted_form(request: Request) -> dict[str, str]:
+    """The posted fields, after checking the CSRF token against its cookie."""
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, fields.pop("csrf_token", "")):
+        raise ApiError(403, "csrf")
+    return fields
+
+
+PostedForm = Annotated[dict[str, str], Depends(posted_form)]
+"""The CSRF-checked form, read on the event loop, so the page handler itself can be a sync
+`def` that FastAPI runs in a worker thread with its database work."""
+
+
+def staff(request: Request, user: User | None) -> User:
+    if user is None:
+        raise LoginRequired(
+            request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        )
+    return user
+
+
+def admin_only(request: Request, user: User | None) -> User:
+    me = staff(request, user)
+    if Role.admin not in me.roles:
+        raise ApiError(403, "forbidden")
+    return me
+
+
+def problems_by_field(error: ValidationError, lang: Lang) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    for p in field_problems([dict(e) for e in error.errors()], lang):
+        problems.setdefault(p.field.split(".")[0], p.reason)
+    return problems
+
+
+def install(app: FastAPI) -> None:
+    """Page-level handlers: login redirects, CSRF and API errors rendered as pages."""
+
+    json_errors = app.exception_handlers[ApiError]
+    json_http_errors = app.exception_handlers[StarletteHTTPException]
+
+    async def answer_json(handler: Any, request: Request, exc: Exception) -> Response:
+        answer: Response = await handler(request, exc)
+        return answer
+
+    async def http_error_page(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if request.url.path.startswith(("/api/", "/codec/", "/static/", "/docs", "/openapi")):
+            return await answer_json(json_http_errors, request, exc)
+        t = Translator(page_lang(request))
+        text = t("error.not_found") if exc.status_code == 404 else str(exc.detail)
+        return render(request, "error.html", None, status_code=exc.status_code, problem=text)
+
+    async def to_login(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    async def error_page(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        if request.url.path.startswith(("/api/", "/codec/")):
+            return await answer_json(json_errors, request, exc)
+        t = Translator(page_lang(request))
+        text = t("error.csrf") if exc.code == "csrf" else message(exc.code, t.lang)
+        page = render(request, "error.html", None, status_code=exc.status_code, problem=text)
+        page.headers.update(exc.headers or {})
+        return page
+
+    app.add_exception_handler(StarletteHTTPException, http_error_page)
+    app.add_exception_handler(LoginRequired, to_login)
+    app.add_exception_handler(ApiError, error_page)

@@ -1,0 +1,274 @@
+"""Staff pages: login and logout, the cartable, a task's form, a case's page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+from temporalio.client import Client
+
+from api.blocking import run_blocking
+from api.errors import ApiError
+from api.routes import cases, tasks
+from api.security import SESSION_COOKIE, SessionDep, SettingsDep, authenticate, issue_token
+from api.web.pages.shared import (
+    ClientDep,
+    PageUser,
+    PostedForm,
+    admin_only,
+    page_lang,
+    posted_form,
+    problems_by_field,
+    render,
+    staff,
+)
+from api.web.schema_form import FormField, fields_of, read_posted
+from db.models import User
+from domain.cases import Role
+from domain.messages import message
+from processes.declaration import Registry
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, user: PageUser, next: str = "/cartable") -> HTMLResponse:
+    return render(request, "staff/login.html", user, next=next, username="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request, session: SessionDep, settings: SettingsDep, posted: PostedForm
+) -> Response:
+    target = posted.get("next") or "/cartable"
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/cartable"
+    user = authenticate(session, posted.get("username", "").strip(), posted.get("password", ""))
+    if user is None:
+        return render(
+            request,
+            "staff/login.html",
+            None,
+            status_code=401,
+            next=target,
+            username=posted.get("username", ""),
+            problem=message("invalid_credentials", page_lang(request)),
+        )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        issue_token(settings, user.username),
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_base_url.startswith("https://"),
+        max_age=settings.access_token_minutes * 60,
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await posted_form(request)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/cartable", response_class=HTMLResponse)
+def cartable(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    process: str | None = None,
+    overdue: bool | None = None,
+    page: int = 1,
+    done: str = "",
+) -> HTMLResponse:
+    me = staff(request, user)
+    processes: Registry = request.app.state.processes
+    process = process if process in processes else None
+    listing = tasks.my_tasks(
+        me,
+        session,
+        processes,
+        page_lang(request),
+        process,
+        overdue or None,
+        max(1, min(page, 10_000)),
+    )
+    query = {"process": process} if process else {}
+    if overdue:
+        query["overdue"] = "true"
+    return render(
+        request,
+        "staff/cartable.html",
+        me,
+        listing=listing,
+        process=process,
+        overdue=overdue,
+        page=page,
+        page_size=tasks.PAGE_SIZE,
+        processes=list(processes),
+        done=done,
+        base_query=urlencode(query),
+    )
+
+
+def _task_page(
+    request: Request,
+    me: User,
+    detail: tasks.TaskDetail,
+    fields: list[FormField],
+    status_code: int = 200,
+    problem: str | None = None,
+    refused: bool = False,
+) -> HTMLResponse:
+    return render(
+        request,
+        "staff/task.html",
+        me,
+        status_code=status_code,
+        task=detail,
+        fields=fields,
+        problem=problem,
+        refused=refused,
+    )
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+def task_page(task_id: str, request: Request, user: PageUser, session: SessionDep) -> HTMLResponse:
+    me = staff(request, user)
+    detail = tasks.task_detail(task_id, me, session)
+    return _task_page(request, me, detail, fields_of(detail.form_schema))
+
+
+@router.post("/tasks/{task_id}", response_class=HTMLResponse)
+async def task_decide(
+    task_id: str, request: Request, user: PageUser, session: SessionDep, client: ClientDep
+) -> Response:
+    me = staff(request, user)
+    posted = await posted_form(request)
+    detail, visible = await run_blocking(tasks.read_task, session, task_id, me)
+    fields = fields_of(detail.form_schema)
+    decision = read_posted(fields, posted)
+    try:
+        if not visible:
+            raise ApiError(403, "task_not_yours")
+        await tasks.complete_task(task_id, decision, request, me, session, client)
+    except ApiError as error:
+        lang = page_lang(request)
+        by_name = {f.name: f for f in fields}
+        for problem in error.errors:
+            target = by_name.get(problem.field.split(".")[0])
+            if target is not None:
+                target.error = problem.reason
+        unplaced = [p.reason for p in error.errors if p.field.split(".")[0] not in by_name]
+        text = " ".join([message(error.code, lang), *unplaced])
+        # The form stays as typed, the answer beside it, even if the task closed or went to
+        # someone else meanwhile; the case's data is shown only to who may still see it.
+        shown = detail if visible else detail.model_copy(update={"context": {}})
+        page = _task_page(request, me, shown, fields, error.status_code, problem=text, refused=True)
+        page.headers.update(error.headers or {})
+        return page
+    return RedirectResponse("/cartable?done=1", status_code=303)
+
+
+@router.post("/tasks/{task_id}/reassign", response_class=HTMLResponse)
+async def task_reassign(
+    task_id: str, request: Request, user: PageUser, session: SessionDep, client: ClientDep
+) -> Response:
+    me = admin_only(request, user)
+    posted = await posted_form(request)
+    detail = await run_blocking(tasks.task_detail, task_id, me, session)
+    lang = page_lang(request)
+    try:
+        body = tasks.Reassignment(
+            assignee=posted.get("assignee", "").strip(), reason=posted.get("reason", "")
+        )
+        await tasks.reassign_task(task_id, body, request, me, session, client)
+    except ValidationError as error:
+        problem = " ".join(problems_by_field(error, lang).values())
+        return await _case_view(
+            detail.tracking_code, request, me, session, client, 422, problem=problem
+        )
+    except ApiError as error:
+        reasons = " ".join([message(error.code, lang), *(p.reason for p in error.errors)])
+        return await _case_view(
+            detail.tracking_code, request, me, session, client, error.status_code, problem=reasons
+        )
+    return RedirectResponse(f"/cases/{detail.tracking_code}", status_code=303)
+
+
+async def _case_view(
+    code: str,
+    request: Request,
+    me: User,
+    session: SessionDep,
+    client: Client,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    detail = await cases.case_detail(code, me, session, client, request.app.state.processes)
+    return render(request, "staff/case.html", me, status_code=status_code, case=detail, **context)
+
+
+@router.get("/cases/{code}", response_class=HTMLResponse)
+async def case_page(
+    code: str, request: Request, user: PageUser, session: SessionDep, client: ClientDep
+) -> HTMLResponse:
+    return await _case_view(code, request, staff(request, user), session, client)
+
+
+@router.post("/cases/{code}/comments", response_class=HTMLResponse)
+async def case_comment(
+    code: str, request: Request, user: PageUser, session: SessionDep, client: ClientDep
+) -> Response:
+    me = staff(request, user)
+    posted = await posted_form(request)
+    try:
+        comment = cases.NewComment(text=posted.get("text", ""))
+    except ValidationError as error:
+        return await _case_view(
+            code,
+            request,
+            me,
+            session,
+            client,
+            422,
+            comment_error=problems_by_field(error, page_lang(request)).get("text"),
+        )
+    await run_blocking(cases.add_comment, code, comment, me, session)
+    return RedirectResponse(f"/cases/{code}#timeline", status_code=303)
+
+
+@router.post("/cases/{code}/cancel", response_class=HTMLResponse)
+async def case_cancel(
+    code: str, request: Request, user: PageUser, session: SessionDep, client: ClientDep
+) -> Response:
+    me = staff(request, user)
+    posted = await posted_form(request)
+    lang = page_lang(request)
+    if Role.admin not in me.roles:
+        raise ApiError(403, "forbidden")
+    try:
+        body = cases.CancelRequest(reason=posted.get("reason", ""))
+        await cases.cancel_case(code, body, request, me, session, client)
+    except ValidationError as error:
+        problem, status_code = problems_by_field(error, lang).get("reason"), 422
+    except ApiError as error:
+        problem, status_code = message(error.code, lang), error.status_code
+    else:
+        return RedirectResponse(f"/cases/{code}", status_code=303)
+    return await _case_view(
+        code,
+        request,
+        me,
+        session,
+        client,
+        status_code,
+        cancel_error=problem,
+        cancel_value=posted.get("reason", ""),
+    )
