@@ -44,5 +44,12 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# On SQLite; with BENCH_POSTGRES_URL set (a scratch database: its public schema is dropped), again
+# on PostgreSQL. Each full run writes its database's section of docs/performance.md.
 bench: venv
-	@if [ -f bench/__main__.py ]; then $(BIN)/python -m bench; else echo "bench: no benchmarks yet"; fi
+	@status=0; $(BIN)/python -m bench || status=1; \
+	if [ -n "$$BENCH_POSTGRES_URL" ]; then \
+		echo "== again on PostgreSQL =="; \
+		BENCH_DATABASE_URL="$$BENCH_POSTGRES_URL" $(BIN)/python -m bench || status=1; \
+	fi; \
+	exit $$status

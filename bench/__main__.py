@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from bench import cartable, decision, memory, process, report, submit
 from bench.measure import Figure, scale
@@ -47,7 +48,8 @@ async def main() -> int:
     load_before = report.load_average()
     commit_before = report.commit()
     figures: list[Figure] = []
-    failed: list[str] = []
+    failed: dict[str, str] = {}
+    """Figure name → why it failed."""
     print(f"bench     scale {factor:g}  machine {report.machine()}  load {load_before}", flush=True)
     async with open_stack() as stack:
         print(f"bench     database {stack.database}  temporal {stack.temporal_address}", flush=True)
@@ -57,8 +59,8 @@ async def main() -> int:
                 figure = await asyncio.wait_for(FIGURES[name](stack), budget)
             except Exception as error:
                 traceback.print_exc()
-                print(f"{name:<9} FAILED: {type(error).__name__}: {error}", flush=True)
-                failed.append(name)
+                failed[name] = f"{type(error).__name__}: {error}"
+                print(f"{name:<9} FAILED: {failed[name]}", flush=True)
                 stack.stop_all()
                 continue
             figures.append(figure)
@@ -73,6 +75,8 @@ async def main() -> int:
         + f"  (scale {factor:g}, {(time.perf_counter() - started) / 60:.1f} min)"
     )
     print(summary, flush=True)
+    for name, reason in failed.items():
+        print(f"bench     {name} failed: {reason}", flush=True)
     if len(figures) == len(FIGURES):
         doc = report.write(
             figures,
@@ -102,5 +106,27 @@ async def run() -> int:
         return 130
 
 
+def exit_now(status: int) -> NoReturn:
+    """Leave without the interpreter's finalization, once everything is stopped and printed.
+
+    A Temporal call abandoned by a failed figure (its await cancelled, its RPC still going on in
+    the SDK's native runtime) completes on one of that runtime's threads; during finalization
+    that thread waits forever for the interpreter, while the main thread, dropping the runtime,
+    waits forever for the thread. The bench then printed its summary and never exited.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def cli() -> NoReturn:
+    try:
+        status = asyncio.run(run())
+    except Exception:
+        traceback.print_exc()
+        status = 1
+    exit_now(status)
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(run()))
+    cli()

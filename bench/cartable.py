@@ -9,6 +9,7 @@ The rows are deleted at the end, so the other figures see an empty cartable.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,9 +21,10 @@ from sqlmodel import col
 
 from bench.forms import form_data
 from bench.measure import Figure, ms, percentile, scaled, verdict
+from bench.retry import Answer, Retrying, read_httpx
 from bench.stack import CLERK, Stack
 from db.models import Case, Task
-from domain.cases import CaseStatus, ProcessKind, Role, TaskStatus
+from domain.cases import CaseStatus, Role, TaskStatus
 from domain.email_account import FormReview
 
 TARGET_P95_SECONDS = 0.050
@@ -34,6 +36,14 @@ FIRST_ID = 10_000_000
 ROLES = [r.value for r in Role if r not in (Role.admin, Role.operator)]
 STEPS = ["review_form", "verify_identity", "diagnose", "approve", "visit_site", "fix_record"]
 UNITS = 300
+PROCESS_KINDS = [
+    "email_account",
+    "equipment_repair",
+    "automation_cartable",
+    "shams_rollout",
+    "sepas_error",
+]
+"""The department's five processes: a production cartable holds tasks of all of them."""
 PEOPLE = 2000
 
 
@@ -44,6 +54,7 @@ async def run(stack: Stack) -> Figure:
     now = datetime.now(UTC)
     results: dict[int, tuple[float, float, int]] = {}
     fill_seconds = 0.0
+    retrying = Retrying()
     try:
         async with (
             stack.api() as api,
@@ -56,7 +67,7 @@ async def run(stack: Stack) -> Figure:
                 _fill(stack, inserted, size - inserted, rng, now)
                 fill_seconds += time.perf_counter() - t0
                 inserted = size
-                results[size] = await _measure(http, headers)
+                results[size] = await _measure(http, headers, retrying)
     finally:
         _remove(stack)
     s50, s95, s_seen = results[small]
@@ -83,6 +94,7 @@ async def run(stack: Stack) -> Figure:
             "ratio p95": round(growth, 3),
             "tasks the reader sees (small / large)": f"{s_seen} / {l_seen}",
             "bulk insert s": round(fill_seconds, 1),
+            "503 answers retried after Retry-After": retrying.retried,
         },
         [
             f"database: {stack.database}; reader: technician in 3 of {UNITS} units",
@@ -90,6 +102,8 @@ async def run(stack: Stack) -> Figure:
             "sequential requests, page 1 (50 items) and the counts, bearer token",
         ],
         time.perf_counter() - started,
+        target=f"p95 < {TARGET_P95_SECONDS * 1000:.0f} ms at {_k(large)}, ratio ≤ {TARGET_GROWTH}",
+        result=f"p95 {ms(l95)}, ratio {growth:.2f}",
     )
 
 
@@ -97,17 +111,23 @@ def _k(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
-async def _measure(http: httpx.AsyncClient, headers: dict[str, str]) -> tuple[float, float, int]:
+async def _measure(
+    http: httpx.AsyncClient, headers: dict[str, str], retrying: Retrying
+) -> tuple[float, float, int]:
     """p50, p95 (seconds) of the cartable, and how many tasks it says the reader has."""
     samples: list[float] = []
     total = 0
+
+    async def send() -> Answer:
+        return read_httpx(await http.get("/api/tasks", headers=headers))
+
     for i in range(WARMUP + REQUESTS):
         t0 = time.perf_counter()
-        answer = await http.get("/api/tasks", headers=headers)
+        answer = await retrying(send)
         elapsed = time.perf_counter() - t0
-        if answer.status_code != 200:
-            raise RuntimeError(f"cartable: {answer.status_code} {answer.text}")
-        total = answer.json()["total"]
+        if answer.status != 200:
+            raise RuntimeError(f"cartable: {answer.status} {answer.body[:500]!r}")
+        total = json.loads(answer.body)["total"]
         if i >= WARMUP:
             samples.append(elapsed)
     return percentile(samples, 50), percentile(samples, 95), total
@@ -117,13 +137,12 @@ def _fill(stack: Stack, start: int, count: int, rng: random.Random, now: datetim
     """Bulk-insert `count` cases, each with one open task, numbered from `start`."""
     schema = FormReview.model_json_schema()
     context = {"tracking_code": "", **form_data("cart", "cart", 0)}
-    processes = list(ProcessKind)
     for lo in range(start, start + count, BATCH):
         cases: list[dict[str, Any]] = []
         tasks: list[dict[str, Any]] = []
         for i in range(lo, min(lo + BATCH, start + count)):
             case_id = FIRST_ID + i
-            process = rng.choice(processes)
+            process = rng.choice(PROCESS_KINDS)
             created = now - timedelta(minutes=rng.randrange(60 * 24 * 30))
             code = f"8{i:09d}"
             cases.append(
@@ -134,9 +153,10 @@ def _fill(stack: Stack, start: int, count: int, rng: random.Random, now: datetim
                     "workflow_id": f"bench-cart-{i}",
                     "idempotency_key": None,
                     "requester_name": "زهرا محمدی",
-                    "requester_national_code": context["national_code"],
-                    "requester_mobile": context["mobile"],
+                    "requester_identity": context["national_code"],
+                    "requester_contact": context["mobile"],
                     "requester_unit": context["unit"],
+                    "started_by": None,
                     "status": CaseStatus.open,
                     "current_step": "bench",
                     "outcome": None,

@@ -7,17 +7,19 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from db.case_store import open_email_case
+from db.case_store import open_case as open_case_rows
 from db.models import Case, Person, Task
 from domain.cases import CaseStatus, TaskStatus
 from domain.email_account import EmailRequestForm
+from processes.email_account import EMAIL_ACCOUNT
 
 
 def open_case(engine: Engine, form: EmailRequestForm) -> Case:
     """The case rows the workflow needs (case, form, first timeline event), committed."""
     with Session(engine, expire_on_commit=False) as session:
-        case = open_email_case(
+        case = open_case_rows(
             session,
+            EMAIL_ACCOUNT,
             form,
             idempotency_key=None,
             answer_due_at=datetime.now(UTC) + timedelta(days=7),

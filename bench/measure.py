@@ -34,6 +34,10 @@ class Figure:
     numbers: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    target: str = ""
+    """The target in a few words, for the table of both databases."""
+    result: str = ""
+    """What the target is judged on, measured, in a few words."""
 
 
 def verdict(met: bool) -> str:
@@ -52,7 +56,11 @@ def percentile(samples: Sequence[float], p: float) -> float:
 async def run_pool(
     count: int, concurrency: int, job: Callable[[int], Awaitable[None]], *, timeout: float
 ) -> float:
-    """Run job(0..count-1) with `concurrency` in flight; returns the elapsed seconds."""
+    """Run job(0..count-1) with `concurrency` in flight; returns the elapsed seconds.
+
+    The first job to fail (or the timeout) cancels the others and waits for them, and its error
+    is raised as is: no job outlives the pool to hold a connection or a Temporal call open.
+    """
     indexes = iter(range(count))
 
     async def lane() -> None:
@@ -60,9 +68,12 @@ async def run_pool(
             await job(i)
 
     started = time.perf_counter()
-    await asyncio.wait_for(
-        asyncio.gather(*(lane() for _ in range(min(concurrency, count)))), timeout
-    )
+    try:
+        async with asyncio.timeout(timeout), asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, count)):
+                group.create_task(lane())
+    except ExceptionGroup as failures:
+        raise failures.exceptions[0] from None
     return time.perf_counter() - started
 
 

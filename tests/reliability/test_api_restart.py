@@ -26,8 +26,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import Case
 from settings import Settings
+from supervise import Child, api_argv, child_env, free_port
 from tests.conftest import start_dev_server
-from tests.reliability.harness import PYTHON, Child, child_env, free_port, registered_form
+from tests.reliability.harness import registered_form
 from workflows.search_attributes import TRACKING_CODE
 
 SUBMITTERS = 6
@@ -63,23 +64,13 @@ def api(
 ) -> Iterator[tuple[Child, str]]:
     """The API as deployed (uvicorn, its own process), and its base URL; not started yet."""
     port = free_port()
+    address = temporal.client.service_client.config.target_host
     child = Child(
         "api",
-        [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.app:app_factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        child_env(api_settings, temporal.client.service_client.config.target_host),
-        tmp_path,
+        api_argv(port, "--log-level", "warning"),
+        env=child_env(api_settings.model_copy(update={"temporal_address": address})),
+        cwd=tmp_path,
+        log=tmp_path / "api.log",
     )
     try:
         yield child, f"http://127.0.0.1:{port}"

@@ -8,7 +8,6 @@ out the outages without being restarted. Every case completes, each side effect 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,14 +21,11 @@ from temporalio.client import Client
 from db.models import Task
 from domain.cases import TaskStatus
 from settings import Settings
-from tests.conftest import BIN
+from supervise import WORKER_READY, Child, free_port, temporal_argv
 from tests.reliability.harness import (
     PROGRESS_PER_CASE,
-    WORKER_READY,
-    Child,
     Expert,
     assert_each_effect_once,
-    free_port,
     open_registered_cases,
     progress,
     start_workflows,
@@ -38,7 +34,6 @@ from tests.reliability.harness import (
     workflow_results,
 )
 from workflows.client import connect
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 CASES = 60
 DOWN_SECONDS = 3.0
@@ -52,26 +47,13 @@ class DevServer:
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-        argv = [
-            str(BIN / "temporal"),
-            "server",
-            "start-dev",
-            "--db-filename",
-            str(workdir / "temporal.db"),
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--headless",
-            "--log-level",
-            "error",
-            "--sqlite-pragma",
-            "journal_mode=wal",
-        ]
-        # Registering them again on a restart is accepted (checked): the same command each time.
-        for key in SEARCH_ATTRIBUTES:
-            argv += ["--search-attribute", f"{key.name}=Keyword"]
-        self.child = Child("temporal", argv, dict(os.environ), workdir)
+        # The same command at each restart: registering the search attributes again is accepted.
+        self.child = Child(
+            "temporal",
+            temporal_argv(workdir / "temporal.db", self.port, "--headless", "--log-level", "error"),
+            cwd=workdir,
+            log=workdir / "temporal.log",
+        )
 
     def start(self) -> None:
         self.child.start()

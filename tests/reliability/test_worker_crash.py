@@ -19,11 +19,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from settings import Settings
+from supervise import WORKER_READY, Child
 from tests.conftest import start_dev_server
 from tests.reliability.harness import (
     PROGRESS_PER_CASE,
-    WORKER_READY,
-    Child,
     Expert,
     after_review,
     assert_each_effect_once,
