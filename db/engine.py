@@ -15,6 +15,12 @@ LOCK_TIMEOUT_SECONDS = 30.0
 """How long a statement waits for a lock another connection holds before it fails."""
 
 
+POOL_SIZE = 20
+"""Connections kept open: at least as many as threads that use them at once (the API's database
+threads, the worker's activity threads), so none is opened and closed per request."""
+POOL_OVERFLOW = 20
+
+
 def make_engine(url: str, *, lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS) -> Engine:
     """An engine whose statements give up waiting on another's lock after `lock_timeout_seconds`
     (SQLite's busy timeout, PostgreSQL's lock_timeout), so a held lock becomes an error the API
@@ -22,11 +28,13 @@ def make_engine(url: str, *, lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS)
     parsed = make_url(url)
     lock_ms = max(1, round(lock_timeout_seconds * 1000))
     if parsed.get_backend_name() == "postgresql":
+        # No ping before every checkout (a round trip per transaction): a connection the server
+        # dropped fails its statement once, and SQLAlchemy then discards the whole pool.
         return create_engine(
             url,
-            pool_pre_ping=True,
-            pool_size=10,
-            max_overflow=20,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_recycle=1800,
             connect_args={"options": f"-c lock_timeout={lock_ms}"},
         )
     if parsed.get_backend_name() != "sqlite":
@@ -34,7 +42,10 @@ def make_engine(url: str, *, lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": lock_timeout_seconds}
+        url,
+        connect_args={"check_same_thread": False, "timeout": lock_timeout_seconds},
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
     )
 
     @event.listens_for(engine, "connect")

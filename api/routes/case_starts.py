@@ -91,11 +91,15 @@ def _accept(
             if earlier is not None:
                 return earlier, _replayed_form(session, process, earlier, form), True
         requester = process.requester(form)
-        if (
-            process.one_open_case_per_requester
-            and requester.identity
-            and open_case_of(session, process, requester.identity) is not None
-        ):
+        open_one = (
+            open_case_of(session, process, requester.identity)
+            if process.one_open_case_per_requester and requester.identity
+            else None
+        )
+        if open_one is not None and idempotency_key and open_one.idempotency_key == idempotency_key:
+            # The same key's first attempt committed between the lookup above and this one.
+            return open_one, _replayed_form(session, process, open_one, form), True
+        if open_one is not None:
             raise ApiError(
                 409,
                 "request_in_progress",
