@@ -186,6 +186,8 @@ async def start_case(
     state = request.app.state
     settings: Settings = state.settings
     _may_start(process, user)
+    # An empty key is no key: stored as such, it would clash with every other empty one.
+    idempotency_key = (idempotency_key or "").strip() or None
     case, form, replayed = await run_blocking(
         _accept,
         state.engine,

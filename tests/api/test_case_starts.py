@@ -87,3 +87,15 @@ def test_starters_are_the_public_or_named_roles() -> None:
     assert STAFF_ONLY.may_start([Role.support_lead])
     assert STAFF_ONLY.may_start([Role.admin])
     assert not STAFF_ONLY.may_start([Role.technician])
+
+
+async def test_an_empty_idempotency_key_is_no_key(api: httpx.AsyncClient) -> None:
+    """Two requests with an empty key are two requests, not a clash (the fuzz found a 500)."""
+    from tests.factories import form_data
+
+    answers = [
+        await api.post("/api/email-requests", json=form_data(), headers={"Idempotency-Key": ""})
+        for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] != [500, 500]
+    assert all(a.status_code in (201, 503) for a in answers), [a.text for a in answers]
