@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.messages import MESSAGES, Lang, message, pick_lang
+from processes.declaration import UnknownProcess
 
 log = logging.getLogger("peygir.api")
 
@@ -141,6 +142,13 @@ def install(app: FastAPI) -> None:
             raise exc
         log.warning("%s %s: database lock wait timed out", request.method, request.url.path)
         answer = app.exception_handlers[ApiError](request, unavailable())
+        return await answer if inspect.isawaitable(answer) else answer
+
+    @app.exception_handler(UnknownProcess)
+    async def _unknown_process(request: Request, exc: UnknownProcess) -> Response:
+        """A case of a process this installation no longer runs: not found, not a crash."""
+        log.warning("%s %s: case of unknown process %s", request.method, request.url.path, exc)
+        answer = app.exception_handlers[ApiError](request, ApiError(404, "not_found"))
         return await answer if inspect.isawaitable(answer) else answer
 
     @app.exception_handler(RequestValidationError)

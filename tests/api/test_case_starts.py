@@ -99,3 +99,21 @@ async def test_an_empty_idempotency_key_is_no_key(api: httpx.AsyncClient) -> Non
     ]
     assert [a.status_code for a in answers] != [500, 500]
     assert all(a.status_code in (201, 503) for a in answers), [a.text for a in answers]
+
+
+async def test_a_case_of_a_process_no_longer_run_is_not_found(
+    staff_only_api: httpx.AsyncClient,
+    engine: Engine,
+    make_user: Callable[..., tuple[Any, dict[str, str]]],
+) -> None:
+    """The e-mail case exists, but this app runs only the loan process: 404, not a crash."""
+    from tests.factories import form_data, open_case
+
+    data = form_data()
+    case = open_case(engine, data)
+    _, admin = make_user(Role.admin)
+    tracked = await staff_only_api.get(
+        f"/api/track/{case.tracking_code}", params={"identity": data["national_code"]}
+    )
+    detail = await staff_only_api.get(f"/api/cases/{case.tracking_code}", headers=admin)
+    assert tracked.status_code == detail.status_code == 404
