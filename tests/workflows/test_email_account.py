@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
@@ -494,9 +494,9 @@ async def test_concurrent_reassigns_agree_with_the_database(env, settings, engin
         task = session.get(Task, review.id)
         assert task is not None and task.assignee == live.assignee
         reassigned = session.exec(
-            select(CaseEvent).where(
-                CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.task_reassigned
-            )
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.task_reassigned)
+            .order_by(col(CaseEvent.id))
         ).all()
     assert len(reassigned) == len(names)
     assert task.assignee in reassigned[-1].text_en
