@@ -7,11 +7,12 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete
-from sqlmodel import Session, col
+from sqlalchemy import Engine
+from sqlmodel import Session
 
+from db.case_store import forget_case as forget_case_of_process
 from db.case_store import open_case as open_case_of_process
-from db.models import Case, CaseEvent, EmailRequest, Person
+from db.models import Case, Person
 from domain.email_account import EmailRequestForm
 from processes.email_account import EMAIL_ACCOUNT
 
@@ -64,10 +65,9 @@ def open_case(engine: Engine, data: dict[str, Any], *, key: str | None = None) -
 def forget_case(engine: Engine, case: Case) -> None:
     """Remove a case a test left half-made, so other tests' sweeps never meet it."""
     with Session(engine) as session:
-        for model in (CaseEvent, EmailRequest):
-            session.exec(delete(model).where(col(model.case_id) == case.id))  # type: ignore[call-overload]
-        session.exec(delete(Case).where(col(Case.id) == case.id))  # type: ignore[call-overload]
-        session.commit()
+        stored = session.get(Case, case.id)
+        if stored is not None:
+            forget_case_of_process(session, EMAIL_ACCOUNT, stored)
 
 
 def register_person(engine: Engine, data: dict[str, Any]) -> None:

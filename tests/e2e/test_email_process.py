@@ -28,10 +28,14 @@ async def login(http: httpx.AsyncClient, username: str) -> dict[str, str]:
 
 
 async def wait_for_task(
-    http: httpx.AsyncClient, headers: dict[str, str], tracking_code: str, step: str
+    http: httpx.AsyncClient,
+    headers: dict[str, str],
+    tracking_code: str,
+    step: str,
+    process: str = "email_account",
 ) -> dict[str, Any]:
     for _ in range(300):
-        listing = await http.get("/api/tasks", headers=headers, params={"process": "email_account"})
+        listing = await http.get("/api/tasks", headers=headers, params={"process": process})
         assert listing.status_code == 200, listing.text
         for item in listing.json()["items"]:
             if item["tracking_code"] == tracking_code and item["step"] == step:

@@ -3,7 +3,6 @@ API and web pages: start form, receipt, cartable, task form, tracking with its o
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from typing import Any
@@ -12,7 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.e2e.test_email_process import login
+from tests.e2e.test_email_process import login, wait_closed, wait_for_task
 from tests.stack import Stack
 from workflows.search_attributes import CURRENT_STEP, PROCESS_KIND
 
@@ -35,29 +34,6 @@ def _loan(**overrides: Any) -> dict[str, Any]:
     return data
 
 
-async def _task_of(http: httpx.AsyncClient, headers: dict[str, str], code: str) -> dict[str, Any]:
-    for _ in range(300):
-        listing = await http.get(
-            "/api/tasks", headers=headers, params={"process": "test_laptop_loan"}
-        )
-        assert listing.status_code == 200, listing.text
-        for item in listing.json()["items"]:
-            if item["tracking_code"] == code:
-                return item
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no loan task for {code}")
-
-
-async def _closed_view(http: httpx.AsyncClient, code: str, identity: str) -> dict[str, Any]:
-    for _ in range(300):
-        view = await http.get(f"/api/track/{code}", params={"identity": identity})
-        assert view.status_code == 200, view.text
-        if view.json()["status"] != "open":
-            return view.json()
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"case {code} did not close")
-
-
 async def test_a_process_declared_in_the_tests_runs_through_the_api(stack: Stack) -> None:
     http = stack.http
     data = _loan()
@@ -74,7 +50,7 @@ async def test_a_process_declared_in_the_tests_runs_through_the_api(stack: Stack
     assert receipt["process"] == "test_laptop_loan"
 
     staff = await login(http, "e2e_technician")
-    task = await _task_of(http, staff, code)
+    task = await wait_for_task(http, staff, code, "approve_loan", "test_laptop_loan")
     assert task["step"] == "approve_loan" and task["title_fa"] == "تایید امانت"
     detail = (await http.get(f"/api/tasks/{task['id']}", headers=staff)).json()
     assert detail["context"]["device"] == "laptop"
@@ -94,7 +70,7 @@ async def test_a_process_declared_in_the_tests_runs_through_the_api(stack: Stack
     )
     assert done.status_code == 200, done.text
 
-    view = await _closed_view(http, code, data["personnel_number"])
+    view = await wait_closed(http, code, data["personnel_number"])
     assert view["process_title_en"] == "Laptop loan"
     assert view["answer"]["outcome"] == "done"
     assert [(i["key"], i["label_fa"]) for i in view["answer"]["items"]] == [("room", "محل تحویل")]
@@ -144,7 +120,13 @@ async def test_a_process_declared_in_the_tests_runs_through_the_web_pages(stack:
             },
         )
         assert logged_in.status_code == 303
-        task = await _task_of(stack.http, await login(stack.http, "e2e_technician"), tracking_code)
+        task = await wait_for_task(
+            stack.http,
+            await login(stack.http, "e2e_technician"),
+            tracking_code,
+            "approve_loan",
+            "test_laptop_loan",
+        )
         cartable = await browser.get("/cartable", params={"process": "test_laptop_loan"})
         assert f"/tasks/{quote(task['id'])}" in cartable.text and "امانت لپ‌تاپ" in cartable.text
 
@@ -156,7 +138,7 @@ async def test_a_process_declared_in_the_tests_runs_through_the_web_pages(stack:
         )
         assert decided.status_code == 303, decided.text
 
-        view = await _closed_view(stack.http, tracking_code, data["personnel_number"])
+        view = await wait_closed(stack.http, tracking_code, data["personnel_number"])
         assert view["answer"]["outcome"] == "refused" and view["answer"]["items"] == []
         assert view["answer"]["reason"] == "موجود نیست" and view["answer"]["text_fa"] is None
         track_page = await browser.get("/track")

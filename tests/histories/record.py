@@ -23,7 +23,7 @@ from activities.mail_directory import LocalMailDirectory, MailboxSpec
 from api.temporal import start_case_workflow
 from db.engine import make_engine
 from db.migrate import upgrade
-from db.models import Task
+from db.models import Case, Task
 from domain.cases import Role, TaskStatus
 from domain.email_account import EmailRequestForm
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, ReassignTaskInput
@@ -37,6 +37,22 @@ from workflows.email_account import EmailAccountWorkflow
 HERE = Path(__file__).parent
 EXPERT = Actor(username="email_admin", roles=[Role.email_admin], scopes=["*"])
 ADMIN = Actor(username="admin", roles=[Role.admin], scopes=["*"])
+
+
+async def _started(
+    client: Client, settings: Settings, engine: Engine, data: dict[str, Any]
+) -> tuple[Case, WorkflowHandle[EmailAccountWorkflow, str]]:
+    """A case opened and started as the API does it: search attributes, summary, details."""
+    case = open_case(engine, data)
+    assert case.id is not None
+    await start_case_workflow(
+        client,
+        settings.temporal_task_queue,
+        EMAIL_ACCOUNT,
+        case,
+        EmailRequestForm.model_validate(data),
+    )
+    return case, client.get_workflow_handle_for(EmailAccountWorkflow.run, case.workflow_id)
 
 
 async def _next_task(engine, case_id: int) -> Task:  # type: ignore[no-untyped-def]
@@ -61,17 +77,7 @@ async def _record(
     cancel: bool = False,
 ) -> None:
     """One case through review and identity, then a username choice or an admin's cancel."""
-    case = open_case(engine, data)
-    assert case.id is not None
-    # Started as the API starts it: search attributes, summary, details.
-    await start_case_workflow(
-        client,
-        settings.temporal_task_queue,
-        EMAIL_ACCOUNT,
-        case,
-        EmailRequestForm.model_validate(data),
-    )
-    handle = client.get_workflow_handle_for(EmailAccountWorkflow.run, case.workflow_id)
+    case, handle = await _started(client, settings, engine, data)
     decisions = [
         {"form_complete": True},
         {"identity_confirmed": True},
@@ -96,16 +102,7 @@ async def _record(
 async def _reassigned_at_once(client: Client, settings: Settings, engine: Engine) -> None:
     """Three reassignments of the review at once, then the last assignee refuses the form."""
     data = form_data()
-    case = open_case(engine, data)
-    assert case.id is not None
-    await start_case_workflow(
-        client,
-        settings.temporal_task_queue,
-        EMAIL_ACCOUNT,
-        case,
-        EmailRequestForm.model_validate(data),
-    )
-    handle = client.get_workflow_handle_for(EmailAccountWorkflow.run, case.workflow_id)
+    case, handle = await _started(client, settings, engine, data)
     task = await _next_task(engine, case.id)
     await asyncio.gather(
         *(
