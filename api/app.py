@@ -115,6 +115,9 @@ def create_app(
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(pages.start_pages(processes))
+    for process in processes:
+        for own in process.routes() if process.routes is not None else ():
+            app.include_router(own)
     pages.install(app)
     static = StaticFiles(directory=Path(__file__).parent / "web" / "static")
     app.mount("/static", static, name="static")

@@ -36,6 +36,8 @@ class Role(StrEnum):
     sepas_expert = "sepas_expert"
     hospital_it = "hospital_it"
     his_vendor = "his_vendor"
+    requester = "requester"
+    """The person a case is for, acting from the tracking page; scope: the tracking code."""
 
 
 class CaseStatus(StrEnum):

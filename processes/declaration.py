@@ -20,6 +20,8 @@ from domain.cases import CaseStart, Role
 from domain.messages import Lang
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
+
     from activities.notifications import EmailSender, SmsGateway
     from settings import Settings
     from workflows.human_task import CaseWorkflow
@@ -121,6 +123,9 @@ class Process(Generic[F]):
     """What happens next, as the receipt tells the requester."""
     form_template: str | None = None
     """A page of its own for the start form; None: rendered from the form's JSON schema."""
+    routes: Callable[[], Sequence[APIRouter]] | None = None
+    """Its own API routes and pages (registers, their admin pages); called by the API only, so
+    the worker never imports them."""
 
     @property
     def public(self) -> bool:

@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import db.repair  # noqa: F401
 from db.engine import make_engine
 from settings import get_settings
 

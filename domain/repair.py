@@ -1,0 +1,336 @@
+"""Process 2 (نگهداری و تعمیر تجهیزات رایانه‌ای ستاد): the fault report, the decisions of its
+human steps, and the rules of warranty, vendor matching and cost."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from domain.cases import CaseStart
+from domain.identity import normalize_mobile
+from domain.tasks import Decision
+from domain.text import normalize_digits, normalize_text
+
+
+class AssetKind(StrEnum):
+    pc = "pc"
+    laptop = "laptop"
+    printer = "printer"
+    scanner = "scanner"
+    monitor = "monitor"
+    network_device = "network_device"
+    other = "other"
+
+
+ASSET_KIND_FA: dict[AssetKind, str] = {
+    AssetKind.pc: "رایانه رومیزی",
+    AssetKind.laptop: "لپ‌تاپ",
+    AssetKind.printer: "چاپگر",
+    AssetKind.scanner: "اسکنر",
+    AssetKind.monitor: "نمایشگر",
+    AssetKind.network_device: "تجهیز شبکه",
+    AssetKind.other: "سایر",
+}
+
+
+class AssetState(StrEnum):
+    in_service = "in_service"
+    in_repair = "in_repair"
+    replace_recommended = "replace_recommended"
+    """Found not repairable: the IT office recommends a replacement."""
+
+
+class Urgency(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    critical = "critical"
+
+
+class RepairPath(StrEnum):
+    in_house = "in_house"
+    vendor = "vendor"
+    warranty = "warranty"
+    """Sent to the vendor that holds the asset's warranty."""
+
+
+class VendorReportKind(StrEnum):
+    received = "received"
+    diagnosed = "diagnosed"
+    """Diagnosed, with a quote."""
+    waiting_parts = "waiting_parts"
+    repaired = "repaired"
+    unrepairable = "unrepairable"
+
+
+FINAL_VENDOR_REPORTS = frozenset({VendorReportKind.repaired, VendorReportKind.unrepairable})
+
+VENDOR_REPORT_FA: dict[VendorReportKind, str] = {
+    VendorReportKind.received: "تجهیز را تحویل گرفت",
+    VendorReportKind.diagnosed: "عیب‌یابی کرد و هزینه را اعلام کرد",
+    VendorReportKind.waiting_parts: "در انتظار قطعه است",
+    VendorReportKind.repaired: "تعمیر را تمام کرد",
+    VendorReportKind.unrepairable: "تجهیز قابل تعمیر نیست",
+}
+VENDOR_REPORT_EN: dict[VendorReportKind, str] = {
+    VendorReportKind.received: "received the equipment",
+    VendorReportKind.diagnosed: "diagnosed it and quoted a price",
+    VendorReportKind.waiting_parts: "is waiting for parts",
+    VendorReportKind.repaired: "finished the repair",
+    VendorReportKind.unrepairable: "found it cannot be repaired",
+}
+
+
+class RepairOutcome(StrEnum):
+    repaired_in_house = "repaired_in_house"
+    repaired_by_vendor = "repaired_by_vendor"
+    not_repairable = "not_repairable"
+    cancelled = "cancelled"
+
+
+def _text(value: object) -> object:
+    return normalize_text(value) if isinstance(value, str) else value
+
+
+def _digits(value: object) -> object:
+    return normalize_digits(value).strip().replace(" ", "") if isinstance(value, str) else value
+
+
+def _check_mobile(value: str) -> str:
+    try:
+        return normalize_mobile(value)
+    except ValueError:
+        raise PydanticCustomError("mobile_invalid", "not an Iranian mobile number") from None
+
+
+def _check_personnel_number(value: str) -> str:
+    if not value.isdigit() or not 3 <= len(value) <= 12:
+        raise PydanticCustomError("personnel_number_invalid", "3 to 12 digits")
+    return value
+
+
+def _check_property_number(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    assert value is not None
+    if not all(ch.isalnum() or ch in "-/" for ch in value):
+        raise PydanticCustomError("property_number_invalid", "digits, letters, - and / only")
+    return value
+
+
+def _empty_is_none(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+PersonnelNumber = Annotated[
+    str, BeforeValidator(_digits), AfterValidator(_check_personnel_number)
+]
+Mobile = Annotated[str, BeforeValidator(_text), AfterValidator(_check_mobile)]
+PropertyNumber = Annotated[
+    str | None,
+    BeforeValidator(lambda v: _empty_is_none(_digits(v))),
+    Field(max_length=30),
+    AfterValidator(_check_property_number),
+]
+ShortText = Annotated[str, BeforeValidator(_text), Field(min_length=2, max_length=200)]
+LongText = Annotated[str, BeforeValidator(_text), Field(min_length=3, max_length=2000)]
+OptionalNote = Annotated[
+    str | None, BeforeValidator(lambda v: _empty_is_none(_text(v))), Field(max_length=2000)
+]
+
+
+class RepairForm(BaseModel):
+    """اعلام خرابی: what a member of the HQ staff reports."""
+
+    personnel_number: PersonnelNumber = Field(title="Personnel number")
+    """The tracking second factor."""
+    mobile: Mobile = Field(title="Mobile")
+    full_name: ShortText = Field(title="Full name")
+    unit: ShortText = Field(title="Unit")
+    property_number: PropertyNumber = Field(default=None, title="Property number")
+    """شماره اموال; looked up in the equipment register, an unknown number is still accepted."""
+    kind: AssetKind | None = Field(default=None, title="Kind of equipment")
+    """Needed when there is no property number; otherwise taken from the register."""
+    location: ShortText = Field(title="Where the equipment is (unit and room)")
+    problem: LongText = Field(title="The problem")
+    urgency: Urgency = Field(default=Urgency.normal, title="Urgency")
+
+    @model_validator(mode="after")
+    def _kind_without_property_number(self) -> Self:
+        if self.property_number is None and self.kind is None:
+            raise PydanticCustomError(
+                "kind_required", "kind: give the kind when there is no property number"
+            )
+        return self
+
+
+class RepairStart(CaseStart):
+    form: RepairForm
+
+
+class Assessment(Decision):
+    """بررسی ابعاد مشکل: can the unit do it with its own means?"""
+
+    in_house: bool = Field(title="Can the unit repair it in-house?")
+    note: OptionalNote = Field(default=None, title="Assessment note")
+
+
+class InHouseRepair(Decision):
+    """ارجاع به کارشناس مربوطه: the technician fixed it, or cannot fix it here."""
+
+    fixed: bool = Field(title="Fixed?")
+    work_done: OptionalNote = Field(default=None, title="Work done")
+    parts_used: OptionalNote = Field(default=None, title="Parts used")
+    minutes_spent: int | None = Field(default=None, ge=1, le=100_000, title="Minutes spent")
+    reason: OptionalNote = Field(default=None, title="Why it cannot be fixed here")
+
+    @model_validator(mode="after")
+    def _outcome_has_its_fields(self) -> Self:
+        if self.fixed and (self.work_done is None or self.minutes_spent is None):
+            raise PydanticCustomError(
+                "fixed_needs_work", "work_done and minutes_spent are needed when fixed"
+            )
+        if not self.fixed and self.reason is None:
+            raise PydanticCustomError("reason_required", "reason: say why it cannot be fixed")
+        return self
+
+
+class VendorChoice(Decision):
+    """ارجاع به شرکت خصوصی: the vendor (one of the active ones that work on this kind)."""
+
+    vendor: str = Field(title="Vendor")
+    """The vendor's id, one of the task's options."""
+    dispatched_on: date = Field(title="Dispatch date")
+    taken_by: ShortText = Field(title="Taken by (the vendor's courier)")
+    note: OptionalNote = Field(default=None, title="Note to the vendor")
+
+
+class VendorDispatch(Decision):
+    """The dispatch of a warranty repair: the vendor is fixed by the warranty."""
+
+    dispatched_on: date = Field(title="Dispatch date")
+    taken_by: ShortText = Field(title="Taken by (the vendor's courier)")
+    note: OptionalNote = Field(default=None, title="Note to the vendor")
+
+
+class VendorReport(Decision):
+    """The vendor's report on the job: one per change, each on the case's timeline."""
+
+    kind: VendorReportKind = Field(title="Status")
+    note: OptionalNote = Field(default=None, title="Note")
+    quote_rials: int | None = Field(default=None, ge=0, le=10**13, title="Quote (rials)")
+    promised_date: date | None = Field(default=None, title="Promised date")
+    """When the equipment will be ready; reminders and the late mark count from it."""
+
+    @model_validator(mode="after")
+    def _diagnosis_has_a_quote(self) -> Self:
+        if self.kind == VendorReportKind.diagnosed and self.quote_rials is None:
+            raise PydanticCustomError("quote_required", "quote_rials: a diagnosis needs a quote")
+        return self
+
+
+class QuoteApproval(Decision):
+    """A quote above the limit waits for the support lead."""
+
+    approved: bool = Field(title="Approve the quote?")
+    reason: OptionalNote = Field(default=None, title="Reason")
+
+    @model_validator(mode="after")
+    def _refusal_has_a_reason(self) -> Self:
+        if not self.approved and self.reason is None:
+            raise PydanticCustomError("reason_required", "reason: say why the quote is refused")
+        return self
+
+
+class Inspection(Decision):
+    """بررسی و تحویل گرفتن: accept the vendor's work, or send it back with a reason."""
+
+    accepted: bool = Field(title="Accept the work?")
+    reason: OptionalNote = Field(default=None, title="Why it goes back")
+    minutes: int = Field(default=0, ge=0, le=100_000, title="Time spent (minutes)")
+    cost_time_rials: int = Field(default=0, ge=0, le=10**13, title="Cost of the time (rials)")
+    cost_fixed_rials: int = Field(default=0, ge=0, le=10**13, title="Fixed cost (rials)")
+    cost_material_rials: int = Field(default=0, ge=0, le=10**13, title="Material (rials)")
+
+    @model_validator(mode="after")
+    def _send_back_has_a_reason(self) -> Self:
+        if not self.accepted and self.reason is None:
+            raise PydanticCustomError("reason_required", "reason: say why the work goes back")
+        return self
+
+
+class Handover(Decision):
+    """تحویل تجهیزات به درخواست‌کننده: the technician hands the equipment over."""
+
+    handed_to: ShortText = Field(title="Handed to")
+    note: OptionalNote = Field(default=None, title="Note")
+
+
+class ReceiptConfirmation(Decision):
+    """The requester confirms receipt from the tracking page, with an optional score."""
+
+    received: bool = Field(title="I received the equipment")
+    satisfaction: int | None = Field(default=None, ge=1, le=5, title="Satisfaction (1–5)")
+    comment: OptionalNote = Field(default=None, title="Comment")
+
+
+class RepairCost(BaseModel):
+    """Cost of a repair in GLPI's terms; zero under warranty."""
+
+    minutes: int = 0
+    time_rials: int = 0
+    fixed_rials: int = 0
+    material_rials: int = 0
+
+    @property
+    def total_rials(self) -> int:
+        return self.time_rials + self.fixed_rials + self.material_rials
+
+
+def repair_cost(inspection: Inspection, *, under_warranty: bool) -> RepairCost:
+    """The cost recorded for a vendor repair: what the vendor billed, nothing under warranty."""
+    if under_warranty:
+        return RepairCost(minutes=inspection.minutes)
+    return RepairCost(
+        minutes=inspection.minutes,
+        time_rials=inspection.cost_time_rials,
+        fixed_rials=inspection.cost_fixed_rials,
+        material_rials=inspection.cost_material_rials,
+    )
+
+
+def under_warranty(warranty_end: date | None, on: date) -> bool:
+    """Covered on the last day of the warranty too."""
+    return warranty_end is not None and on <= warranty_end
+
+
+def vendor_matches(fields: list[str], is_active: bool, kind: AssetKind) -> bool:
+    """An active vendor whose fields of work include the kind (`other` matches any vendor)."""
+    return is_active and (kind == AssetKind.other or kind.value in fields)
+
+
+def quote_needs_approval(quote_rials: int | None, limit_rials: int) -> bool:
+    """A quote strictly above the limit waits for the support lead."""
+    return quote_rials is not None and quote_rials > limit_rials
+
+
+class AssetFacts(BaseModel):
+    """What the register knows of the equipment, looked up when the case starts."""
+
+    asset_id: int | None = None
+    """None: the property number is not in the register (or none was given)."""
+    property_number: str | None = None
+    kind: AssetKind
+    make_model: str = ""
+    under_warranty: bool = False
+    warranty_end: date | None = None
+    warranty_vendor_id: int | None = None
+    warranty_vendor_name: str | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    """Earlier repairs of this asset: tracking code, date, outcome, vendor."""
