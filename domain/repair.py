@@ -128,9 +128,7 @@ def _empty_is_none(value: object) -> object:
     return value
 
 
-PersonnelNumber = Annotated[
-    str, BeforeValidator(_digits), AfterValidator(_check_personnel_number)
-]
+PersonnelNumber = Annotated[str, BeforeValidator(_digits), AfterValidator(_check_personnel_number)]
 Mobile = Annotated[str, BeforeValidator(_text), AfterValidator(_check_mobile)]
 PropertyNumber = Annotated[
     str | None,

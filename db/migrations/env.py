@@ -3,8 +3,8 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-import db.repair  # noqa: F401
+import db.models
+import db.repair  # noqa: F401  (process 2)
 from db.engine import make_engine
 from settings import get_settings
 
