@@ -59,7 +59,7 @@ def token_subject(settings: Settings, token: str) -> str | None:
 def actor_of(user: User) -> Actor:
     return Actor(
         username=user.username,
-        roles=[Role(r) for r in user.roles if r in Role.__members__],
+        roles=[Role(r) for r in user.roles if r in Role.__members__ and r != Role.requester],
         scopes=list(user.scopes),
     )
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from db.engine import get_engine
 from db.models import Holiday, Person, User
-from domain.cases import ALL_SCOPES, Role
+from domain.cases import ALL_SCOPES, STAFF_ROLES, Role
 from domain.passwords import hash_password
 from settings import AppEnv, Settings, get_settings
 
@@ -39,6 +39,7 @@ ROLE_TITLES_FA: dict[Role, str] = {
     Role.sepas_expert: "کارشناس سپاس",
     Role.hospital_it: "واحد فناوری اطلاعات بیمارستان",
     Role.his_vendor: "شرکت پشتیبان HIS",
+    Role.requester: "درخواست‌کننده (از صفحه پیگیری)",
 }
 
 
@@ -116,10 +117,10 @@ def current_jalali_year(settings: Settings, now: datetime | None = None) -> int:
 
 
 def _seed_users(session: Session, settings: Settings) -> list[str]:
-    wanted = [role.value for role in Role]
+    wanted = [role.value for role in STAFF_ROLES]
     existing = set(session.exec(select(User.username).where(col(User.username).in_(wanted))))
     created = []
-    for role in Role:
+    for role in STAFF_ROLES:
         if role.value in existing:
             continue
         session.add(
@@ -198,9 +199,9 @@ def welcome(settings: Settings) -> str:
         f"  {'Temporal UI':<16}{TEMPORAL_UI_URL}",
     ]
     if settings.app_env != AppEnv.production:
-        width = max(len(r.value) for r in Role) + 2
+        width = max(len(r.value) for r in STAFF_ROLES) + 2
         lines += ["", f"  demo users (password: {settings.demo_password})"]
-        lines += [f"    {r.value:<{width}}{ROLE_TITLES_FA[r]}" for r in Role]
+        lines += [f"    {r.value:<{width}}{ROLE_TITLES_FA[r]}" for r in STAFF_ROLES]
     lines.append("")
     return "\n".join(lines)
 

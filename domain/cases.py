@@ -71,5 +71,8 @@ class EventKind(StrEnum):
     cancelled = "cancelled"
 
 
+STAFF_ROLES: tuple[Role, ...] = tuple(r for r in Role if r != Role.requester)
+"""Roles a login may hold; `requester` is only ever acted as from a case's tracking page."""
+
 ALL_SCOPES = "*"
 """A user scope that covers every unit, county and hospital."""

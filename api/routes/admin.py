@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile, status
-from pydantic import BaseModel, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -16,7 +16,7 @@ from api.errors import ApiError, FieldProblem, documented, lang_of
 from api.security import SessionDep, require_role
 from db.models import Holiday, User
 from db.people import ColumnsMissing, ImportReport, import_people
-from domain.cases import Role
+from domain.cases import STAFF_ROLES, Role
 from domain.email_account import EMAIL
 from domain.messages import message
 from domain.passwords import hash_password
@@ -47,6 +47,15 @@ def _email(value: object) -> object:
 Email = Annotated[str | None, BeforeValidator(_email)]
 
 
+def _staff_role(value: Role) -> Role:
+    if value not in STAFF_ROLES:
+        raise PydanticCustomError("role_not_staff", "requester is not a role a login holds")
+    return value
+
+
+StaffRole = Annotated[Role, AfterValidator(_staff_role)]
+
+
 class UserView(BaseModel):
     username: str
     full_name: str
@@ -61,7 +70,7 @@ class NewUser(BaseModel):
     username: Annotated[str, Field(pattern=r"^[a-z][a-z0-9._-]{1,63}$")]
     full_name: Text = ""
     password: Annotated[str, Field(min_length=8, max_length=200)]
-    roles: list[Role]
+    roles: list[StaffRole]
     scopes: list[str] = Field(default_factory=list)
     email: Email = None
     mobile: str | None = None
@@ -69,7 +78,7 @@ class NewUser(BaseModel):
 
 class UserChange(BaseModel):
     full_name: Text | None = None
-    roles: list[Role] | None = None
+    roles: list[StaffRole] | None = None
     scopes: list[str] | None = None
     email: Email = None
     is_active: bool | None = None

@@ -9,12 +9,12 @@ from sqlmodel import Session, col, select
 
 from db.models import Holiday, Person, User
 from db.seed import ROLE_TITLES_FA, SeedReport, current_jalali_year, demo_people, seed
-from domain.cases import Role
+from domain.cases import STAFF_ROLES, Role
 from domain.identity import is_valid_national_code
 from domain.passwords import verify_password
 from settings import AppEnv, Settings
 
-ROLE_NAMES = [r.value for r in Role]
+ROLE_NAMES = [r.value for r in STAFF_ROLES]
 
 
 def _counts(engine: Engine) -> tuple[int, int, int]:
@@ -109,3 +109,7 @@ def test_holidays_include_next_nowruz(
     if nowruz in first.holidays_created:
         assert stored.title == "عید نوروز"
     assert nowruz.month == 3 and nowruz.day in (20, 21, 22)
+
+
+def test_no_login_is_made_for_the_requester(first: SeedReport) -> None:
+    assert Role.requester.value not in first.users_created

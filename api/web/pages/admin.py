@@ -23,7 +23,7 @@ from api.web.pages.shared import (
 )
 from db.models import User
 from domain.calendar import jalali_to_gregorian
-from domain.cases import Role
+from domain.cases import STAFF_ROLES
 from domain.text import normalize_digits, normalize_text
 
 router = APIRouter(include_in_schema=False)
@@ -38,7 +38,7 @@ def _users_page(
         me,
         status_code=status_code,
         users=admin.list_users(session),
-        roles=list(Role),
+        roles=list(STAFF_ROLES),
         **context,
     )
 
