@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=480, ge=1)
     public_base_url: str = "http://localhost:8000"
     """Where people reach the portal; used in messages sent to them."""
+    repair_quote_approval_limit_rials: int = Field(default=100_000_000, ge=0)
+    """A vendor's quote above this many rials waits for the support lead's approval."""
+    repair_receipt_working_days: int = Field(default=3, ge=1, le=60)
+    """Working days the requester has to confirm receipt; then the repair closes as delivered."""
 
     @field_validator("payload_keys")
     @classmethod

@@ -18,6 +18,7 @@ from temporalio import activity
 from activities.notifications import EmailSender
 from db.calendar import working_calendar
 from db.models import Case, CaseEvent, Task, User
+from domain.calendar import format_jalali
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.outgoing import OutgoingMessage
 from domain.records import (
@@ -25,6 +26,7 @@ from domain.records import (
     CaseStage,
     StagesEntered,
     TaskClosing,
+    TaskDeadline,
     TaskOpened,
     TaskOpening,
     TaskOverdue,
@@ -115,12 +117,15 @@ class CaseRecordActivities:
             case = _case(session, opening.case_id)
             tracking_code = case.tracking_code
             task = session.get(Task, opening.task_id)
+            opened_at = opening.opened_at.astimezone(UTC)
+            calendar = working_calendar(session, self._settings, opened_at.date())
             if task is not None:
                 due_at = task.due_at
             else:
-                opened_at = opening.opened_at.astimezone(UTC)
-                calendar = working_calendar(session, self._settings, opened_at.date())
-                due_at = calendar.add_working_days(opened_at, opening.sla_working_days)
+                if opening.due_on is not None:
+                    due_at = max(calendar.end_of_day(opening.due_on), opened_at)
+                else:
+                    due_at = calendar.add_working_days(opened_at, opening.sla_working_days)
                 _enter_stages(session, case, opening.stages)
                 session.add(
                     Task(
@@ -159,7 +164,13 @@ class CaseRecordActivities:
                 f"{self._settings.public_base_url}/tasks/{opening.task_id}"
             ),
         )
-        return TaskOpened(due_at=due_at)
+        remind_at = escalate_at = None
+        if opening.remind_working_days_before is not None:
+            remind_at = calendar.subtract_working_days(due_at, opening.remind_working_days_before)
+            remind_at = remind_at if remind_at > opened_at else None
+        if opening.escalate_after_working_days is not None:
+            escalate_at = calendar.add_working_days(due_at, opening.escalate_after_working_days)
+        return TaskOpened(due_at=due_at, remind_at=remind_at, escalate_at=escalate_at)
 
     @activity.defn
     def mark_task_overdue(self, overdue: TaskOverdue) -> None:
@@ -175,12 +186,16 @@ class CaseRecordActivities:
                     event_key=f"{overdue.task_id}:overdue",
                     kind=EventKind.task_overdue,
                     step=task.step,
-                    text_fa=f"مهلت «{task.title_fa}» گذشت؛ به سرپرست اطلاع داده شد",
-                    text_en=f"“{task.title_en}” is overdue; the supervisor was told",
+                    text_fa=f"مهلت «{task.title_fa}» گذشت"
+                    + ("؛ به سرپرست اطلاع داده شد" if overdue.escalate_to else ""),
+                    text_en=f"“{task.title_en}” is overdue"
+                    + ("; the supervisor was told" if overdue.escalate_to else ""),
                 ),
             )
             session.commit()
             title = task.title_fa
+        if overdue.escalate_to is None:
+            return
         self._notify_role(
             overdue.escalate_to,
             None,
@@ -189,6 +204,87 @@ class CaseRecordActivities:
             body=f"مهلت کار «{title}» گذشته است.\n"
             f"{self._settings.public_base_url}/tasks/{overdue.task_id}",
         )
+
+    @activity.defn
+    def remind_task(self, deadline: TaskDeadline) -> None:
+        """Before the due date: the task's role (within its scope) is reminded."""
+        task = self._deadline_event(
+            deadline,
+            "reminded",
+            EventKind.task_reminded,
+            "یادآوری مهلت «{title_fa}» فرستاده شد",
+            "A reminder of “{title_en}” was sent",
+        )
+        if deadline.notify is not None:
+            self._notify_role(
+                deadline.notify,
+                task.scope,
+                key=f"{deadline.task_id}:reminded",
+                subject=f"یادآوری: مهلت «{task.title_fa}» نزدیک است",
+                body=f"مهلت کار «{task.title_fa}» {format_jalali(task.due_at)} است.\n"
+                f"{self._settings.public_base_url}/tasks/{deadline.task_id}",
+            )
+
+    @activity.defn
+    def escalate_task(self, deadline: TaskDeadline) -> None:
+        """Working days after the due date: the supervising role is told; the case waits on."""
+        task = self._deadline_event(
+            deadline,
+            "escalated",
+            EventKind.task_escalated,
+            "تاخیر در «{title_fa}» به سرپرست گزارش شد",
+            "The delay of “{title_en}” was escalated to the supervisor",
+        )
+        if deadline.notify is not None:
+            self._notify_role(
+                deadline.notify,
+                None,
+                key=f"{deadline.task_id}:escalated",
+                subject=f"تاخیر طولانی در انجام کار: {task.title_fa}",
+                body=f"مهلت کار «{task.title_fa}» مدتی است گذشته است.\n"
+                f"{self._settings.public_base_url}/tasks/{deadline.task_id}",
+            )
+
+    @activity.defn
+    def expire_task(self, deadline: TaskDeadline) -> None:
+        """A task that allows no answer: its deadline passed, it leaves the cartable."""
+        with self._session() as session:
+            task = session.get(Task, deadline.task_id)
+            assert task is not None
+            if task.status == TaskStatus.open:
+                task.status = TaskStatus.expired
+                task.completed_at = _now()
+                session.add(task)
+            session.commit()
+        self._deadline_event(
+            deadline,
+            "expired",
+            EventKind.task_expired,
+            "«{title_fa}» بی‌پاسخ ماند و مهلت آن تمام شد",
+            "“{title_en}” got no answer before its deadline",
+        )
+
+    def _deadline_event(
+        self, deadline: TaskDeadline, suffix: str, kind: EventKind, text_fa: str, text_en: str
+    ) -> Task:
+        with self._session() as session:
+            task = session.get(Task, deadline.task_id)
+            assert task is not None
+            add_event(
+                session,
+                CaseEvent(
+                    case_id=deadline.case_id,
+                    event_key=f"{deadline.task_id}:{suffix}",
+                    kind=kind,
+                    step=task.step,
+                    text_fa=text_fa.format(title_fa=task.title_fa),
+                    text_en=text_en.format(title_en=task.title_en),
+                ),
+            )
+            session.commit()
+            session.refresh(task)
+            session.expunge(task)
+            return task
 
     @activity.defn
     def close_task(self, closing: TaskClosing) -> None:

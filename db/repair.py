@@ -63,6 +63,7 @@ class RepairRequest(SQLModel, table=True):
     case_id: int = Field(primary_key=True, foreign_key="cases.id")
     personnel_number: str = Field(max_length=12)
     mobile: str = Field(max_length=11)
+    email: str | None = Field(default=None, max_length=200)
     full_name: str = Field(max_length=200)
     unit: str = Field(max_length=200)
     property_number: str | None = Field(default=None, max_length=30)
@@ -88,7 +89,6 @@ class RepairJob(SQLModel, table=True):
     vendor_status: str | None = Field(default=None, max_length=30)
     """The vendor's last report (VendorReportKind)."""
     promised_date: date | None = None
-    late: bool = False
     quote_rials: int | None = Field(default=None, sa_type=BigInteger)
     quote_approved: bool | None = None
     send_backs: int = 0

@@ -1,6 +1,6 @@
 """The university's working calendar and Jalali date helpers."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jdatetime
@@ -73,6 +73,24 @@ class WorkingCalendar(BaseModel):
             if self.is_working_day(day):
                 remaining -= 1
         return datetime.combine(day, local.timetz())
+
+    def subtract_working_days(self, start: datetime, days: int) -> datetime:
+        """Same local clock time on the `days`-th working day before start's date."""
+        _require_aware(start)
+        if days < 0:
+            raise ValueError("days must not be negative")
+        local = start.astimezone(self.zone)
+        day = local.date()
+        remaining = days
+        while remaining:
+            day -= _ONE_DAY
+            if self.is_working_day(day):
+                remaining -= 1
+        return datetime.combine(day, local.timetz())
+
+    def end_of_day(self, day: date) -> datetime:
+        """The first instant after `day`, local time: a promise "by this date" ends then."""
+        return datetime.combine(day + _ONE_DAY, time(), self.zone)
 
     def working_days_between(self, a: datetime, b: datetime) -> int:
         """Working days after a's local date up to and including b's (0 if none)."""

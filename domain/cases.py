@@ -56,6 +56,8 @@ class TaskStatus(StrEnum):
     open = "open"
     done = "done"
     cancelled = "cancelled"
+    expired = "expired"
+    """Its step allowed no answer: the deadline passed and the case went on without one."""
 
 
 class EventKind(StrEnum):
@@ -65,6 +67,9 @@ class EventKind(StrEnum):
     task_completed = "task_completed"
     task_overdue = "task_overdue"
     task_reassigned = "task_reassigned"
+    task_reminded = "task_reminded"
+    task_escalated = "task_escalated"
+    task_expired = "task_expired"
     comment = "comment"
     message_sent = "message_sent"
     closed = "closed"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -39,6 +39,10 @@ class TaskOpening(BaseModel):
     opened_at: datetime
     sla_working_days: int
     """The task is due this many working days (university calendar) after `opened_at`."""
+    due_on: date | None = None
+    """A promised date (e.g. a vendor's) instead of the SLA: due at the end of that day."""
+    remind_working_days_before: int | None = None
+    escalate_after_working_days: int | None = None
     form_schema: dict[str, Any]
     context: dict[str, Any] = Field(default_factory=dict)
     """The case's data shown beside the decision form."""
@@ -49,12 +53,27 @@ class TaskOpening(BaseModel):
 class TaskOpened(BaseModel):
     due_at: datetime
     """When the SLA passes, counted with the holidays known when the task was opened."""
+    remind_at: datetime | None = None
+    """When its role is reminded (working days before `due_at`); None: no reminder."""
+    escalate_at: datetime | None = None
+    """When the supervisor is told (working days after `due_at`); None: at `due_at`."""
 
 
 class TaskOverdue(BaseModel):
     task_id: str
     case_id: int
-    escalate_to: Role
+    escalate_to: Role | None
+    """Told at once; None: only marked late, the escalation comes later (`TaskDeadline`)."""
+
+
+class TaskDeadline(BaseModel):
+    """A reminder before the due date, an escalation after it, or the end of a task that
+    allows no answer."""
+
+    task_id: str
+    case_id: int
+    notify: Role | None = None
+    """Who is told: the task's own role for a reminder, the supervisor for an escalation."""
 
 
 class TaskClosing(BaseModel):

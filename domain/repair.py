@@ -7,10 +7,19 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from domain.cases import CaseStart
+from domain.email_account import EMAIL
 from domain.identity import normalize_mobile
 from domain.tasks import Decision
 from domain.text import normalize_digits, normalize_text
@@ -136,6 +145,20 @@ PropertyNumber = Annotated[
     Field(max_length=30),
     AfterValidator(_check_property_number),
 ]
+
+
+def _check_email(value: str | None) -> str | None:
+    if value is not None and not EMAIL.match(value):
+        raise PydanticCustomError("email_invalid", "not an e-mail address")
+    return value
+
+
+Email = Annotated[
+    str | None,
+    BeforeValidator(lambda v: _empty_is_none(_text(v))),
+    Field(max_length=200),
+    AfterValidator(_check_email),
+]
 ShortText = Annotated[str, BeforeValidator(_text), Field(min_length=2, max_length=200)]
 LongText = Annotated[str, BeforeValidator(_text), Field(min_length=3, max_length=2000)]
 OptionalNote = Annotated[
@@ -149,6 +172,7 @@ class RepairForm(BaseModel):
     personnel_number: PersonnelNumber = Field(title="Personnel number")
     """The tracking second factor."""
     mobile: Mobile = Field(title="Mobile")
+    email: Email = Field(default=None, title="E-mail (optional)")
     full_name: ShortText = Field(title="Full name")
     unit: ShortText = Field(title="Unit")
     property_number: PropertyNumber = Field(default=None, title="Property number")
@@ -207,6 +231,14 @@ class VendorChoice(Decision):
     dispatched_on: date = Field(title="Dispatch date")
     taken_by: ShortText = Field(title="Taken by (the vendor's courier)")
     note: OptionalNote = Field(default=None, title="Note to the vendor")
+
+    @field_validator("vendor")
+    @classmethod
+    def _one_of_the_options(cls, value: str, info: ValidationInfo) -> str:
+        options = (info.context or {}).get("options", {}).get("vendor")
+        if options is not None and value not in options:
+            raise PydanticCustomError("not_an_option", "choose one of the listed vendors")
+        return value
 
 
 class VendorDispatch(Decision):
@@ -332,3 +364,98 @@ class AssetFacts(BaseModel):
     warranty_vendor_name: str | None = None
     history: list[dict[str, Any]] = Field(default_factory=list)
     """Earlier repairs of this asset: tracking code, date, outcome, vendor."""
+
+
+class RepairPolicy(BaseModel):
+    """The office's settings a case runs under, fixed in its history when it starts."""
+
+    quote_approval_limit_rials: int
+    receipt_working_days: int
+
+
+class VendorOption(BaseModel):
+    id: int
+    name: str
+
+
+class AssetQuery(BaseModel):
+    case_id: int
+    property_number: str | None
+    kind: AssetKind | None
+    on: date
+    """The day of the report: warranty is judged on it."""
+
+
+class RepairFacts(BaseModel):
+    """What the case starts from: the asset, the matching vendors, the office's policy."""
+
+    asset: AssetFacts
+    vendors: list[VendorOption]
+    """Active vendors whose fields of work include the kind (all active ones if none does)."""
+    policy: RepairPolicy
+
+
+class JobChange(BaseModel):
+    """A change to the case's repair record, with its timeline line (written once by key)."""
+
+    case_id: int
+    event_key: str
+    text_fa: str
+    text_en: str
+    public: bool = True
+    """Shown to the requester on the tracking page."""
+    actor: str | None = None
+    path: RepairPath | None = None
+    vendor_id: int | None = None
+    dispatched_on: date | None = None
+    taken_by: str | None = None
+    vendor_status: VendorReportKind | None = None
+    promised_date: date | None = None
+    quote_rials: int | None = None
+    quote_approved: bool | None = None
+    send_backs: int | None = None
+    cost: RepairCost | None = None
+    technician_note: str | None = None
+    outcome: RepairOutcome | None = None
+    handed_to: str | None = None
+    delivered: bool = False
+    receipt_confirmed: bool = False
+    closed_without_answer: bool | None = None
+    satisfaction: int | None = None
+    satisfaction_comment: str | None = None
+    asset_state: AssetState | None = None
+    """The register's asset is marked too (in repair, back in service, replace)."""
+
+
+class RequesterNoticeKind(StrEnum):
+    assessed_in_house = "assessed_in_house"
+    sent_to_vendor = "sent_to_vendor"
+    ready = "ready"
+    cancelled = "cancelled"
+
+
+class RequesterNotice(BaseModel):
+    """An SMS (and e-mail, if given) to the person who reported the fault."""
+
+    case_id: int
+    kind: RequesterNoticeKind
+    vendor_name: str | None = None
+    reason: str | None = None
+
+
+class VendorNoticeKind(StrEnum):
+    new_job = "new_job"
+    sent_back = "sent_back"
+    quote_refused = "quote_refused"
+    cancelled = "cancelled"
+
+
+class VendorNotice(BaseModel):
+    """An SMS and e-mail to the vendor company (its contact's mobile and address)."""
+
+    case_id: int
+    vendor_id: int
+    kind: VendorNoticeKind
+    round: int = 1
+    """Which dispatch of this case (send-backs make more), so each round's notice goes once."""
+    reason: str | None = None

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from processes.declaration import Registry
 from processes.email_account import EMAIL_ACCOUNT
+from processes.repair import REPAIR
 
-PROCESSES = Registry([EMAIL_ACCOUNT])
+PROCESSES = Registry([EMAIL_ACCOUNT, REPAIR])

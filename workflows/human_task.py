@@ -11,8 +11,9 @@ supervising role is told; the case keeps waiting.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStage,
         StagesEntered,
         TaskClosing,
+        TaskDeadline,
         TaskOpened,
         TaskOpening,
         TaskOverdue,
@@ -71,6 +73,14 @@ class Step(Generic[D]):
     decision: type[D]
     sla_working_days: int
     escalate_to: Role = Role.it_supervisor
+    remind_working_days_before: int | None = None
+    """Remind the task's role this many working days before it is due; None: no reminder."""
+    escalate_after_working_days: int | None = None
+    """Past the due date, mark the task late at once and tell `escalate_to` only this many
+    working days later (an outside party's promise); None: tell it at the due date."""
+    expires: bool = False
+    """No answer is required: at the due date the task closes unanswered and
+    `CaseWorkflow.ask_or_expire` returns None (e.g. a requester's confirmation)."""
 
 
 @dataclass
@@ -239,8 +249,41 @@ class CaseWorkflow:
         context: dict[str, Any],
         scope: str | None = None,
         options: dict[str, list[str]] | None = None,
+        due_on: date | None = None,
     ) -> tuple[D, str]:
-        """Open a task for `step` and wait for its decision; returns (decision, who decided)."""
+        """Open a task for `step` and wait for its decision; returns (decision, who decided).
+
+        `due_on` replaces the step's SLA with a promised date (the task is late after it)."""
+        if step.expires:
+            raise ValueError(f"{step.key} expires: ask it with ask_or_expire")
+        answer = await self._ask(step, context, scope, options, due_on)
+        assert answer is not None
+        return answer
+
+    async def ask_or_expire(
+        self,
+        step: Step[D],
+        *,
+        context: dict[str, Any],
+        scope: str | None = None,
+        options: dict[str, list[str]] | None = None,
+        working_days: int | None = None,
+    ) -> tuple[D, str] | None:
+        """Like `ask` for a step that needs no answer: None once its SLA (or `working_days`,
+        a configured one) passed unanswered."""
+        if not step.expires:
+            raise ValueError(f"{step.key} does not expire: ask it with ask")
+        return await self._ask(step, context, scope, options, None, working_days)
+
+    async def _ask(
+        self,
+        step: Step[D],
+        context: dict[str, Any],
+        scope: str | None,
+        options: dict[str, list[str]] | None,
+        due_on: date | None,
+        working_days: int | None = None,
+    ) -> tuple[D, str] | None:
         self._raise_if_cancelled()
         number = self._progress.task_numbers.get(step.key, 0) + 1
         self._progress.task_numbers[step.key] = number
@@ -257,7 +300,10 @@ class CaseWorkflow:
                 role=step.role,
                 scope=scope,
                 opened_at=workflow.now(),
-                sla_working_days=step.sla_working_days,
+                sla_working_days=working_days or step.sla_working_days,
+                due_on=due_on,
+                remind_working_days_before=step.remind_working_days_before,
+                escalate_after_working_days=step.escalate_after_working_days,
                 form_schema=form_schema(step, options or {}),
                 context=context,
                 stages=self._take_stages(),
@@ -267,19 +313,13 @@ class CaseWorkflow:
         task = _OpenTask(task_id, step, scope, due_at, options or {})
         self._tasks[task_id] = task
         ready = lambda: task.decision is not None or self._progress.cancel is not None  # noqa: E731
-        try:
-            await workflow.wait_condition(
-                ready,
-                timeout=max(due_at - workflow.now(), timedelta(seconds=1)),
-                timeout_summary=f"SLA {step.key}",
-            )
-        except TimeoutError:
-            task.overdue = True
-            await self.record(
-                CaseRecordActivities.mark_task_overdue,
-                TaskOverdue(task_id=task_id, case_id=self._case_id, escalate_to=step.escalate_to),
-            )
-            await workflow.wait_condition(ready)
+        if step.remind_working_days_before is None and step.escalate_after_working_days is None:
+            expired = await self._wait_until_due(task, ready)
+        else:
+            expired = await self._wait_with_deadlines(task, opened, ready)
+        if expired:
+            self._tasks.pop(task_id)
+            return None
         if task.decision is None:
             self._tasks.pop(task_id)
             self._raise_if_cancelled()
@@ -296,6 +336,85 @@ class CaseWorkflow:
         task.closed = True
         self._tasks.pop(task_id)
         return task.decision, task.completed_by  # type: ignore[return-value]
+
+    async def _wait_until_due(self, task: _OpenTask, ready: Callable[[], bool]) -> bool:
+        """Wait for the decision; at the due date mark the task overdue (and tell the
+        supervisor), or end it if its step expires. True: it expired."""
+        try:
+            await workflow.wait_condition(
+                ready,
+                timeout=max(task.due_at - workflow.now(), timedelta(seconds=1)),
+                timeout_summary=f"SLA {task.step.key}",
+            )
+            return False
+        except TimeoutError:
+            pass
+        if task.step.expires:
+            await self.record(
+                CaseRecordActivities.expire_task,
+                TaskDeadline(task_id=task.task_id, case_id=self._case_id),
+            )
+            return True
+        task.overdue = True
+        await self.record(
+            CaseRecordActivities.mark_task_overdue,
+            TaskOverdue(
+                task_id=task.task_id, case_id=self._case_id, escalate_to=task.step.escalate_to
+            ),
+        )
+        await workflow.wait_condition(ready)
+        return False
+
+    async def _wait_with_deadlines(
+        self, task: _OpenTask, opened: TaskOpened, ready: Callable[[], bool]
+    ) -> bool:
+        """An outside party's promise: a reminder before it, the late mark at it, and the
+        supervisor told working days after it; the case keeps waiting throughout."""
+        step = task.step
+        deadline = TaskDeadline(task_id=task.task_id, case_id=self._case_id)
+        if opened.remind_at is not None and not await self._wait_until(
+            ready, opened.remind_at, f"reminder {step.key}"
+        ):
+            await self.record(
+                CaseRecordActivities.remind_task, deadline.model_copy(update={"notify": step.role})
+            )
+        if await self._wait_until(ready, task.due_at, f"SLA {step.key}"):
+            return False
+        if step.expires:
+            await self.record(CaseRecordActivities.expire_task, deadline)
+            return True
+        task.overdue = True
+        escalate_now = opened.escalate_at is None
+        await self.record(
+            CaseRecordActivities.mark_task_overdue,
+            TaskOverdue(
+                task_id=task.task_id,
+                case_id=self._case_id,
+                escalate_to=step.escalate_to if escalate_now else None,
+            ),
+        )
+        if opened.escalate_at is not None and not await self._wait_until(
+            ready, opened.escalate_at, f"escalation {step.key}"
+        ):
+            await self.record(
+                CaseRecordActivities.escalate_task,
+                deadline.model_copy(update={"notify": step.escalate_to}),
+            )
+        await workflow.wait_condition(ready)
+        return False
+
+    @staticmethod
+    async def _wait_until(ready: Callable[[], bool], at: datetime, summary: str) -> bool:
+        """True if `ready` came before `at`."""
+        try:
+            await workflow.wait_condition(
+                ready,
+                timeout=max(at - workflow.now(), timedelta(seconds=1)),
+                timeout_summary=summary,
+            )
+        except TimeoutError:
+            return False
+        return True
 
     async def finish(self, status: CaseStatus, outcome: str, detail: dict[str, Any]) -> None:
         """Close the case in the read model, show the end in the Temporal UI, and wait for the
