@@ -140,9 +140,8 @@ def _empty_is_none(value: object) -> object:
 PersonnelNumber = Annotated[str, BeforeValidator(_digits), AfterValidator(_check_personnel_number)]
 Mobile = Annotated[str, BeforeValidator(_text), AfterValidator(_check_mobile)]
 PropertyNumber = Annotated[
-    str | None,
+    Annotated[str, Field(max_length=30)] | None,
     BeforeValidator(lambda v: _empty_is_none(_digits(v))),
-    Field(max_length=30),
     AfterValidator(_check_property_number),
 ]
 
@@ -154,15 +153,15 @@ def _check_email(value: str | None) -> str | None:
 
 
 Email = Annotated[
-    str | None,
+    Annotated[str, Field(max_length=200)] | None,
     BeforeValidator(lambda v: _empty_is_none(_text(v))),
-    Field(max_length=200),
     AfterValidator(_check_email),
 ]
 ShortText = Annotated[str, BeforeValidator(_text), Field(min_length=2, max_length=200)]
 LongText = Annotated[str, BeforeValidator(_text), Field(min_length=3, max_length=2000)]
 OptionalNote = Annotated[
-    str | None, BeforeValidator(lambda v: _empty_is_none(_text(v))), Field(max_length=2000)
+    Annotated[str, Field(max_length=2000)] | None,
+    BeforeValidator(lambda v: _empty_is_none(_text(v))),
 ]
 
 
@@ -177,7 +176,9 @@ class RepairForm(BaseModel):
     unit: ShortText = Field(title="Unit")
     property_number: PropertyNumber = Field(default=None, title="Property number")
     """شماره اموال; looked up in the equipment register, an unknown number is still accepted."""
-    kind: AssetKind | None = Field(default=None, title="Kind of equipment")
+    kind: Annotated[AssetKind | None, BeforeValidator(_empty_is_none)] = Field(
+        default=None, title="Kind of equipment"
+    )
     """Needed when there is no property number; otherwise taken from the register."""
     location: ShortText = Field(title="Where the equipment is (unit and room)")
     problem: LongText = Field(title="The problem")
