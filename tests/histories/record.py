@@ -1,4 +1,4 @@
-"""Record the e-mail workflow's histories replayed by tests/workflows/test_replay.py.
+"""Record the workflows' histories replayed by tests/workflows/test_replay.py.
 
 Run after a deliberate change to the workflow (behind `workflow.patched` once cases run anywhere):
     .venv/bin/python -m tests.histories.record [scenario ...]
@@ -12,6 +12,7 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,23 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities.mail_directory import LocalMailDirectory, MailboxSpec
 from api.temporal import start_case_workflow
+from db.case_store import open_case as open_case_of
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Case, Task
+from db.repair import Vendor, vendor_scope
 from domain.cases import Role, TaskStatus
 from domain.email_account import EmailRequestForm
+from domain.repair import AssetKind, RepairForm
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, ReassignTaskInput
 from processes.email_account import EMAIL_ACCOUNT
+from processes.repair import REPAIR
 from settings import Settings
 from tests.conftest import TEST_KEYS, start_dev_server
 from tests.factories import form_data, open_case
 from worker import build_worker
 from workflows.email_account import EmailAccountWorkflow
+from workflows.repair import RepairWorkflow
 
 HERE = Path(__file__).parent
 EXPERT = Actor(username="email_admin", roles=[Role.email_admin], scopes=["*"])
@@ -126,11 +132,63 @@ async def _reassigned_at_once(client: Client, settings: Settings, engine: Engine
     await _store(handle, "reassigned_at_once")
 
 
-async def _store(handle: WorkflowHandle[EmailAccountWorkflow, str], scenario: str) -> None:
+async def _store(
+    handle: WorkflowHandle[Any, str], scenario: str, process: str = EMAIL_ACCOUNT.kind
+) -> None:
     await handle.result()
     history = await handle.fetch_history()
     # The workflow id is part of the name: task ids derive from it, so replay needs it.
-    (HERE / f"email_account_{scenario}@{handle.id}.json").write_text(history.to_json())
+    (HERE / f"{process}_{scenario}@{handle.id}.json").write_text(history.to_json())
+
+
+async def _repair_through_a_vendor(client: Client, settings: Settings, engine: Engine) -> None:
+    """A repair the technician cannot do: a vendor quotes above the limit (approved), the
+    work is sent back once, then accepted, handed over and confirmed by the requester."""
+    with Session(engine, expire_on_commit=False) as session:
+        vendor = Vendor(name="رایان سازه", fields=["printer"], mobile="09120000000")
+        session.add(vendor)
+        session.commit()
+    form = RepairForm(
+        personnel_number="12345",
+        mobile="09351234567",
+        full_name="مریم احمدی",
+        unit="امور مالی",
+        kind=AssetKind.printer,
+        location="ستاد، اتاق ۲۰۴",
+        problem="کاغذ گیر می‌کند",
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        case = open_case_of(
+            session, REPAIR, form, idempotency_key=None, answer_due_at=datetime.now(UTC)
+        )
+        session.commit()
+    await start_case_workflow(client, settings.temporal_task_queue, REPAIR, case, form)
+    handle = client.get_workflow_handle_for(RepairWorkflow.run, case.workflow_id)
+    lead = Actor(username="support_lead", roles=[Role.support_lead], scopes=["*"])
+    technician = Actor(username="technician", roles=[Role.technician], scopes=["*"])
+    company = Actor(username="vendor", roles=[Role.vendor], scopes=[vendor_scope(vendor.id or 0)])
+    person = Actor(username="requester", roles=[Role.requester], scopes=[case.tracking_code])
+    quote = settings.repair_quote_approval_limit_rials + 1
+    decisions: list[tuple[Actor, dict[str, Any]]] = [
+        (lead, {"in_house": True}),
+        (technician, {"fixed": False, "reason": "برد سوخته"}),
+        (lead, {"vendor": str(vendor.id), "dispatched_on": "2026-12-01", "taken_by": "پیک"}),
+        (company, {"kind": "diagnosed", "quote_rials": quote, "promised_date": "2026-12-10"}),
+        (lead, {"approved": True}),
+        (company, {"kind": "repaired"}),
+        (lead, {"accepted": False, "reason": "هنوز خط می‌اندازد"}),
+        (company, {"kind": "repaired"}),
+        (lead, {"accepted": True, "minutes": 30, "cost_fixed_rials": 1000}),
+        (technician, {"handed_to": "مریم احمدی"}),
+        (person, {"received": True, "satisfaction": 4}),
+    ]
+    for actor, decision in decisions:
+        task = await _next_task(engine, case.id or 0)
+        await handle.execute_update(
+            RepairWorkflow.complete_task,
+            CompleteTaskInput(task_id=task.id, actor=actor, decision=decision),
+        )
+    await _store(handle, "through_a_vendor", REPAIR.kind)
 
 
 async def _identity_and_username(client: Client, settings: Settings, engine: Engine) -> None:
@@ -156,6 +214,7 @@ SCENARIOS: dict[str, Callable[[Client, Settings, Engine], Awaitable[None]]] = {
     "identity_and_username": _identity_and_username,
     "cancelled_in_identity": _cancelled_in_identity,
     "reassigned_at_once": _reassigned_at_once,
+    "repair_through_a_vendor": _repair_through_a_vendor,
 }
 
 
