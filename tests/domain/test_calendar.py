@@ -191,3 +191,21 @@ def test_format_jalali():
     assert format_jalali(dt, persian_digits=False) == "1405/09/04 14:30"
     plus_two = timezone(timedelta(hours=2))
     assert format_jalali(datetime(2026, 11, 25, 13, 0, tzinfo=plus_two)) == "۱۴۰۵/۰۹/۰۴ ۱۴:۳۰"
+
+
+def test_subtract_working_days_skips_the_weekend_and_holidays():
+    cal = WorkingCalendar(holidays=frozenset({WED - timedelta(days=1)}))
+    # Two working days before Wednesday 10:00: Monday (Tuesday is a holiday), then Sunday.
+    assert cal.subtract_working_days(at(WED), 2) == at(WED - timedelta(days=3))
+    # One working day before Saturday: Wednesday (Thursday and Friday are the weekend).
+    assert cal.subtract_working_days(at(SAT), 1) == at(WED)
+    assert cal.subtract_working_days(at(SAT), 0) == at(SAT)
+    with pytest.raises(ValueError):
+        cal.subtract_working_days(at(SAT), -1)
+
+
+def test_a_promise_by_a_date_ends_at_local_midnight():
+    cal = WorkingCalendar()
+    end = cal.end_of_day(WED)
+    assert end == datetime(2026, 11, 19, 0, 0, tzinfo=TEHRAN)
+    assert end.astimezone(UTC) == datetime(2026, 11, 18, 20, 30, tzinfo=UTC)
