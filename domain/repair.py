@@ -137,8 +137,10 @@ def _empty_is_none(value: object) -> object:
     return value
 
 
-PersonnelNumber = Annotated[str, BeforeValidator(_digits), AfterValidator(_check_personnel_number)]
-Mobile = Annotated[str, BeforeValidator(_text), AfterValidator(_check_mobile)]
+PersonnelNumber = Annotated[
+    str, BeforeValidator(_digits), Field(max_length=12), AfterValidator(_check_personnel_number)
+]
+Mobile = Annotated[str, BeforeValidator(_text), Field(max_length=20), AfterValidator(_check_mobile)]
 PropertyNumber = Annotated[
     Annotated[str, Field(max_length=30)] | None,
     BeforeValidator(lambda v: _empty_is_none(_digits(v))),

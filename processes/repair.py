@@ -6,9 +6,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from db.repair import Asset, RepairJob, RepairRequest, Vendor
-from domain.repair import ASSET_KIND_FA, AssetKind, RepairForm, RepairStart, Urgency
+from domain.repair import (
+    ASSET_KIND_FA,
+    AssetKind,
+    RepairForm,
+    RepairOutcome,
+    RepairStart,
+    Urgency,
+)
 from processes.declaration import AnswerField, Process, Requester, Text, WorkerResources
-from workflows.repair import ANSWER_WORKING_DAYS, RepairWorkflow
+from workflows.repair import ANSWER_WORKING_DAYS, RESULT_EN, RESULT_FA, RepairWorkflow
 
 
 def _requester(form: RepairForm) -> Requester:
@@ -96,6 +103,7 @@ REPAIR: Process[RepairForm] = Process(
         "vendor_note": Text("توضیح شرکت", "Vendor's note"),
         "result": Text("نتیجه", "Result"),
         **{f"kind.{k.value}": Text(ASSET_KIND_FA[k], KIND_EN[k]) for k in AssetKind},
+        **{f"outcome.{o.value}": Text(RESULT_FA[o], RESULT_EN[o]) for o in RepairOutcome},
         **{f"urgency.{u.value}": text for u, text in URGENCY.items()},
     },
     receipt_steps=(

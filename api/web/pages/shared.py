@@ -76,9 +76,16 @@ def render(
         return own or t("field." + key, key if default is None else default)
 
     def shown(kind: str, key: str, value: Any) -> str:
-        """A value of the case's data: coded values by their label, digits as the reader's."""
+        """A value of the case's data: coded values by their label, digits as the reader's;
+        yes/no for flags; a record's values side by side, a list's records one after another."""
         if value is None or value == "":
             return "—"
+        if isinstance(value, bool):
+            return t("form.yes") if value else t("form.no")
+        if isinstance(value, dict):
+            return "، ".join(shown(kind, k, v) for k, v in value.items() if v not in (None, ""))
+        if isinstance(value, list):
+            return " | ".join(shown(kind, key, item) for item in value) or "—"
         text = str(value)
         coded = label(kind, f"{key}.{text}", "")
         if coded:
