@@ -113,6 +113,9 @@ class Process(Generic[F]):
     answer_fields: tuple[AnswerField, ...] = ()
     done_text: Text | None = None
     """What the requester reads above the answer fields once the case is done."""
+    outcome_texts: Mapping[str, Text] = field(default_factory=dict)
+    """What the requester reads for each of the process's own outcomes (beyond done, refused
+    and cancelled), e.g. repaired in-house."""
     reveals_credentials: bool = False
     """The answer includes an initial password shown once on the tracking page; the login it
     belongs to is the first answer field."""

@@ -14,7 +14,7 @@ from domain.repair import (
     RepairStart,
     Urgency,
 )
-from processes.declaration import AnswerField, Process, Requester, Text, WorkerResources
+from processes.declaration import Process, Requester, Text, WorkerResources
 from workflows.repair import ANSWER_WORKING_DAYS, RESULT_EN, RESULT_FA, RepairWorkflow
 
 
@@ -72,8 +72,7 @@ REPAIR: Process[RepairForm] = Process(
     web_path="/repair/new",
     answer_working_days=ANSWER_WORKING_DAYS,
     identity_field="personnel_number",
-    answer_fields=(AnswerField("result", Text("نتیجه", "Result")),),
-    done_text=Text("درخواست تعمیر شما بسته شد.", "Your repair request is closed."),
+    outcome_texts={o.value: Text(RESULT_FA[o], RESULT_EN[o]) for o in RepairOutcome},
     labels={
         "personnel_number": Text("شماره پرسنلی", "Personnel number"),
         "mobile": Text("تلفن همراه", "Mobile"),

@@ -179,11 +179,7 @@ class RepairWorkflow(CaseWorkflow):
                 {"reason": reason, "by": cancelled.request.actor.username},
             )
             return RepairOutcome.cancelled
-        await self.finish(
-            CaseStatus.closed,
-            outcome,
-            {"result": RESULT_FA[outcome], "result_en": RESULT_EN[outcome]},
-        )
+        await self.finish(CaseStatus.closed, outcome, {})
         return outcome
 
     async def _repair(self, start: RepairStart) -> RepairOutcome:

@@ -113,12 +113,14 @@ def answer_of(process: Process[Any], case: Case) -> Answer | None:
     if case.status == CaseStatus.open or not case.outcome:
         return None
     detail = case.outcome_detail
-    done = case.outcome == CaseOutcome.done and process.done_text is not None
+    text = process.outcome_texts.get(case.outcome)
+    if text is None and case.outcome == CaseOutcome.done:
+        text = process.done_text
     return Answer(
         outcome=case.outcome,
         reason=detail.get("reason"),
-        text_fa=process.done_text.fa if done and process.done_text else None,
-        text_en=process.done_text.en if done and process.done_text else None,
+        text_fa=text.fa if text is not None else None,
+        text_en=text.en if text is not None else None,
         items=[
             AnswerItem(
                 key=f.key,

@@ -259,7 +259,7 @@ async def test_in_house_repair_then_confirmed_with_a_score(env, settings, engine
     with Session(engine) as session:
         closed = session.get(Case, case.id)
     assert closed is not None and closed.status == CaseStatus.closed
-    assert closed.outcome_detail["result"].startswith("تعمیر شد")
+    assert closed.outcome == RepairOutcome.repaired_in_house
 
 
 async def test_technician_cannot_fix_so_a_matching_vendor_repairs_it(
