@@ -1,8 +1,9 @@
 """Demo data for the embedded default: `python -m db.seed` (idempotent; never in production).
 
 One user per role (username = the role's name, password = DEMO_PASSWORD), a few people in the
-person registry, and the fixed-date official holidays of the solar calendar for this Jalali year
-and the next. Lunar holidays move every year: admins add them.
+person registry, a few repair vendors (the `vendor` login works for the first), and the
+fixed-date official holidays of the solar calendar for this Jalali year and the next. Lunar
+holidays move every year: admins add them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from db.engine import get_engine
 from db.models import Holiday, Person, User
+from db.repair import Vendor, vendor_scope
 from domain.cases import ALL_SCOPES, STAFF_ROLES, Role
 from domain.passwords import hash_password
 from settings import AppEnv, Settings, get_settings
@@ -64,6 +66,20 @@ _PEOPLE: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("318046279", "77812345", "محمدرضا", "موسوی", "faculty", "دانشکده بهداشت"),
 )
 
+# (name, fields of work, contact, mobile, e-mail): the repair vendors; the first is the demo
+# `vendor` login's company.
+_VENDORS: tuple[tuple[str, tuple[str, ...], str, str, str], ...] = (
+    (
+        "شرکت پارس رایانه",
+        ("pc", "laptop", "monitor"),
+        "آقای رضا کاظمی",
+        "09121111111",
+        "service@parsrayaneh.example.com",
+    ),
+    ("چاپ‌گستر نوین", ("printer", "scanner"), "خانم نرگس امینی", "09122222222", ""),
+    ("شبکه‌پرداز سپهر", ("network_device",), "آقای مهدی نوری", "09123333333", ""),
+)
+
 # (Jalali month, day, Persian title): the official holidays of the solar calendar.
 _SOLAR_HOLIDAYS: tuple[tuple[int, int, str], ...] = (
     (1, 1, "عید نوروز"),
@@ -86,6 +102,7 @@ class SeedReport(BaseModel):
     people_created: list[str] = []
     """National codes of the people added to the registry."""
     holidays_created: list[date] = []
+    vendors_created: list[str] = []
 
 
 def demo_people() -> list[Person]:
@@ -116,7 +133,32 @@ def current_jalali_year(settings: Settings, now: datetime | None = None) -> int:
     return year
 
 
-def _seed_users(session: Session, settings: Settings) -> list[str]:
+def demo_vendors() -> list[Vendor]:
+    return [
+        Vendor(
+            name=name, fields=list(fields), contact_name=contact, mobile=mobile, email=email or None
+        )
+        for name, fields, contact, mobile, email in _VENDORS
+    ]
+
+
+def _seed_vendors(session: Session) -> tuple[list[str], int]:
+    """The missing demo vendors; and the id of the first, whose jobs the `vendor` login sees."""
+    names = [v.name for v in demo_vendors()]
+    existing = {v.name: v for v in session.exec(select(Vendor).where(col(Vendor.name).in_(names)))}
+    created = []
+    for vendor in demo_vendors():
+        if vendor.name not in existing:
+            session.add(vendor)
+            existing[vendor.name] = vendor
+            created.append(vendor.name)
+    session.flush()
+    first = existing[names[0]].id
+    assert first is not None
+    return created, first
+
+
+def _seed_users(session: Session, settings: Settings, vendor_id: int) -> list[str]:
     wanted = [role.value for role in STAFF_ROLES]
     existing = set(session.exec(select(User.username).where(col(User.username).in_(wanted))))
     created = []
@@ -129,7 +171,8 @@ def _seed_users(session: Session, settings: Settings) -> list[str]:
                 full_name=ROLE_TITLES_FA[role],
                 password_hash=hash_password(settings.demo_password),
                 roles=[role.value],
-                scopes=[ALL_SCOPES],
+                # An outside company's login sees its own jobs only.
+                scopes=[vendor_scope(vendor_id) if role == Role.vendor else ALL_SCOPES],
                 email=f"{role.value}@{settings.mail_domain}",
             )
         )
@@ -170,10 +213,12 @@ def seed(settings: Settings, engine: Engine) -> SeedReport:
     if settings.app_env == AppEnv.production:
         return SeedReport(skipped=True)
     with Session(engine) as session:
+        vendors_created, first_vendor = _seed_vendors(session)
         report = SeedReport(
-            users_created=_seed_users(session, settings),
+            users_created=_seed_users(session, settings, first_vendor),
             people_created=_seed_people(session),
             holidays_created=_seed_holidays(session, settings),
+            vendors_created=vendors_created,
         )
         session.commit()
     return report
@@ -184,7 +229,8 @@ def describe(report: SeedReport) -> str:
         return "seed: APP_ENV is production, skipped (no demo data in production)"
     return (
         f"seed: added {len(report.users_created)} users, {len(report.people_created)} people, "
-        f"{len(report.holidays_created)} holidays (what existed was kept)"
+        f"{len(report.holidays_created)} holidays, {len(report.vendors_created)} vendors "
+        "(what existed was kept)"
     )
 
 

@@ -152,6 +152,55 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "این پرونده بسته شده است.",
         Lang.en: "This case is already closed.",
     },
+    # The equipment register and its import (process 2).
+    "property_number_invalid": {
+        Lang.fa: "شماره اموال فقط می‌تواند رقم، حرف، خط تیره و / داشته باشد.",
+        Lang.en: "A property number holds only digits, letters, - and /.",
+    },
+    "kind_invalid": {
+        Lang.fa: "نوع تجهیز شناخته نیست؛ یکی از این‌ها را بنویسید: {choices}",
+        Lang.en: "Unknown kind of equipment; write one of: {choices}",
+    },
+    "date_invalid": {
+        Lang.fa: "تاریخ معتبر نیست؛ به شکل ۱۴۰۳/۰۵/۱۲ (شمسی) یا 2024-08-02 (میلادی) بنویسید.",
+        Lang.en: "Not a valid date; write 1403/05/12 (Jalali) or 2024-08-02 (Gregorian).",
+    },
+    "warranty_before_purchase": {
+        Lang.fa: "پایان گارانتی پیش از تاریخ خرید است.",
+        Lang.en: "The warranty ends before the purchase date.",
+    },
+    "vendor_unknown": {
+        Lang.fa: "شرکتی با این نام ثبت نشده است؛ نخست آن را در فهرست شرکت‌ها بیفزایید.",
+        Lang.en: "No vendor of this name is registered; add it to the vendors first.",
+    },
+    "duplicate_row": {
+        Lang.fa: "این شماره اموال پیش‌تر در ردیف {row} همین پرونده آمده است.",
+        Lang.en: "This property number is already on row {row} of this file.",
+    },
+    "file_format": {
+        Lang.fa: "پرونده باید CSV (با کدگذاری UTF-8) یا اکسل (xlsx) باشد.",
+        Lang.en: "The file must be CSV (UTF-8) or Excel (xlsx).",
+    },
+    "file_too_large": {
+        Lang.fa: "پرونده بزرگ‌تر از {limit} مگابایت است.",
+        Lang.en: "The file is larger than {limit} MB.",
+    },
+    "too_many_rows": {
+        Lang.fa: "پرونده بیش از {limit} ردیف دارد؛ آن را در چند پرونده بفرستید.",
+        Lang.en: "The file has more than {limit} rows; send it in several files.",
+    },
+    "too_many_columns": {
+        Lang.fa: "پرونده بیش از {limit} ستون دارد.",
+        Lang.en: "The file has more than {limit} columns.",
+    },
+    "rows_invalid": {
+        Lang.fa: "ردیف‌هایی از پرونده خطا دارند؛ هیچ ردیفی وارد نشد.",
+        Lang.en: "Some rows of the file have errors; nothing was imported.",
+    },
+    "name_taken": {
+        Lang.fa: "این نام پیش‌تر ثبت شده است.",
+        Lang.en: "This name is already taken.",
+    },
 }
 
 # RFC 9110 qvalue: 0..1 with at most three decimals.

@@ -7,17 +7,24 @@ also checked with axe-core (WCAG rules), which must find no violation.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
+from api.repair import repair_routes
+from db.repair import Asset, Vendor
 from processes.declaration import Registry
 from processes.registry import PROCESSES
 from settings import Settings
+from tests.api.test_repair_register import repair_case
 from tests.e2e.loan_process import LOAN, loan_tables
 from tests.factories import form_data
 from tests.stack import PASSWORD, Stack, running_stack
@@ -41,7 +48,10 @@ AXE = Axe()
 async def stack(
     settings: Settings, engine: Engine, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    processes = Registry([*PROCESSES, LOAN])
+    # Process 2's register pages ride on the tests' loan process until the repair process,
+    # whose declaration serves them, is registered.
+    served = any(p.routes is not None for p in PROCESSES)
+    processes = Registry([*PROCESSES, LOAN if served else replace(LOAN, routes=repair_routes)])
     with loan_tables(engine):
         async with running_stack(
             settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-browser", processes
@@ -380,3 +390,84 @@ async def test_a_start_form_drawn_from_its_declaration(browser: Browser, stack: 
         "Personnel number"
     )
     await shot(person, "en-start-form")
+
+
+async def test_the_equipment_register_and_the_vendors(
+    browser: Browser, stack: Stack, engine: Engine
+) -> None:
+    """An admin adds a vendor, uploads the property office's file (a bad row first: its error
+    shows in place), and opens an asset's page with its warranty and repair history."""
+    p = uuid.uuid4().hex[:5].upper()
+    vendor_name = f"پارس سرویس {p}"
+    admin = await new_page(browser, stack, locale="fa-IR")
+    await log_in(admin, "e2e_admin")
+    await admin.click("nav a[href='/admin/vendors']")
+    await admin.fill("#f-name", vendor_name)
+    await admin.click("form.form button[type=submit]")
+    await expect(admin.locator("#e-fields")).to_be_visible()
+    await shot(admin, "fa-vendors-error")
+    await admin.check("input[name=fields][value=laptop]")
+    await admin.check("input[name=fields][value=pc]")
+    await admin.fill("#f-mobile", "۰۹۱۲۳۴۵۶۷۸۹")
+    await admin.click("form.form button[type=submit]")
+    await expect(admin.locator("table.tasks")).to_contain_text(vendor_name)
+    await shot(admin, "fa-vendors")
+
+    header = "شماره اموال,سریال,نوع,مدل,واحد,اتاق,تحویل‌گیرنده,تاریخ خرید,پایان گارانتی,شرکت گارانتی"
+    good = (
+        f"{p}-1,SN{p},لپ‌تاپ,Lenovo T14,معاونت آموزشی,۲۱۲,مریم حسینی,"
+        f"۱۴۰۳/۰۵/۱۲,۱۴۹۹/۰۵/۱۲,{vendor_name}"
+    )
+    bad = f"{p}-2,,فضاپیما,,,,,۱۴۰۳/۱۳/۰۱,,"
+    await admin.click("nav a[href='/admin/assets']")
+    await admin.set_input_files(
+        "#f-file",
+        {
+            "name": "amval.csv",
+            "mimeType": "text/csv",
+            "buffer": f"{header}\n{good}\n{bad}\n".encode(),
+        },
+    )
+    await admin.click("form.form button[type=submit]:not([name])")
+    await expect(admin.locator("#import-errors")).to_be_visible()
+    await expect(admin.locator("table.tasks").first).to_contain_text("نوع تجهیز شناخته نیست")
+    await shot(admin, "fa-assets-import-errors")
+    await admin.set_input_files(
+        "#f-file",
+        {"name": "amval.csv", "mimeType": "text/csv", "buffer": f"{header}\n{good}\n".encode()},
+    )
+    await admin.click("form.form button[type=submit]:not([name])")
+    await expect(admin.locator("p.ok, .ok")).to_contain_text("فهرست وارد شد")
+    await admin.fill("#f-q", p)
+    await admin.click("form.filters button[type=submit]")
+    with Session(engine) as session:
+        asset = session.exec(select(Asset).where(Asset.property_number == f"{p}-1")).one()
+        vendor = session.exec(select(Vendor).where(Vendor.name == vendor_name)).one()
+    assert asset.id is not None and vendor.id is not None
+    assert asset.warranty_vendor_id == vendor.id
+    await shot(admin, "fa-assets")
+    repair_case(
+        engine,
+        asset.id,
+        vendor.id,
+        created_at=datetime(2025, 6, 1, 8, tzinfo=UTC),
+        path="vendor",
+        outcome="repaired_by_vendor",
+        cost_material_rials=2_500_000,
+    )
+    await admin.click(f"a[href='/assets/{p}-1']")
+    await expect(admin.locator("h1")).to_contain_text(to_fa_digits(f"{p}-1"))
+    await expect(admin.locator("main")).to_contain_text("زیر گارانتی تا")
+    await expect(admin.locator("main")).to_contain_text(vendor_name)
+    await shot(admin, "fa-asset")
+
+    phone = await new_page(browser, stack, viewport={"width": 390, "height": 844}, locale="fa-IR")
+    await log_in(phone, "e2e_technician")
+    for path, name in ((f"/assets/{p}-1", "fa-phone-asset"), ("/admin/assets", "fa-phone-assets")):
+        await phone.goto(path)
+        width = await phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} must fit a phone without sideways scrolling"
+        await shot(phone, name)
+    await phone.goto("/lang/en?next=/admin/vendors")
+    await expect(phone.locator("h1")).to_have_text("Repair vendors")
+    await shot(phone, "en-phone-vendors")

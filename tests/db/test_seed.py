@@ -8,10 +8,19 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from db.models import Holiday, Person, User
-from db.seed import ROLE_TITLES_FA, SeedReport, current_jalali_year, demo_people, seed
+from db.repair import Vendor, vendor_scope
+from db.seed import (
+    ROLE_TITLES_FA,
+    SeedReport,
+    current_jalali_year,
+    demo_people,
+    demo_vendors,
+    seed,
+)
 from domain.cases import STAFF_ROLES, Role
-from domain.identity import is_valid_national_code
+from domain.identity import is_valid_national_code, normalize_mobile
 from domain.passwords import verify_password
+from domain.repair import AssetKind
 from settings import AppEnv, Settings
 
 ROLE_NAMES = [r.value for r in STAFF_ROLES]
@@ -57,13 +66,15 @@ def test_seeding_twice_creates_users_once(
     assert again.users_created == []
     assert again.people_created == []
     assert again.holidays_created == []
+    assert again.vendors_created == []
     with Session(engine) as session:
         users = session.exec(select(User).where(col(User.username).in_(ROLE_NAMES))).all()
     assert sorted(u.username for u in users) == sorted(ROLE_NAMES)
     for user in users:
         if user.username in first.users_created:
             assert user.roles == [user.username]
-            assert user.scopes == ["*"]
+            if user.username != Role.vendor:
+                assert user.scopes == ["*"]
             assert user.full_name == ROLE_TITLES_FA[Role(user.username)]
             assert user.email == f"{user.username}@{settings.mail_domain}"
 
@@ -113,3 +124,24 @@ def test_holidays_include_next_nowruz(
 
 def test_no_login_is_made_for_the_requester(first: SeedReport) -> None:
     assert Role.requester.value not in first.users_created
+
+
+def test_demo_vendors_once_each_and_the_vendor_login_sees_the_first(
+    first: SeedReport, engine: Engine
+) -> None:
+    names = [v.name for v in demo_vendors()]
+    assert len(names) >= 3
+    with Session(engine) as session:
+        stored = session.exec(select(Vendor).where(col(Vendor.name).in_(names))).all()
+        login = session.exec(select(User).where(User.username == Role.vendor.value)).one()
+    assert sorted(v.name for v in stored) == sorted(names)
+    for vendor in stored:
+        assert vendor.fields and all(f in AssetKind.__members__ for f in vendor.fields)
+        assert vendor.mobile is not None and normalize_mobile(vendor.mobile) == vendor.mobile
+        assert vendor.is_active
+    covered = {f for v in stored for f in v.fields}
+    assert covered >= {"pc", "laptop", "printer", "network_device"}
+    company = next(v for v in stored if v.name == names[0])
+    if Role.vendor.value in first.users_created:
+        assert login.roles == [Role.vendor.value]
+        assert login.scopes == [vendor_scope(company.id or 0)]

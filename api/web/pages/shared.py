@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.client import Client
 
 from api.errors import ApiError, field_problems
@@ -36,6 +38,44 @@ LANG_COOKIE = "lang"
 
 PageUser = Annotated[User | None, Depends(session_user)]
 ClientDep = Annotated[Client, Depends(temporal_client)]
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """A page in the staff navigation, shown to those holding one of `roles` (admins always)."""
+
+    path: str
+    label: str
+    """A key of the translation tables."""
+    roles: frozenset[str]
+
+
+NAVIGATION: list[NavLink] = []
+"""Pages a process's own modules add to the staff navigation, so that the shared template names
+none of them; an app shows those it serves."""
+
+
+def add_to_navigation(path: str, label: str, *roles: Role) -> None:
+    link = NavLink(path, label, frozenset(roles))
+    if link not in NAVIGATION:
+        NAVIGATION.append(link)
+
+
+def _serves(app: Any, path: str) -> bool:
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
+    return any(route.matches(scope)[0] == Match.FULL for route in app.router.routes)
+
+
+def nav_links(request: Request, user: User | None) -> list[NavLink]:
+    """The added pages this app serves that `user` may open (found once per app)."""
+    if user is None:
+        return []
+    state = request.app.state
+    served: list[NavLink] | None = getattr(state, "nav_links", None)
+    if served is None:
+        served = state.nav_links = [n for n in NAVIGATION if _serves(request.app, n.path)]
+    held = set(user.roles)
+    return [link for link in served if Role.admin in held or link.roles & held]
 
 
 class LoginRequired(Exception):
@@ -100,6 +140,7 @@ def render(
             "lang": t.lang.value,
             "user": user,
             "is_admin": user is not None and Role.admin in user.roles,
+            "nav_links": nav_links(request, user),
             "csrf_token": token,
             "path": request.url.path,
             "query": request.url.query,
