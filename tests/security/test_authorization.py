@@ -32,14 +32,14 @@ from api.security import SESSION_COOKIE, issue_token
 from api.web.pages import CSRF_COOKIE
 from db.models import Task, User
 from domain.calendar import jalali_to_gregorian
-from domain.cases import Role, TaskStatus
+from domain.cases import STAFF_ROLES, Role, TaskStatus
 from domain.passwords import hash_password
 from domain.requester_link import requester_link_token
 from tests.factories import form_data, open_case
 from tests.security.conftest import DEMO_PASSWORD, RATE_LIMIT, SecurityStack
 
 PUBLIC = "public"
-LOGGED_IN = frozenset(Role)
+LOGGED_IN = frozenset(STAFF_ROLES)
 ADMIN_ONLY = frozenset({Role.admin})
 SUPERVISORS = frozenset({Role.admin, Role.operator, Role.it_supervisor})
 CASE_READERS = SUPERVISORS | {Role.email_admin}
@@ -113,8 +113,9 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
 }
 
 ANONYMOUS = "anonymous"
-PRINCIPALS: list[str] = [ANONYMOUS, *(r.value for r in Role)]
-"""Anonymous, then the seeded demo user of each role (username = role, every scope)."""
+PRINCIPALS: list[str] = [ANONYMOUS, *(r.value for r in STAFF_ROLES)]
+"""Anonymous, then the seeded demo user of each role a login may hold (username = role, every
+scope); the requester role is no login's, and acts only through the tracking routes."""
 
 
 @dataclass
