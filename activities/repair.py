@@ -37,6 +37,7 @@ from domain.repair import (
     under_warranty,
     vendor_matches,
 )
+from domain.requester_link import requester_link
 from settings import Settings
 
 HISTORY_SHOWN = 10
@@ -208,7 +209,8 @@ class RepairActivities:
             if case is None or request is None:
                 raise ValueError(f"no repair request for case {notice.case_id}")
         code = case.tracking_code
-        link = f"{self._settings.public_base_url}/track?code={code}"
+        # The signed link opens the case (and the receipt confirmation) without the identity.
+        link = requester_link(self._settings.public_base_url, self._settings.secret_key, code)
         text = _requester_text(notice, code, link)
         key = f"{case.workflow_id}:notice:{notice.kind.value}"
         self._sms.send(

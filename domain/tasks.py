@@ -26,6 +26,21 @@ class Actor(BaseModel):
         return scope is None or ALL_SCOPES in self.scopes or scope in self.scopes
 
 
+REQUESTER_PREFIX = "requester:"
+"""Start of the username of a requester acting from the tracking page; logins match
+`^[a-z][a-z0-9._-]{1,63}$`, so no login can ever be named like that."""
+
+
+def requester_actor(tracking_code: str) -> Actor:
+    """The person a case is for, acting on it from its tracking page (after the second factor
+    or the signed link): the requester role, scoped to this one case."""
+    return Actor(
+        username=f"{REQUESTER_PREFIX}{tracking_code}",
+        roles=[Role.requester],
+        scopes=[tracking_code],
+    )
+
+
 class Decision(BaseModel):
     """Base of every decision model: unknown fields are refused, not silently dropped."""
 

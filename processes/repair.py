@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db.repair import Asset, RepairJob, RepairRequest, Vendor
 from domain.repair import (
@@ -15,6 +15,10 @@ from domain.repair import (
     Urgency,
 )
 from processes.declaration import Process, Requester, Text, WorkerResources
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
 from workflows.repair import ANSWER_WORKING_DAYS, RESULT_EN, RESULT_FA, RepairWorkflow
 
 
@@ -34,6 +38,13 @@ def _activities(worker: WorkerResources) -> Sequence[Callable[..., Any]]:
         repair.notify_requester,
         repair.notify_vendor,
     ]
+
+
+def _routes() -> Sequence[APIRouter]:
+    # Imported here: the worker loads the declaration but never the API.
+    from api.repair import repair_routes
+
+    return repair_routes()
 
 
 KIND_EN = {
@@ -105,6 +116,7 @@ REPAIR: Process[RepairForm] = Process(
         **{f"outcome.{o.value}": Text(RESULT_FA[o], RESULT_EN[o]) for o in RepairOutcome},
         **{f"urgency.{u.value}": text for u, text in URGENCY.items()},
     },
+    routes=_routes,
     receipt_steps=(
         Text(
             "مسئول پشتیبانی ابعاد مشکل را بررسی می‌کند.",

@@ -17,7 +17,6 @@ from sqlmodel import Session, col, select
 import api.routes.repair_register as routes
 import db.asset_register as register
 from api.app import create_app
-from api.repair import repair_routes
 from db.engine import make_engine
 from db.models import Case
 from db.repair import Asset, RepairJob, Vendor
@@ -33,14 +32,10 @@ EN = {"Accept-Language": "en"}
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app as tests/api/conftest.py builds it, with the repair registers' routes (the
-    repair process's declaration adds them once it is registered)."""
+    """The app as tests/api/conftest.py builds it; the repair declaration adds the registers."""
     engine = make_engine(settings.database_url)
     on_the_loop = statements_on_the_loop(engine)
     app = create_app(settings, engine=engine, temporal=object())  # type: ignore[arg-type]
-    if not any(getattr(r, "path", "") == "/api/repair/vendors" for r in app.routes):
-        for router in repair_routes():
-            app.include_router(router)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client

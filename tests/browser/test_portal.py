@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,13 +18,14 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.repair import repair_routes
 from db.repair import Asset, Vendor
+from domain.requester_link import requester_link
 from processes.declaration import Registry
 from processes.registry import PROCESSES
 from settings import Settings
 from tests.api.test_repair_register import repair_case
 from tests.e2e.loan_process import LOAN, loan_tables
+from tests.e2e.test_process_plugin import approved_loan, wait_for_requester_task
 from tests.factories import form_data
 from tests.stack import PASSWORD, Stack, running_stack
 
@@ -48,10 +48,7 @@ AXE = Axe()
 async def stack(
     settings: Settings, engine: Engine, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    # Process 2's register pages ride on the tests' loan process until the repair process,
-    # whose declaration serves them, is registered.
-    served = any(p.routes is not None for p in PROCESSES)
-    processes = Registry([*PROCESSES, LOAN if served else replace(LOAN, routes=repair_routes)])
+    processes = Registry([*PROCESSES, LOAN])
     with loan_tables(engine):
         async with running_stack(
             settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-browser", processes
@@ -471,3 +468,50 @@ async def test_the_equipment_register_and_the_vendors(
     await phone.goto("/lang/en?next=/admin/vendors")
     await expect(phone.locator("h1")).to_have_text("Repair vendors")
     await shot(phone, "en-phone-vendors")
+
+
+async def test_the_borrower_confirms_receipt_from_the_signed_link(
+    browser: Browser, stack: Stack
+) -> None:
+    """The SMS link opens the case with its task, no identity asked; an answer left out comes
+    back with the reason beside the field and the note kept; then the case moves on."""
+    code, _ = await approved_loan(stack)
+    link = requester_link(stack.base_url, stack.settings.secret_key, code)
+    await wait_for_requester_task(stack.http, code, token=link.split("?k=")[1])
+    person = await new_page(browser, stack, locale="fa-IR")
+    await person.goto(link)
+    form = person.locator("form.requester-task")
+    await expect(form.locator("h4")).to_have_text("تایید تحویل گرفتن وسیله")
+    await expect(person.locator("#f-tracking_code")).to_have_count(0)
+    await shot(person, "fa-requester-task")
+    await person.fill("#f-note", "کیف همراهش نبود")
+    await form.locator("button[type=submit]").click()
+    await expect(person.locator("#e-received")).to_have_text("پر کردن این فیلد الزامی است.")
+    assert await person.input_value("#f-note") == "کیف همراهش نبود"
+    await shot(person, "fa-requester-task-error")
+    english = await new_page(browser, stack)
+    await english.goto("/lang/en?next=/")
+    await english.goto(link)
+    await expect(english.locator("form.requester-task h4")).to_have_text(
+        "Confirm you received the device"
+    )
+    await expect(english.locator("form.requester-task legend")).to_contain_text(
+        "Did you receive the device?"
+    )
+    await shot(english, "en-requester-task")
+    await person.check("input[name=received][value=true]")
+    await person.locator("form.requester-task button[type=submit]").click()
+    await expect(person.locator("#task-decided")).to_have_text("پاسخ شما ثبت شد.")
+    await expect(person.locator("form.requester-task")).to_have_count(0)
+    await shot(person, "fa-requester-task-done")
+    for _ in range(100):
+        await person.goto(link)
+        if await person.locator(".answer").count():
+            break
+        await person.wait_for_timeout(100)
+    await expect(person.locator(".answer")).to_contain_text("B-")
+    await person.goto(f"/lang/en?next=/track/{code}")
+    await expect(person.locator("#f-tracking_code")).to_have_value(code)
+    await person.goto(link)
+    await expect(person.locator("html")).to_have_attribute("dir", "ltr")
+    await shot(person, "en-requester-answer")

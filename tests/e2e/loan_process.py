@@ -53,6 +53,13 @@ class LoanApproval(Decision):
     note: str | None = Field(default=None, max_length=200, title="Note")
 
 
+class ReceiptConfirmation(Decision):
+    """The borrower's word that the device reached them."""
+
+    received: bool = Field(title="Received?")
+    note: str | None = Field(default=None, max_length=200, title="Note")
+
+
 class PickupRequest(BaseModel):
     case_id: int
     device: Device
@@ -66,6 +73,18 @@ APPROVE = Step(
     decision=LoanApproval,
     sla_working_days=1,
 )
+
+
+CONFIRM_RECEIPT = Step(
+    key="confirm_receipt",
+    title_fa="تایید تحویل گرفتن وسیله",
+    title_en="Confirm you received the device",
+    role=Role.requester,
+    decision=ReceiptConfirmation,
+    sla_working_days=2,
+)
+"""Asked of the borrower on the tracking page (scope: the tracking code), as process 2's
+"the requester confirms receipt" will be."""
 
 
 class LoanActivities:
@@ -90,7 +109,11 @@ class LoanWorkflow(CaseWorkflow):
             PickupRequest(case_id=start.case_id, device=start.form.device),
             start_to_close_timeout=timedelta(seconds=10),
         )
-        await self.finish(CaseStatus.closed, CaseOutcome.done, {"room": room})
+        receipt, _ = await self.ask(
+            CONFIRM_RECEIPT, context={"room": room}, scope=start.tracking_code
+        )
+        detail = {"room": room, "received": receipt.received, "note": receipt.note}
+        await self.finish(CaseStatus.closed, CaseOutcome.done, detail)
         return CaseOutcome.done
 
 
@@ -140,8 +163,15 @@ LOAN: Process[LoanForm] = Process(
         "days": Text("مدت (روز)", "Days"),
         "approved": Text("امانت تایید می‌شود؟", "Approved?"),
         "note": Text("توضیح", "Note"),
+        "received": Text("وسیله را تحویل گرفتید؟", "Did you receive the device?"),
     },
-    receipt_steps=(Text("کارشناس پشتیبانی درخواست را تایید می‌کند.", "Support approves it."),),
+    receipt_steps=(
+        Text("کارشناس پشتیبانی درخواست را تایید می‌کند.", "Support approves it."),
+        Text(
+            "پس از تحویل، دریافت وسیله را در صفحه پیگیری تایید می‌کنید.",
+            "Once you have it, you confirm receipt on the tracking page.",
+        ),
+    ),
 )
 
 

@@ -32,13 +32,14 @@ from api.security import SESSION_COOKIE, issue_token
 from api.web.pages import CSRF_COOKIE
 from db.models import Task, User
 from domain.calendar import jalali_to_gregorian
-from domain.cases import Role, TaskStatus
+from domain.cases import STAFF_ROLES, Role, TaskStatus
 from domain.passwords import hash_password
+from domain.requester_link import requester_link_token
 from tests.factories import form_data, open_case
 from tests.security.conftest import DEMO_PASSWORD, RATE_LIMIT, SecurityStack
 
 PUBLIC = "public"
-LOGGED_IN = frozenset(Role)
+LOGGED_IN = frozenset(STAFF_ROLES)
 ADMIN_ONLY = frozenset({Role.admin})
 SUPERVISORS = frozenset({Role.admin, Role.operator, Role.it_supervisor})
 CASE_READERS = SUPERVISORS | {Role.email_admin}
@@ -64,6 +65,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/email-requests"): PUBLIC,
     ("GET", "/api/track/{tracking_code}"): PUBLIC,
     ("POST", "/api/track/{tracking_code}/password"): PUBLIC,
+    ("POST", "/api/track/{tracking_code}/tasks/{task_id}"): PUBLIC,
     ("GET", "/api/tasks"): LOGGED_IN,
     ("GET", "/api/tasks/{task_id}"): TASK_READERS,
     ("POST", "/api/tasks/{task_id}/complete"): TASK_DECIDERS,
@@ -89,6 +91,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/track"): PUBLIC,
     ("POST", "/track"): PUBLIC,
     ("POST", "/track/password"): PUBLIC,
+    ("GET", "/track/{code}"): PUBLIC,
+    ("POST", "/track/{code}/tasks/{task_id}"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
@@ -109,8 +113,9 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
 }
 
 ANONYMOUS = "anonymous"
-PRINCIPALS: list[str] = [ANONYMOUS, *(r.value for r in Role)]
-"""Anonymous, then the seeded demo user of each role (username = role, every scope)."""
+PRINCIPALS: list[str] = [ANONYMOUS, *(r.value for r in STAFF_ROLES)]
+"""Anonymous, then the seeded demo user of each role a login may hold (username = role, every
+scope); the requester role is no login's, and acts only through the tracking routes."""
 
 
 @dataclass
@@ -119,6 +124,8 @@ class Fixtures:
 
     case_code: str
     case_national_code: str
+    case_link_token: str
+    """The `k` of the link sent to the case's requester."""
     task_id: str
     cancel_code: str
     page_cancel_code: str
@@ -175,6 +182,12 @@ CALLS: dict[tuple[str, str], Call] = {
         # The right second factor on an open case: 410 password_gone, nothing is consumed.
         "url": f"/api/track/{f.case_code}/password",
         "json": {"national_code": f.case_national_code},
+    },
+    ("POST", "/api/track/{tracking_code}/tasks/{task_id}"): lambda f, p: {
+        # The e-mail process asks nothing of its requester: the case opens, the task is not
+        # found (a staff task of the case would be 403 task_not_yours, to anyone).
+        "url": f"/api/track/{f.case_code}/tasks/{f.case_code}:no-such-step:1",
+        "json": {"identity": f.case_national_code, "decision": {"received": True}},
     },
     ("GET", "/api/tasks"): lambda f, p: {"url": "/api/tasks"},
     ("GET", "/api/tasks/{task_id}"): lambda f, p: {"url": f"/api/tasks/{f.task_id}"},
@@ -238,6 +251,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/track/password"): lambda f, p: _page(
         "/track/password", tracking_code=f.case_code, national_code=f.case_national_code
+    ),
+    ("GET", "/track/{code}"): lambda f, p: _page(f"/track/{f.case_code}?k={f.case_link_token}"),
+    ("POST", "/track/{code}/tasks/{task_id}"): lambda f, p: _page(
+        f"/track/{f.case_code}/tasks/{f.case_code}:no-such-step:1", k=f.case_link_token
     ),
     ("GET", "/login"): lambda f, p: _page("/login"),
     ("POST", "/login"): lambda f, p: _page(
@@ -359,6 +376,7 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
     return Fixtures(
         case_code=case_code,
         case_national_code=data["national_code"],
+        case_link_token=requester_link_token(sec_stack.settings.secret_key, case_code),
         task_id=sec_stack.wait_task(case_code, "review_form").id,
         cancel_code=cancel_code,
         page_cancel_code=page_cancel_code,

@@ -13,15 +13,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import select
 
+from api.blocking import run_blocking
 from api.errors import ApiError
 from api.routes import tracking
 from api.routes.case_starts import start_case
 from api.security import SessionDep, SettingsDep
 from api.web.pages.shared import (
     LANG_COOKIE,
+    ClientDep,
     PageUser,
     PostedForm,
     page_lang,
+    posted_form,
     problems_by_field,
     render,
     staff,
@@ -195,32 +198,172 @@ def track_form(request: Request, user: PageUser, code: str = "") -> HTMLResponse
     return render(request, "public/track.html", user, values={"tracking_code": code}, view=None)
 
 
+def _lookup_refused(
+    request: Request, user: User | None, code: str, error: ApiError
+) -> HTMLResponse:
+    """The lookup form again, the code kept, with the reason (the same for any wrong factor)."""
+    page = render(
+        request,
+        "public/track.html",
+        user,
+        status_code=error.status_code,
+        values={"tracking_code": code},
+        view=None,
+        problem=message(error.code, page_lang(request)),
+    )
+    page.headers.update(error.headers or {})
+    return page
+
+
+def _case_page(
+    request: Request,
+    user: User | None,
+    view: tracking.TrackingView,
+    *,
+    national_code: str = "",
+    link_token: str = "",
+    status_code: int = 200,
+    forms: dict[str, list[FormField]] | None = None,
+    refused: str | None = None,
+    problem: str | None = None,
+    decided: bool = False,
+) -> HTMLResponse:
+    """The opened case with a form for each task it asks of its requester. The forms carry
+    what opened the case (the identity or the link's token) back to the decision route."""
+    task_forms = {t.id: fields_of(t.form_schema) for t in view.tasks}
+    task_forms.update(forms or {})
+    page = render(
+        request,
+        "public/track.html",
+        user,
+        status_code=status_code,
+        values={"tracking_code": view.tracking_code},
+        view=view,
+        national_code=national_code,
+        link_token=link_token,
+        task_forms=task_forms,
+        refused=refused,
+        task_problem=problem,
+        decided=decided,
+    )
+    # The page shows a person's case, and its address may hold the link's token.
+    page.headers["Cache-Control"] = "no-store"
+    page.headers["Referrer-Policy"] = "no-referrer"
+    return page
+
+
 @router.post("/track", response_class=HTMLResponse)
 def track_result(
-    request: Request, user: PageUser, session: SessionDep, posted: PostedForm
+    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep, posted: PostedForm
 ) -> HTMLResponse:
     tracking.limit_lookups(request)
     code = normalize_digits(posted.get("tracking_code", "")).strip()
     national_code = normalize_digits(posted.get("national_code", "")).strip()
+    processes = request.app.state.processes
     try:
-        view = tracking.track(code, session, request.app.state.processes, identity=national_code)
+        view = tracking.track(code, session, processes, settings, identity=national_code)
     except ApiError as error:
-        return render(
-            request,
-            "public/track.html",
-            user,
-            status_code=error.status_code,
-            values={"tracking_code": code},
-            view=None,
-            problem=message(error.code, page_lang(request)),
+        return _lookup_refused(request, user, code, error)
+    return _case_page(request, user, view, national_code=national_code)
+
+
+@router.get("/track/{code}", response_class=HTMLResponse)
+def track_link(
+    code: str,
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    k: str = "",
+) -> HTMLResponse:
+    """The link sent to the requester: its token `k` opens this one case, no identity asked."""
+    if not k:
+        return track_form(request, user, code)
+    tracking.limit_lookups(request)
+    processes = request.app.state.processes
+    try:
+        view = tracking.track(code, session, processes, settings, token=k)
+    except ApiError as error:
+        return _lookup_refused(request, user, code, error)
+    return _case_page(request, user, view, link_token=k)
+
+
+@router.post("/track/{code}/tasks/{task_id}", response_class=HTMLResponse)
+async def track_task_decide(
+    code: str,
+    task_id: str,
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: ClientDep,
+) -> HTMLResponse:
+    """The requester's decision, posted from the case's page: the API's route does the rest. A
+    refused decision comes back with the form as typed and the reasons beside the fields."""
+    posted = await posted_form(request)
+    tracking.limit_lookups(request)
+    identity = normalize_digits(posted.get("national_code", "")).strip()
+    token = posted.get("k", "")
+    link_token = "" if identity else token
+    processes = request.app.state.processes
+    try:
+        view = await run_blocking(
+            tracking.track, code, session, processes, settings, identity=identity, token=token
         )
-    return render(
-        request,
-        "public/track.html",
-        user,
-        values={"tracking_code": code},
-        view=view,
-        national_code=national_code,
+        task = next((t for t in view.tasks if t.id == task_id), None) or await run_blocking(
+            tracking.requester_task_form, session, view.tracking_code, task_id
+        )
+    except ApiError as error:
+        return _lookup_refused(request, user, code, error)
+    if task is None:
+        return _case_page(
+            request,
+            user,
+            view,
+            status_code=404,
+            problem=message("not_found", page_lang(request)),
+            national_code=identity,
+            link_token=link_token,
+        )
+    fields = fields_of(task.form_schema)
+    decision = read_posted(fields, posted)
+    try:
+        body = tracking.RequesterDecisionBody(identity=identity, token=token, decision=decision)
+        await tracking.complete_requester_task(
+            view.tracking_code, task_id, body, request, session, settings, client
+        )
+    except ApiError as error:
+        if error.status_code == 404:
+            return _lookup_refused(request, user, code, error)
+        by_name = {f.name: f for f in fields}
+        for problem in error.errors:
+            target = by_name.get(problem.field.split(".")[0])
+            if target is not None:
+                target.error = problem.reason
+        unplaced = [p.reason for p in error.errors if p.field.split(".")[0] not in by_name]
+        text = " ".join([message(error.code, page_lang(request)), *unplaced])
+        # The form stays as typed, even if the task closed meanwhile.
+        shown = (
+            view if task in view.tasks else view.model_copy(update={"tasks": [*view.tasks, task]})
+        )
+        page = _case_page(
+            request,
+            user,
+            shown,
+            status_code=error.status_code,
+            forms={task.id: fields},
+            refused=task.id,
+            problem=text,
+            national_code=identity,
+            link_token=link_token,
+        )
+        page.headers.update(error.headers or {})
+        return page
+    updated = await run_blocking(
+        tracking.track, code, session, processes, settings, identity=identity, token=token
+    )
+    return _case_page(
+        request, user, updated, decided=True, national_code=identity, link_token=link_token
     )
 
 
