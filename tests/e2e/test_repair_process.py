@@ -3,6 +3,7 @@ on a real Temporal dev server."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from domain.calendar import TEHRAN
 from domain.cases import Role
 from domain.passwords import hash_password
 from domain.repair import AssetKind
-from tests.e2e.test_email_process import login, wait_for_task
+from tests.e2e.test_email_process import login, wait_closed, wait_for_task
 from tests.stack import PASSWORD, Stack
 
 PROCESS = "equipment_repair"
@@ -154,10 +155,38 @@ async def test_repair_through_a_vendor_over_http(stack: Stack, engine: Engine) -
     )
     await decide(http, technician, code, "hand_over", {"handed_to": "مریم احمدی"})
 
+    # The person confirms receipt from the tracking page, with a score.
+    for _ in range(300):
+        view = (await http.get(f"/api/track/{code}", params={"identity": "87654"})).json()
+        if view["tasks"]:
+            break
+        await asyncio.sleep(0.05)
+    [confirm] = view["tasks"]
+    assert confirm["step"] == "confirm_receipt"
+    wrong = await http.post(
+        f"/api/track/{code}/tasks/{confirm['id']}",
+        json={"identity": "11111", "decision": {"received": True}},
+    )
+    assert wrong.status_code == 404
+    bad = await http.post(
+        f"/api/track/{code}/tasks/{confirm['id']}",
+        json={"identity": "87654", "decision": {"received": True, "satisfaction": 9}},
+    )
+    assert bad.status_code == 422, bad.text
+    confirmed = await http.post(
+        f"/api/track/{code}/tasks/{confirm['id']}",
+        json={"identity": "87654", "decision": {"received": True, "satisfaction": 4}},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    closed = await wait_closed(http, code, "87654")
+    assert closed["answer"]["outcome"] == "repaired_by_vendor"
+    assert closed["answer"]["text_fa"] == "تعمیر شد (توسط شرکت)"
+
     with Session(engine) as session:
         case_job = session.exec(select(RepairJob).where(RepairJob.vendor_id == printers.id)).one()
         assert case_job.send_backs == 1 and case_job.quote_approved is True
         assert case_job.cost_material_rials == 9_000_000 and case_job.delivered_at is not None
+        assert case_job.satisfaction == 4 and case_job.receipt_confirmed_at is not None
         sms = session.exec(
             select(OutboundMessage).where(
                 OutboundMessage.case_id == case_job.case_id,
@@ -165,3 +194,5 @@ async def test_repair_through_a_vendor_over_http(stack: Stack, engine: Engine) -
             )
         ).all()
     assert len(sms) == 2  # sent to the vendor, ready
+    ready = next(m for m in sms if "آماده تحویل" in m.body)
+    assert f"/track/{code}?k=" in ready.body
