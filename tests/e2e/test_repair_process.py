@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from db.models import OutboundMessage, User
+from db.models import Case, OutboundMessage, User
 from db.repair import Asset, RepairJob, Vendor, vendor_scope
 from domain.calendar import TEHRAN
 from domain.cases import Role
@@ -196,3 +196,42 @@ async def test_repair_through_a_vendor_over_http(stack: Stack, engine: Engine) -
     assert len(sms) == 2  # sent to the vendor, ready
     ready = next(m for m in sms if "آماده تحویل" in m.body)
     assert f"/track/{code}?k=" in ready.body
+
+
+async def test_staff_report_for_someone_else_and_an_unknown_property_number(
+    stack: Stack, engine: Engine
+) -> None:
+    http = stack.http
+    lead_name = add_staff(engine, Role.support_lead)
+    lead = await login(http, lead_name)
+    report = {
+        "personnel_number": "55501",
+        "mobile": "09127778899",
+        "full_name": "حسن رضایی",
+        "unit": "حراست",
+        "property_number": f"NEW-{uuid.uuid4().hex[:6]}",
+        "kind": "scanner",
+        "location": "ساختمان ۲، اتاق ۱۱",
+        "problem": "اسکنر روشن نمی‌شود",
+    }
+    missing_kind = await http.post(
+        "/api/repair-requests", json={**report, "property_number": "", "kind": ""}, headers=lead
+    )
+    assert missing_kind.status_code == 422
+    submitted = await http.post("/api/repair-requests", json=report, headers=lead)
+    assert submitted.status_code == 201, submitted.text
+    code = submitted.json()["tracking_code"]
+    with Session(engine) as session:
+        case = session.exec(select(Case).where(Case.tracking_code == code)).one()
+    assert case.started_by == lead_name and case.requester_name == "حسن رضایی"
+    assess = await wait_for_task(http, lead, code, "assess", PROCESS)
+    context = (await http.get(f"/api/tasks/{assess['id']}", headers=lead)).json()["context"]
+    assert context["in_register"] is False and context["kind"] == "scanner"
+    cancelled = await http.post(
+        f"/api/cases/{code}/cancel",
+        json={"reason": "گزارش تکراری"},
+        headers=await login(http, "e2e_admin"),
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    closed = await wait_closed(http, code, "55501")
+    assert closed["answer"]["outcome"] == "cancelled"
