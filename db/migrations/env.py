@@ -3,8 +3,8 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import db.models
-import db.repair  # noqa: F401  (process 2)
+import db.models  # noqa: F401  (the shared tables)
+import processes.registry  # noqa: F401  (every process's own tables)
 from db.engine import make_engine
 from settings import get_settings
 
