@@ -31,9 +31,11 @@ from api.app import create_app
 from api.security import SESSION_COOKIE, issue_token
 from api.web.pages import CSRF_COOKIE
 from db.models import Task, User
+from db.repair import Asset, Vendor
 from domain.calendar import jalali_to_gregorian
 from domain.cases import STAFF_ROLES, Role, TaskStatus
 from domain.passwords import hash_password
+from domain.repair import AssetKind
 from domain.requester_link import requester_link_token
 from tests.factories import form_data, open_case
 from tests.security.conftest import DEMO_PASSWORD, RATE_LIMIT, SecurityStack
@@ -48,6 +50,9 @@ TASK_READERS = frozenset({Role.admin, Role.email_admin})
 TASK_DECIDERS = frozenset({Role.email_admin})
 """Deciding takes the step's role: admin is not enough (the workflow's validator checks it)."""
 CODEC_USERS = frozenset({Role.admin, Role.operator})
+REGISTER_MANAGERS = frozenset({Role.admin, Role.support_lead})
+"""Who changes the equipment register and the vendors (process 2)."""
+REGISTER_READERS = REGISTER_MANAGERS | {Role.technician, Role.it_supervisor}
 
 # (method, path) → who is let in. ("MOUNT", path) is a mounted app (static files).
 ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
@@ -81,6 +86,13 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("PUT", "/api/admin/holidays/{day}"): ADMIN_ONLY,
     ("DELETE", "/api/admin/holidays/{day}"): ADMIN_ONLY,
     ("POST", "/api/admin/people/import"): ADMIN_ONLY,
+    ("POST", "/api/repair-requests"): PUBLIC,
+    ("GET", "/api/repair/vendors"): REGISTER_READERS,
+    ("POST", "/api/repair/vendors"): REGISTER_MANAGERS,
+    ("PATCH", "/api/repair/vendors/{vendor_id}"): REGISTER_MANAGERS,
+    ("GET", "/api/repair/assets"): REGISTER_READERS,
+    ("GET", "/api/repair/assets/{property_number:path}"): REGISTER_READERS,
+    ("POST", "/api/repair/assets/import"): REGISTER_MANAGERS,
     # web pages
     ("MOUNT", "/static"): PUBLIC,
     ("GET", "/"): PUBLIC,
@@ -110,6 +122,15 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/admin/holidays"): ADMIN_ONLY,
     ("POST", "/admin/holidays"): ADMIN_ONLY,
     ("POST", "/admin/holidays/{day}/delete"): ADMIN_ONLY,
+    ("GET", "/repair/new"): PUBLIC,
+    ("POST", "/repair/new"): PUBLIC,
+    ("GET", "/admin/assets"): REGISTER_READERS,
+    ("POST", "/admin/assets/import"): REGISTER_MANAGERS,
+    ("GET", "/assets/{property_number:path}"): REGISTER_READERS,
+    ("GET", "/admin/vendors"): REGISTER_READERS,
+    ("POST", "/admin/vendors"): REGISTER_MANAGERS,
+    ("POST", "/admin/vendors/{vendor_id}"): REGISTER_MANAGERS,
+    ("POST", "/admin/vendors/{vendor_id}/active"): REGISTER_MANAGERS,
 }
 
 ANONYMOUS = "anonymous"
@@ -132,6 +153,8 @@ class Fixtures:
     reassign_task_id: str
     page_reassign_task_id: str
     target_user: str
+    vendor_id: int
+    property_number: str
 
 
 Call = Callable[[Fixtures, str], dict[str, Any]]
@@ -144,6 +167,20 @@ HOLIDAY = "2031-03-05"
 PAGE_HOLIDAY = (1415, 6, 10)
 CSRF = "matrix-csrf-token"
 REGISTRY_HEADER = "national_code,member_id,first_name,last_name,affiliation,unit\n"
+ASSET_HEADER = "property_number,kind\n"
+"""A register with no rows: the import checks it and writes nothing."""
+
+
+def repair_report() -> dict[str, Any]:
+    return {
+        "personnel_number": "12345",
+        "mobile": "09351234567",
+        "full_name": "مریم احمدی",
+        "unit": "امور مالی",
+        "kind": "printer",
+        "location": "ستاد، اتاق ۲۰۴",
+        "problem": "آزمون دسترسی",
+    }
 
 
 def _login_name(principal: str) -> str:
@@ -237,6 +274,28 @@ CALLS: dict[tuple[str, str], Call] = {
         "url": "/api/admin/people/import",
         "files": {"file": ("people.csv", REGISTRY_HEADER.encode(), "text/csv")},
     },
+    ("POST", "/api/repair-requests"): lambda f, p: {
+        "url": "/api/repair-requests",
+        "json": repair_report(),
+    },
+    ("GET", "/api/repair/vendors"): lambda f, p: {"url": "/api/repair/vendors"},
+    ("POST", "/api/repair/vendors"): lambda f, p: {
+        "url": "/api/repair/vendors",
+        "json": {"name": f"شرکت {uuid.uuid4().hex[:8]}", "fields": ["pc"]},
+    },
+    ("PATCH", "/api/repair/vendors/{vendor_id}"): lambda f, p: {
+        "url": f"/api/repair/vendors/{f.vendor_id}",
+        "json": {"contact_name": f"رابط {p}"},
+    },
+    ("GET", "/api/repair/assets"): lambda f, p: {"url": "/api/repair/assets"},
+    ("GET", "/api/repair/assets/{property_number:path}"): lambda f, p: {
+        "url": f"/api/repair/assets/{f.property_number}"
+    },
+    ("POST", "/api/repair/assets/import"): lambda f, p: {
+        "url": "/api/repair/assets/import",
+        "params": {"dry_run": "true"},
+        "files": {"file": ("assets.csv", ASSET_HEADER.encode(), "text/csv")},
+    },
     ("MOUNT", "/static"): lambda f, p: {"url": "/static/style.css", "method": "GET"},
     ("GET", "/"): lambda f, p: _page("/"),
     ("GET", "/lang/{code}"): lambda f, p: _page("/lang/en?next=/track"),
@@ -255,6 +314,26 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/track/{code}"): lambda f, p: _page(f"/track/{f.case_code}?k={f.case_link_token}"),
     ("POST", "/track/{code}/tasks/{task_id}"): lambda f, p: _page(
         f"/track/{f.case_code}/tasks/{f.case_code}:no-such-step:1", k=f.case_link_token
+    ),
+    ("GET", "/repair/new"): lambda f, p: _page("/repair/new"),
+    ("POST", "/repair/new"): lambda f, p: _page(
+        "/repair/new", form_token=str(uuid.uuid4()), **repair_report()
+    ),
+    ("GET", "/admin/assets"): lambda f, p: _page("/admin/assets"),
+    ("POST", "/admin/assets/import"): lambda f, p: {
+        **_page("/admin/assets/import", dry_run="1"),
+        "files": {"file": ("assets.csv", ASSET_HEADER.encode(), "text/csv")},
+    },
+    ("GET", "/assets/{property_number:path}"): lambda f, p: _page(f"/assets/{f.property_number}"),
+    ("GET", "/admin/vendors"): lambda f, p: _page("/admin/vendors"),
+    ("POST", "/admin/vendors"): lambda f, p: _page(
+        "/admin/vendors", name=f"شرکت {uuid.uuid4().hex[:8]}", fields="pc"
+    ),
+    ("POST", "/admin/vendors/{vendor_id}"): lambda f, p: _page(
+        f"/admin/vendors/{f.vendor_id}", name=f"شرکت ثابت {f.vendor_id}", fields="pc"
+    ),
+    ("POST", "/admin/vendors/{vendor_id}/active"): lambda f, p: _page(
+        f"/admin/vendors/{f.vendor_id}/active", active="true"
     ),
     ("GET", "/login"): lambda f, p: _page("/login"),
     ("POST", "/login"): lambda f, p: _page(
@@ -372,7 +451,12 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         session.add(
             User(username=target, password_hash=hash_password("target-pass-1"), roles=["vendor"])
         )
+        vendor = Vendor(name=f"شرکت ماتریس {uuid.uuid4().hex[:6]}", fields=["pc"])
+        asset = Asset(property_number=f"M-{uuid.uuid4().hex[:6]}", kind=AssetKind.pc)
+        session.add(vendor)
+        session.add(asset)
         session.commit()
+        vendor_id, property_number = vendor.id or 0, asset.property_number
     return Fixtures(
         case_code=case_code,
         case_national_code=data["national_code"],
@@ -383,6 +467,8 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         reassign_task_id=sec_stack.wait_task(reassign_code, "review_form").id,
         page_reassign_task_id=sec_stack.wait_task(page_reassign_code, "review_form").id,
         target_user=target,
+        vendor_id=vendor_id,
+        property_number=property_number,
     )
 
 
