@@ -243,8 +243,9 @@ class InHouseRepair(Decision):
 class VendorChoice(Decision):
     """ارجاع به شرکت خصوصی: the vendor (one of the active ones that work on this kind)."""
 
-    vendor: str = Field(title="Vendor")
-    """The vendor's id, one of the task's options."""
+    vendor: str = Field(title="Vendor", json_schema_extra={"x-option-labels": "vendors"})
+    """The vendor's id, one of the task's options; the form shows the names the task's
+    context holds under `vendors`."""
     dispatched_on: date = Field(title="Dispatch date")
     taken_by: ShortText = Field(title="Taken by (the vendor's courier)")
     note: OptionalNote = Field(default=None, title="Note to the vendor")
