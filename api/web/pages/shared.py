@@ -115,6 +115,12 @@ def render(
         own = processes[kind].label(key, t.lang) if kind in processes else None
         return own or t("field." + key, key if default is None else default)
 
+    def field_label(kind: str, step: str, key: str, default: str) -> str:
+        """A decision field's label: the process's own for this step (`step.key`), else the
+        field's label anywhere in the process (so one name may read differently per step)."""
+        own = processes[kind].label(f"{step}.{key}", t.lang) if kind in processes else None
+        return own or label(kind, key, default)
+
     def shown(kind: str, key: str, value: Any) -> str:
         """A value of the case's data: coded values by their label, digits as the reader's;
         yes/no for flags; a record's values side by side, a list's records one after another."""
@@ -146,6 +152,7 @@ def render(
             "query": request.url.query,
             "process_title": process_title,
             "label": label,
+            "field_label": field_label,
             "shown": shown,
             **context,
         },
