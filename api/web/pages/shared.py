@@ -122,7 +122,8 @@ def render(
         return own or label(kind, key, default)
 
     def shown(kind: str, key: str, value: Any) -> str:
-        """A value of the case's data: coded values by their label, digits as the reader's;
+        """A value of the case's data: coded values by their label, digits as the reader's
+        (in numbers and in Persian text, not in Latin codes such as `PR-12` or `M404`);
         yes/no for flags; a record's values side by side, a list's records one after another."""
         if value is None or value == "":
             return "—"
@@ -136,7 +137,7 @@ def render(
         coded = label(kind, f"{key}.{text}", "")
         if coded:
             return coded
-        return t.num(text) if text.isascii() and text.isdigit() else text
+        return t.num(text) if text.isascii() and text.isdigit() else t.prose(text)
 
     response = templates.TemplateResponse(
         request,
