@@ -167,6 +167,19 @@ OptionalNote = Annotated[
 ]
 
 
+def _needed_when(flag: str, value: object, code: str, text: str) -> Any:
+    """A validator for a field the decision needs when `flag` holds `value`. It belongs to
+    that field (declared with `validate_default=True`, so it runs when the field is left out),
+    so the error names the field and the form shows it beside it, the rest kept as typed."""
+
+    def check(cls: type, given: object, info: ValidationInfo) -> object:
+        if flag in info.data and info.data[flag] == value and given is None:
+            raise PydanticCustomError(code, text)
+        return given
+
+    return classmethod(check)
+
+
 class RepairForm(BaseModel):
     """اعلام خرابی: what a member of the HQ staff reports."""
 
@@ -210,27 +223,29 @@ class InHouseRepair(Decision):
     """ارجاع به کارشناس مربوطه: the technician fixed it, or cannot fix it here."""
 
     fixed: bool = Field(title="Fixed?")
-    work_done: OptionalNote = Field(default=None, title="Work done")
+    work_done: OptionalNote = Field(default=None, title="Work done", validate_default=True)
     parts_used: OptionalNote = Field(default=None, title="Parts used")
-    minutes_spent: int | None = Field(default=None, ge=1, le=100_000, title="Minutes spent")
-    reason: OptionalNote = Field(default=None, title="Why it cannot be fixed here")
+    minutes_spent: int | None = Field(
+        default=None, ge=1, le=100_000, title="Minutes spent", validate_default=True
+    )
+    reason: OptionalNote = Field(
+        default=None, title="Why it cannot be fixed here", validate_default=True
+    )
 
-    @model_validator(mode="after")
-    def _outcome_has_its_fields(self) -> Self:
-        if self.fixed and (self.work_done is None or self.minutes_spent is None):
-            raise PydanticCustomError(
-                "fixed_needs_work", "work_done and minutes_spent are needed when fixed"
-            )
-        if not self.fixed and self.reason is None:
-            raise PydanticCustomError("reason_required", "reason: say why it cannot be fixed")
-        return self
+    _work_done = field_validator("work_done", "minutes_spent")(
+        _needed_when("fixed", True, "required", "needed when fixed")
+    )
+    _reason = field_validator("reason")(
+        _needed_when("fixed", False, "reason_required", "say why it cannot be fixed")
+    )
 
 
 class VendorChoice(Decision):
     """ارجاع به شرکت خصوصی: the vendor (one of the active ones that work on this kind)."""
 
-    vendor: str = Field(title="Vendor")
-    """The vendor's id, one of the task's options."""
+    vendor: str = Field(title="Vendor", json_schema_extra={"x-option-labels": "vendors"})
+    """The vendor's id, one of the task's options; the form shows the names the task's
+    context holds under `vendors`."""
     dispatched_on: date = Field(title="Dispatch date")
     taken_by: ShortText = Field(title="Taken by (the vendor's courier)")
     note: OptionalNote = Field(default=None, title="Note to the vendor")
@@ -257,45 +272,41 @@ class VendorReport(Decision):
 
     kind: VendorReportKind = Field(title="Status")
     note: OptionalNote = Field(default=None, title="Note")
-    quote_rials: int | None = Field(default=None, ge=0, le=10**13, title="Quote (rials)")
+    quote_rials: int | None = Field(
+        default=None, ge=0, le=10**13, title="Quote (rials)", validate_default=True
+    )
     promised_date: date | None = Field(default=None, title="Promised date")
     """When the equipment will be ready; reminders and the late mark count from it."""
 
-    @model_validator(mode="after")
-    def _diagnosis_has_a_quote(self) -> Self:
-        if self.kind == VendorReportKind.diagnosed and self.quote_rials is None:
-            raise PydanticCustomError("quote_required", "quote_rials: a diagnosis needs a quote")
-        return self
+    _quote = field_validator("quote_rials")(
+        _needed_when("kind", VendorReportKind.diagnosed, "required", "a diagnosis needs a quote")
+    )
 
 
 class QuoteApproval(Decision):
     """A quote above the limit waits for the support lead."""
 
     approved: bool = Field(title="Approve the quote?")
-    reason: OptionalNote = Field(default=None, title="Reason")
+    reason: OptionalNote = Field(default=None, title="Reason", validate_default=True)
 
-    @model_validator(mode="after")
-    def _refusal_has_a_reason(self) -> Self:
-        if not self.approved and self.reason is None:
-            raise PydanticCustomError("reason_required", "reason: say why the quote is refused")
-        return self
+    _reason = field_validator("reason")(
+        _needed_when("approved", False, "reason_required", "say why the quote is refused")
+    )
 
 
 class Inspection(Decision):
     """بررسی و تحویل گرفتن: accept the vendor's work, or send it back with a reason."""
 
     accepted: bool = Field(title="Accept the work?")
-    reason: OptionalNote = Field(default=None, title="Why it goes back")
+    reason: OptionalNote = Field(default=None, title="Why it goes back", validate_default=True)
     minutes: int = Field(default=0, ge=0, le=100_000, title="Time spent (minutes)")
     cost_time_rials: int = Field(default=0, ge=0, le=10**13, title="Cost of the time (rials)")
     cost_fixed_rials: int = Field(default=0, ge=0, le=10**13, title="Fixed cost (rials)")
     cost_material_rials: int = Field(default=0, ge=0, le=10**13, title="Material (rials)")
 
-    @model_validator(mode="after")
-    def _send_back_has_a_reason(self) -> Self:
-        if not self.accepted and self.reason is None:
-            raise PydanticCustomError("reason_required", "reason: say why the work goes back")
-        return self
+    _reason = field_validator("reason")(
+        _needed_when("accepted", False, "reason_required", "say why the work goes back")
+    )
 
 
 class Handover(Decision):

@@ -121,7 +121,8 @@ class Process(Generic[F]):
     belongs to is the first answer field."""
     labels: Mapping[str, Text] = field(default_factory=dict)
     """Labels of the form's fields, the task context's keys and their coded values
-    (`affiliation.student`), shown on task and case pages."""
+    (`affiliation.student`), shown on task and case pages; a decision field that reads
+    differently in one step is labelled `step.field` (`inspect.reason`)."""
     receipt_steps: tuple[Text, ...] = ()
     """What happens next, as the receipt tells the requester."""
     form_template: str | None = None

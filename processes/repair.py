@@ -13,6 +13,7 @@ from domain.repair import (
     RepairOutcome,
     RepairStart,
     Urgency,
+    VendorReportKind,
 )
 from processes.declaration import Process, Requester, Text, WorkerResources
 
@@ -56,6 +57,43 @@ KIND_EN = {
     AssetKind.network_device: "Network device",
     AssetKind.other: "Other",
 }
+VENDOR_STATUS = {
+    VendorReportKind.received: Text("تجهیز تحویل گرفته شد", "Received the equipment"),
+    VendorReportKind.diagnosed: Text("عیب‌یابی شد (با برآورد هزینه)", "Diagnosed (with a quote)"),
+    VendorReportKind.waiting_parts: Text("در انتظار قطعه", "Waiting for parts"),
+    VendorReportKind.repaired: Text("تعمیر شد", "Repaired"),
+    VendorReportKind.unrepairable: Text("قابل تعمیر نیست", "Cannot be repaired"),
+}
+DECISION_LABELS = {
+    "in_house": Text("در واحد پشتیبانی تعمیر می‌شود؟", "Can the unit repair it in-house?"),
+    "note": Text("توضیحات", "Note"),
+    "assess.note": Text("نظر بررسی", "Assessment note"),
+    "choose_vendor.note": Text("توضیح برای شرکت", "Note to the vendor"),
+    "dispatch_warranty.note": Text("توضیح برای شرکت", "Note to the vendor"),
+    "fixed": Text("تعمیر شد؟", "Fixed?"),
+    "work_done": Text("کار انجام‌شده", "Work done"),
+    "parts_used": Text("قطعات مصرف‌شده", "Parts used"),
+    "minutes_spent": Text("زمان صرف‌شده (دقیقه)", "Minutes spent"),
+    "reason": Text("دلیل", "Reason"),
+    "repair_in_house.reason": Text("چرا در واحد تعمیر نمی‌شود", "Why it cannot be fixed here"),
+    "inspect.reason": Text("دلیل برگشت به شرکت", "Why it goes back"),
+    "approve_quote.reason": Text("دلیل رد برآورد", "Why the quote is refused"),
+    "dispatched_on": Text("تاریخ ارسال", "Dispatch date"),
+    "taken_by": Text("تحویل‌گیرنده (پیک شرکت)", "Taken by (the vendor's courier)"),
+    "vendor_job.kind": Text("وضعیت کار", "Status"),
+    "vendor_job.promised_date": Text("تاریخ آماده شدن (وعده شرکت)", "Ready by (promised)"),
+    "approved": Text("برآورد هزینه تایید می‌شود؟", "Approve the quote?"),
+    "accepted": Text("کار شرکت پذیرفته می‌شود؟", "Accept the work?"),
+    "minutes": Text("زمان صرف‌شده (دقیقه)", "Time spent (minutes)"),
+    "cost_time_rials": Text("هزینه زمان (ریال)", "Cost of the time (rials)"),
+    "cost_fixed_rials": Text("هزینه ثابت (ریال)", "Fixed cost (rials)"),
+    "cost_material_rials": Text("هزینه قطعات (ریال)", "Material (rials)"),
+    "handed_to": Text("تحویل‌گیرنده", "Handed to"),
+    "received": Text("تجهیز را تحویل گرفتید؟", "Did you receive the equipment?"),
+    "satisfaction": Text("میزان رضایت (۱ تا ۵)", "Satisfaction (1 to 5)"),
+    "comment": Text("نظر شما", "Your comment"),
+}
+"""The decision forms' fields; `step.field` where a name reads differently in a step."""
 URGENCY = {
     Urgency.low: Text("کم", "Low"),
     Urgency.normal: Text("عادی", "Normal"),
@@ -112,7 +150,9 @@ REPAIR: Process[RepairForm] = Process(
         "limit_rials": Text("سقف بدون تایید (ریال)", "Limit without approval (rials)"),
         "vendor_note": Text("توضیح شرکت", "Vendor's note"),
         "result": Text("نتیجه", "Result"),
+        **DECISION_LABELS,
         **{f"kind.{k.value}": Text(ASSET_KIND_FA[k], KIND_EN[k]) for k in AssetKind},
+        **{f"kind.{k.value}": text for k, text in VENDOR_STATUS.items()},
         **{f"outcome.{o.value}": Text(RESULT_FA[o], RESULT_EN[o]) for o in RepairOutcome},
         **{f"urgency.{u.value}": text for u, text in URGENCY.items()},
     },

@@ -15,7 +15,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import TEHRAN, to_jalali_date_str
     from domain.cases import CaseStatus, Role
     from domain.repair import (
-        ASSET_KIND_FA,
         FINAL_VENDOR_REPORTS,
         VENDOR_REPORT_EN,
         VENDOR_REPORT_FA,
@@ -198,7 +197,6 @@ class RepairWorkflow(CaseWorkflow):
             "tracking_code": start.tracking_code,
             **form.model_dump(mode="json"),
             "kind": asset.kind.value,
-            "kind_fa": ASSET_KIND_FA[asset.kind],
             "in_register": asset.asset_id is not None,
             "make_model": asset.make_model,
             "under_warranty": asset.under_warranty,
@@ -326,7 +324,7 @@ class RepairWorkflow(CaseWorkflow):
                 VENDOR_JOB,
                 context={
                     "tracking_code": start.tracking_code,
-                    "kind_fa": context["kind_fa"],
+                    "kind": context["kind"],
                     "make_model": context["make_model"],
                     "property_number": context["property_number"],
                     "problem": context["problem"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -12,6 +13,9 @@ from domain.messages import Lang
 from domain.text import to_persian_digits
 
 TABLES = Path(__file__).parent / "i18n"
+PERSIAN_LETTER = re.compile("[\u0621-\u064a\u067e-\u06cc]")
+LATIN = re.compile("[A-Za-z]")
+WORD = re.compile(r"\S+")
 
 
 @cache
@@ -45,6 +49,13 @@ class Translator:
         """Digits as the reader expects them: Persian digits in Persian."""
         text = str(value)
         return to_persian_digits(text) if self.lang == Lang.fa else text
+
+    def prose(self, text: str) -> str:
+        """Persian text (a timeline line, a typed address) with its numbers in Persian digits
+        for a Persian reader; words holding Latin letters (`PR-12`, `M404`) are codes, kept."""
+        if self.lang != Lang.fa or not PERSIAN_LETTER.search(text):
+            return text
+        return WORD.sub(lambda w: w[0] if LATIN.search(w[0]) else to_persian_digits(w[0]), text)
 
     def when(self, moment: datetime | None) -> str:
         """A moment as a Jalali date and time (Tehran), with the Gregorian date in English."""

@@ -2,6 +2,10 @@
 
 Supported field kinds: string, long text, boolean, enum, integer/number, date, list of strings.
 A new decision model needs no new page: its schema is all the page needs.
+
+Choices whose values are ids (a vendor chosen among a task's options) read by name: the field
+names, under `OPTION_LABELS` in its schema, the key of the task's context that maps each value
+to its label.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from enum import StrEnum
 from typing import Any
 
 from domain.text import normalize_digits
+
+OPTION_LABELS = "x-option-labels"
+"""A schema keyword: the task context's key holding `{value: label}` for a field's choices."""
 
 LONG_TEXT_FROM = 200
 """Strings allowed to be longer than this are edited in a text area."""
@@ -35,6 +42,8 @@ class FormField:
     description: str = ""
     required: bool = False
     choices: list[str] = field(default_factory=list)
+    choice_labels: dict[str, str] = field(default_factory=dict)
+    """Labels of the choices taken from the task's context (ids shown by their names)."""
     max_length: int | None = None
     value: Any = None
     """What the user entered (kept when the form comes back with errors)."""
@@ -77,7 +86,15 @@ def _kind(prop: dict[str, Any]) -> FieldKind:
     return FieldKind.text
 
 
-def fields_of(schema: dict[str, Any]) -> list[FormField]:
+def _choice_labels(prop: dict[str, Any], context: dict[str, Any]) -> dict[str, str]:
+    labels = context.get(prop.get(OPTION_LABELS, ""))
+    if not isinstance(labels, dict):
+        return {}
+    return {str(value): str(text) for value, text in labels.items()}
+
+
+def fields_of(schema: dict[str, Any], context: dict[str, Any] | None = None) -> list[FormField]:
+    """The form's fields; `context` (the task's data) may name the labels of id choices."""
     defs = schema.get("$defs", {})
     required = set(schema.get("required", []))
     fields = []
@@ -91,6 +108,7 @@ def fields_of(schema: dict[str, Any]) -> list[FormField]:
                 description=prop.get("description", ""),
                 required=name in required,
                 choices=[str(c) for c in prop.get("enum", [])],
+                choice_labels=_choice_labels(prop, context or {}),
                 max_length=prop.get("maxLength"),
                 value=prop.get("default"),
             )

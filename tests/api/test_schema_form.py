@@ -78,3 +78,20 @@ def test_unparseable_values_reach_the_validator_named() -> None:
         fields, {"note": "x", "approved": "maybe", "urgency": "low", "parts": "two"}
     )
     assert decision["approved"] == "maybe" and decision["parts"] == "two"
+
+
+class VendorPick(Decision):
+    vendor: str = Field(json_schema_extra={"x-option-labels": "vendors"})
+    urgency: Urgency
+
+
+def test_id_choices_read_by_the_names_the_task_context_gives() -> None:
+    schema = VendorPick.model_json_schema()
+    schema["properties"]["vendor"]["enum"] = ["3", "7"]  # the task's options
+    context = {"vendors": {"3": "رایان", "7": "پردازش"}, "urgency": "high"}
+    fields = {f.name: f for f in fields_of(schema, context)}
+    assert fields["vendor"].choices == ["3", "7"]
+    assert fields["vendor"].choice_labels == {"3": "رایان", "7": "پردازش"}
+    assert fields["urgency"].choice_labels == {}
+    assert fields_of(schema)[0].choice_labels == {}  # no context: the ids, as before
+    assert fields_of(schema, {"vendors": "not a mapping"})[0].choice_labels == {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from api.web.i18n import table
+from api.web.i18n import Translator, table
 from domain.cases import Role
 from domain.messages import Lang
 from processes.email_account import EMAIL_ACCOUNT
@@ -61,3 +61,11 @@ def test_every_registry_answer_has_a_label() -> None:
     answers = REGISTRY_ANSWER.findall(source)
     assert len(answers) >= 3
     assert {"registry." + answer for answer in answers} <= set(EMAIL_ACCOUNT.labels)
+
+
+def test_numbers_in_persian_text_read_in_persian_digits_but_codes_stay() -> None:
+    fa, en = Translator(Lang.fa), Translator(Lang.en)
+    line = "ارجاع به شرکت رایان PR-12 (1405/09/10، اتاق 204) مدل M404"
+    assert fa.prose(line) == "ارجاع به شرکت رایان PR-12 (۱۴۰۵/۰۹/۱۰، اتاق ۲۰۴) مدل M404"
+    assert en.prose(line) == line
+    assert fa.prose("HP M404 2") == "HP M404 2"  # no Persian: a code or an English text

@@ -8,75 +8,27 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from db.repair import Asset, Vendor
 from domain.requester_link import requester_link
-from processes.declaration import Registry
-from processes.registry import PROCESSES
-from settings import Settings
 from tests.api.test_repair_register import repair_case
-from tests.e2e.loan_process import LOAN, loan_tables
+from tests.browser.helpers import (
+    decide_in_cartable,
+    log_in,
+    new_page,
+    open_from_cartable,
+    shot,
+    to_fa_digits,
+    track,
+)
 from tests.e2e.test_process_plugin import approved_loan, wait_for_requester_task
 from tests.factories import form_data
-from tests.stack import PASSWORD, Stack, running_stack
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SHOTS = Path(__file__).parent.parent / "output" / "screenshots"
-AXE = Axe()
-
-
-@pytest.fixture(scope="module")
-async def stack(
-    settings: Settings, engine: Engine, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Stack]:
-    processes = Registry([*PROCESSES, LOAN])
-    with loan_tables(engine):
-        async with running_stack(
-            settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-browser", processes
-        ) as running:
-            yield running
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: .ci/run installs it"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as pw:
-        # Playwright gives every launch a fresh, empty user-data dir of its own.
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        await browser.close()
-
-
-async def new_page(browser: Browser, stack: Stack, **options: object) -> Page:
-    context = await browser.new_context(base_url=stack.base_url, **options)  # type: ignore[arg-type]
-    return await context.new_page()
-
-
-async def shot(page: Page, name: str) -> None:
-    """A screenshot to look at, and axe-core's verdict on the page as shown."""
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    results = await AXE.run(page)
-    assert results.violations_count == 0, f"{name}:\n{results.generate_report()}"
+from tests.stack import Stack
 
 
 async def fill_email_form(page: Page, data: dict[str, str]) -> None:
@@ -106,46 +58,6 @@ async def submit_request(page: Page, data: dict[str, str], name: str) -> str:
     assert code and code.isdigit()
     await shot(page, f"{name}-receipt")
     return code
-
-
-async def log_in(page: Page, username: str) -> None:
-    await page.goto("/login")
-    await page.fill("#f-username", username)
-    await page.fill("#f-password", PASSWORD)
-    await page.click("form.form button[type=submit]")
-    await expect(page).to_have_url(re.compile(r"/cartable"))
-
-
-async def open_from_cartable(page: Page, code: str, name: str) -> None:
-    """The expert's path: find the case's task in the cartable and open it."""
-    row = page.locator("table.tasks tr", has_text=re.compile(f"{code}|{to_fa_digits(code)}"))
-    for _ in range(100):
-        await page.goto("/cartable")
-        if await row.count():
-            break
-        await page.wait_for_timeout(100)
-    await shot(page, f"{name}-cartable")
-    await row.locator("td a").first.click()
-    await expect(page.locator("form.form")).to_be_visible()
-    await shot(page, f"{name}-task")
-
-
-async def decide_in_cartable(page: Page, code: str, choice: str, name: str) -> None:
-    await open_from_cartable(page, code, name)
-    await page.check(choice)
-    await page.click("form.form button[type=submit]")
-    await expect(page).to_have_url(re.compile(r"/cartable\?done=1"))
-
-
-def to_fa_digits(text: str) -> str:
-    return text.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
-
-
-async def track(page: Page, code: str, national_code: str) -> None:
-    await page.goto("/track")
-    await page.fill("#f-tracking_code", code)
-    await page.fill("#f-national_code", national_code)
-    await page.click("form.form button[type=submit]")
 
 
 async def test_persian_request_decided_and_answered(browser: Browser, stack: Stack) -> None:

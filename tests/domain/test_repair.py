@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from domain.repair import (
     AssetKind,
@@ -90,17 +91,25 @@ def test_cost_is_what_the_vendor_billed_and_zero_under_warranty() -> None:
     assert free.total_rials == 0 and free.minutes == 90
 
 
+def _refused_fields(model: type[BaseModel], data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ValidationError) as error:
+        model.model_validate(data)
+    return [(str(e["loc"][0]), e["type"]) for e in error.value.errors()]
+
+
 def test_decisions_carry_what_their_outcome_needs() -> None:
-    with pytest.raises(ValidationError):
-        InHouseRepair(fixed=True, work_done="x")
-    with pytest.raises(ValidationError):
-        InHouseRepair(fixed=False)
-    with pytest.raises(ValidationError):
-        VendorReport(kind="diagnosed")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError):
-        QuoteApproval(approved=False)
-    with pytest.raises(ValidationError):
-        Inspection(accepted=False)
+    """Each refusal names the field left out, so the form shows it beside that field."""
+    assert _refused_fields(InHouseRepair, {"fixed": True, "work_done": "x"}) == [
+        ("minutes_spent", "required")
+    ]
+    assert _refused_fields(InHouseRepair, {"fixed": False}) == [("reason", "reason_required")]
+    assert _refused_fields(VendorReport, {"kind": "diagnosed"}) == [("quote_rials", "required")]
+    assert _refused_fields(QuoteApproval, {"approved": False}) == [("reason", "reason_required")]
+    assert _refused_fields(Inspection, {"accepted": False, "reason": " "}) == [
+        ("reason", "reason_required")
+    ]
+    assert Inspection(accepted=True).reason is None
+    assert VendorReport(kind="received").quote_rials is None  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         VendorChoice.model_validate(
             {"vendor": "9", "dispatched_on": "2026-12-01", "taken_by": "پیک"},

@@ -115,8 +115,15 @@ def render(
         own = processes[kind].label(key, t.lang) if kind in processes else None
         return own or t("field." + key, key if default is None else default)
 
+    def field_label(kind: str, step: str, key: str, default: str) -> str:
+        """A decision field's label: the process's own for this step (`step.key`), else the
+        field's label anywhere in the process (so one name may read differently per step)."""
+        own = processes[kind].label(f"{step}.{key}", t.lang) if kind in processes else None
+        return own or label(kind, key, default)
+
     def shown(kind: str, key: str, value: Any) -> str:
-        """A value of the case's data: coded values by their label, digits as the reader's;
+        """A value of the case's data: coded values by their label, digits as the reader's
+        (in numbers and in Persian text, not in Latin codes such as `PR-12` or `M404`);
         yes/no for flags; a record's values side by side, a list's records one after another."""
         if value is None or value == "":
             return "—"
@@ -130,7 +137,7 @@ def render(
         coded = label(kind, f"{key}.{text}", "")
         if coded:
             return coded
-        return t.num(text) if text.isascii() and text.isdigit() else text
+        return t.num(text) if text.isascii() and text.isdigit() else t.prose(text)
 
     response = templates.TemplateResponse(
         request,
@@ -146,6 +153,7 @@ def render(
             "query": request.url.query,
             "process_title": process_title,
             "label": label,
+            "field_label": field_label,
             "shown": shown,
             **context,
         },

@@ -142,7 +142,7 @@ def _task_page(
 def task_page(task_id: str, request: Request, user: PageUser, session: SessionDep) -> HTMLResponse:
     me = staff(request, user)
     detail = tasks.task_detail(task_id, me, session)
-    return _task_page(request, me, detail, fields_of(detail.form_schema))
+    return _task_page(request, me, detail, fields_of(detail.form_schema, detail.context))
 
 
 @router.post("/tasks/{task_id}", response_class=HTMLResponse)
@@ -152,7 +152,7 @@ async def task_decide(
     me = staff(request, user)
     posted = await posted_form(request)
     detail, visible = await run_blocking(tasks.read_task, session, task_id, me)
-    fields = fields_of(detail.form_schema)
+    fields = fields_of(detail.form_schema, detail.context)
     decision = read_posted(fields, posted)
     try:
         if not visible:
