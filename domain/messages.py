@@ -152,6 +152,19 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "این پرونده بسته شده است.",
         Lang.en: "This case is already closed.",
     },
+    # Process 2: the fault report and its decisions.
+    "personnel_number_invalid": {
+        Lang.fa: "شماره پرسنلی باید ۳ تا ۱۲ رقم باشد.",
+        Lang.en: "The personnel number must be 3 to 12 digits.",
+    },
+    "kind_required": {
+        Lang.fa: "وقتی شماره اموال ندارید، نوع تجهیز را انتخاب کنید.",
+        Lang.en: "Choose the kind of equipment when there is no property number.",
+    },
+    "date_in_the_past": {
+        Lang.fa: "این تاریخ گذشته است.",
+        Lang.en: "This date has passed.",
+    },
     # The equipment register and its import (process 2).
     "property_number_invalid": {
         Lang.fa: "شماره اموال فقط می‌تواند رقم، حرف، خط تیره و / داشته باشد.",

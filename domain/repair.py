@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -14,10 +14,10 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from domain.calendar import TEHRAN
 from domain.cases import CaseStart
 from domain.email_account import EMAIL
 from domain.identity import normalize_mobile
@@ -192,20 +192,16 @@ class RepairForm(BaseModel):
     property_number: PropertyNumber = Field(default=None, title="Property number")
     """شماره اموال; looked up in the equipment register, an unknown number is still accepted."""
     kind: Annotated[AssetKind | None, BeforeValidator(_empty_is_none)] = Field(
-        default=None, title="Kind of equipment"
+        default=None, title="Kind of equipment", validate_default=True
     )
     """Needed when there is no property number; otherwise taken from the register."""
     location: ShortText = Field(title="Where the equipment is (unit and room)")
     problem: LongText = Field(title="The problem")
     urgency: Urgency = Field(default=Urgency.normal, title="Urgency")
 
-    @model_validator(mode="after")
-    def _kind_without_property_number(self) -> Self:
-        if self.property_number is None and self.kind is None:
-            raise PydanticCustomError(
-                "kind_required", "kind: give the kind when there is no property number"
-            )
-        return self
+    _kind = field_validator("kind")(
+        _needed_when("property_number", None, "kind_required", "the kind, without a number")
+    )
 
 
 class RepairStart(CaseStart):
@@ -277,6 +273,15 @@ class VendorReport(Decision):
     )
     promised_date: date | None = Field(default=None, title="Promised date")
     """When the equipment will be ready; reminders and the late mark count from it."""
+
+    @field_validator("promised_date")
+    @classmethod
+    def _not_in_the_past(cls, value: date | None, info: ValidationInfo) -> date | None:
+        # The workflow validates with its own clock (`now` in the context), deterministically.
+        now = (info.context or {}).get("now")
+        if value is not None and now is not None and value < now.astimezone(TEHRAN).date():
+            raise PydanticCustomError("date_in_the_past", "the promised date has passed")
+        return value
 
     _quote = field_validator("quote_rials")(
         _needed_when("kind", VendorReportKind.diagnosed, "required", "a diagnosis needs a quote")

@@ -472,7 +472,7 @@ class CaseWorkflow:
     def _parse_decision(self, task: _OpenTask, data: dict[str, Any]) -> Decision:
         try:
             decision: Decision = task.step.decision.model_validate(
-                data, context={"options": task.options}
+                data, context={"options": task.options, "now": workflow.now()}
             )
         except ValidationError as error:
             raise ApplicationError(

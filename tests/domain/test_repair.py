@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -115,3 +115,24 @@ def test_decisions_carry_what_their_outcome_needs() -> None:
             {"vendor": "9", "dispatched_on": "2026-12-01", "taken_by": "پیک"},
             context={"options": {"vendor": ["1", "2"]}},
         )
+
+
+def test_a_promised_date_in_the_past_is_refused_by_the_workflow_clock() -> None:
+    now = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)  # already 2 December in Tehran
+    context = {"now": now}
+    with pytest.raises(ValidationError) as error:
+        VendorReport.model_validate(
+            {"kind": "received", "promised_date": "2026-12-01"}, context=context
+        )
+    assert error.value.errors()[0]["type"] == "date_in_the_past"
+    today = VendorReport.model_validate(
+        {"kind": "received", "promised_date": "2026-12-02"}, context=context
+    )
+    assert today.promised_date == date(2026, 12, 2)
+
+
+def test_the_kind_error_is_named_on_the_kind_field() -> None:
+    with pytest.raises(ValidationError) as error:
+        RepairForm.model_validate(FORM)
+    assert [e["loc"] for e in error.value.errors()] == [("kind",)]
+    assert error.value.errors()[0]["type"] == "kind_required"
