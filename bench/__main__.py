@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import NoReturn
 
-from bench import cartable, decision, memory, process, report, submit
+from bench import cartable, decision, memory, process, repair, report, submit
 from bench.measure import Figure, scale
 from bench.stack import Stack, open_stack
 
@@ -26,6 +26,7 @@ FIGURES: dict[str, Callable[[Stack], Awaitable[Figure]]] = {
     "submit": submit.run,
     "decision": decision.run,
     "process": process.run,
+    "repair": repair.run,
     "memory": memory.run,
 }
 
@@ -64,6 +65,7 @@ async def main() -> int:
                 stack.stop_all()
                 continue
             figures.append(figure)
+            stack.figures[name] = figure
             print(figure.line, flush=True)
     met = [f for f in figures if f.met]
     summary = (

@@ -1,7 +1,10 @@
-"""The floor of figure 3: a workflow that runs one trivial activity, on a worker of its own.
+"""The floors of figures 3 and 6: minimal workflows on a worker of their own.
 
-`python -m bench.floor` runs that worker on TEMPORAL_TASK_QUEUE, connected like worker.py
-(same settings, same data converter with the payload codec).
+FloorWorkflow (figure 3, process) runs one trivial activity. StepsFloorWorkflow (figure 6,
+repair) runs the same activity and then takes as many Updates as a case has human decisions,
+one at a time, each accepted by a trivial handler: the engine's least cost of a case with that
+many round trips. `python -m bench.floor` runs their worker on TEMPORAL_TASK_QUEUE, connected
+like worker.py (same settings, same data converter with the payload codec).
 """
 
 from __future__ import annotations
@@ -28,6 +31,30 @@ class FloorWorkflow:
         )
 
 
+@workflow.defn
+class StepsFloorWorkflow:
+    """The trivial activity, then `steps` decisions (Updates), each validated and taken in turn."""
+
+    def __init__(self) -> None:
+        self._decided = 0
+
+    @workflow.run
+    async def run(self, steps: int) -> int:
+        await workflow.execute_activity(echo, "x", start_to_close_timeout=timedelta(seconds=30))
+        await workflow.wait_condition(lambda: self._decided >= steps)
+        return self._decided
+
+    @workflow.update
+    def decide(self, step: int) -> int:
+        self._decided = step
+        return step
+
+    @decide.validator
+    def _next_step_only(self, step: int) -> None:
+        if step != self._decided + 1:
+            raise ValueError(f"step {step} is not the next one ({self._decided + 1})")
+
+
 async def main() -> None:
     """Poll the floor queue until SIGTERM or SIGINT."""
     import asyncio
@@ -49,7 +76,7 @@ async def main() -> None:
     async with Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[FloorWorkflow],
+        workflows=[FloorWorkflow, StepsFloorWorkflow],
         activities=[echo],
     ):
         logging.getLogger("bench.floor").info(

@@ -29,6 +29,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from api.security import hash_password
+from bench.measure import Figure
 from db.engine import make_engine
 from db.migrate import scratch_database, upgrade
 from db.models import User
@@ -151,6 +152,8 @@ class Stack:
         self.client = client
         self.run_id = secrets.token_hex(3)
         """Short random id that keeps this run's usernames and codes apart from any other."""
+        self.figures: dict[str, Figure] = {}
+        """The figures measured so far in this run, by name: a later one may compare with them."""
 
     @property
     def temporal_address(self) -> str:
@@ -184,15 +187,16 @@ class Stack:
                     cpu[pid] = cpu_seconds(pid)
         return cpu
 
-    def spawn(self, name: str, argv: list[str], task_queue: str) -> Child:
-        """A child in the scratch folder, with this stack's settings (the worker unsandboxed)."""
+    def spawn(self, name: str, argv: list[str], task_queue: str, **extra: str) -> Child:
+        """A child in the scratch folder, with this stack's settings (the worker unsandboxed)
+        and `extra` environment variables."""
         settings = self.settings.model_copy(update={"temporal_task_queue": task_queue})
         count = len(self.supervisor.children)
         child = Child(
             name,
             argv,
             # As docker-compose.yml deploys the worker.
-            env=child_env(settings, APP_ENV="development", WORKFLOW_SANDBOX="false"),
+            env=child_env(settings, APP_ENV="development", WORKFLOW_SANDBOX="false", **extra),
             cwd=self.tmp,
             log=self.tmp / f"{name}-{count}.log",
         )
@@ -208,11 +212,12 @@ class Stack:
                 self.stop(child)
 
     @contextlib.asynccontextmanager
-    async def api(self, task_queue: str = MAIN_QUEUE) -> AsyncIterator[Api]:
-        """The API as its own process on a free loopback port, healthy before it is yielded."""
+    async def api(self, task_queue: str = MAIN_QUEUE, **extra: str) -> AsyncIterator[Api]:
+        """The API as its own process on a free loopback port, healthy before it is yielded;
+        `extra` environment variables set its settings (e.g. TRACK_RATE_LIMIT_PER_MINUTE)."""
         port = free_port()
         child = self.spawn(
-            "api", api_argv(port, "--log-level", "warning", "--no-access-log"), task_queue
+            "api", api_argv(port, "--log-level", "warning", "--no-access-log"), task_queue, **extra
         )
         base_url = f"http://{HOST}:{port}"
         try:

@@ -47,3 +47,13 @@ def test_each_database_keeps_its_own_section(
     assert "ratio 0.92" not in again
     assert "| submit | ratio ≥ 0.9 | ratio 0.95 OK | ratio 0.85 MISSED |" in again
     assert again.index("## SQLite") < again.index("## PostgreSQL") < again.index("## How each")
+
+
+def test_every_figure_has_its_place_and_its_method() -> None:
+    """A figure the bench runs shows in the glance table (ORDER) and is described, numbered as
+    in the report's sections, in the method text."""
+    from bench.__main__ import FIGURES
+
+    assert sorted(report.ORDER) == sorted(FIGURES)
+    for number, name in enumerate(report.ORDER, start=1):
+        assert f"\n{number}. **{name}**:" in report.METHOD, name
