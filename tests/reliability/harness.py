@@ -1,5 +1,8 @@
 """Shared tools of the reliability tests: cases in bulk, a scripted expert, checks.
 
+The e-mail cases live here; other processes' cases (repair_cases.py) plug into the same expert
+through a `Script` per case, and into the same waits.
+
 The child processes (worker, API, dev server) are run by the shared supervisor (supervise.py).
 Every wait here is bounded in time and fails with a message that says what was still missing.
 """
@@ -15,8 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from pydantic import BaseModel
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType
@@ -42,11 +46,12 @@ from db.models import (
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.email_account import EmailRequestForm
 from domain.tasks import Actor, CompleteTaskInput, TaskRefusal
+from processes.declaration import Process
 from processes.email_account import EMAIL_ACCOUNT
 from settings import Settings
 from supervise import Child, child_env, worker_argv
 from tests.factories import national_code
-from workflows.email_account import EmailAccountWorkflow
+from workflows.human_task import CaseWorkflow
 
 EXPERT = Actor(username="reliability_expert", roles=[Role.email_admin], scopes=["*"])
 
@@ -76,14 +81,26 @@ def worker_child(settings: Settings, temporal_address: str, workdir: Path) -> Ch
 # --- cases ------------------------------------------------------------------------------------
 
 
+class Script(Protocol):
+    """Who decides a case's tasks in a reliability test, and what they answer."""
+
+    def decide(
+        self, step: str, number: int, form_schema: dict[str, Any]
+    ) -> tuple[Actor, dict[str, Any]]:
+        """The actor and decision for the `number`-th task of `step` (1 for the first)."""
+        ...
+
+
 @dataclass(frozen=True)
 class StartedCase:
     case_id: int
     tracking_code: str
     workflow_id: str
-    form: EmailRequestForm
+    form: BaseModel
     row: Case
     """The case as committed (detached), handed to the API's own start function."""
+    process: Process[Any]
+    script: Script
 
 
 def registered_form(tag: str, index: int, rng: random.Random) -> dict[str, Any]:
@@ -127,7 +144,17 @@ def open_registered_cases(engine: Engine, count: int, rng: random.Random) -> lis
                 answer_due_at=datetime.now(UTC) + timedelta(days=7),
             )
             assert case.id is not None
-            cases.append(StartedCase(case.id, case.tracking_code, case.workflow_id, form, case))
+            cases.append(
+                StartedCase(
+                    case.id,
+                    case.tracking_code,
+                    case.workflow_id,
+                    form,
+                    case,
+                    EMAIL_ACCOUNT,
+                    EMAIL_ADMIN,
+                )
+            )
         session.commit()
     return cases
 
@@ -141,7 +168,7 @@ async def start_workflows(
     async def one(case: StartedCase) -> None:
         async with gate:
             await start_case_workflow(
-                client, settings.temporal_task_queue, EMAIL_ACCOUNT, case.row, case.form
+                client, settings.temporal_task_queue, case.process, case.row, case.form
             )
 
     await asyncio.wait_for(
@@ -153,20 +180,28 @@ async def start_workflows(
 # --- the scripted expert ----------------------------------------------------------------------
 
 
-def decision_for(step: str, form_schema: dict[str, Any]) -> dict[str, Any]:
+class EmailAdmin:
     """What a careful e-mail admin answers at each step: accept, and take the first proposal."""
-    if step == "review_form":
-        return {"form_complete": True}
-    if step == "verify_identity":
-        return {"identity_confirmed": True}
-    if step == "choose_username":
-        return {"username": form_schema["properties"]["username"]["enum"][0]}
-    raise AssertionError(f"the expert does not know step {step!r}")
+
+    def decide(
+        self, step: str, number: int, form_schema: dict[str, Any]
+    ) -> tuple[Actor, dict[str, Any]]:
+        if step == "review_form":
+            return EXPERT, {"form_complete": True}
+        if step == "verify_identity":
+            return EXPERT, {"identity_confirmed": True}
+        if step == "choose_username":
+            return EXPERT, {"username": form_schema["properties"]["username"]["enum"][0]}
+        raise AssertionError(f"the e-mail admin does not know step {step!r}")
+
+
+EMAIL_ADMIN = EmailAdmin()
 
 
 @dataclass
 class Expert:
-    """Completes every open task of its cases through the `complete_task` Update.
+    """Completes every open task of its cases through the `complete_task` Update, each as its
+    case's `Script` says (any process: the Update is the shared human-task engine's).
 
     An Update sent while no worker (or no server) is up is retried with the same update id until
     it is accepted; after a refusal because the task is not open, the expert waits and, if the
@@ -191,7 +226,7 @@ class Expert:
     take it for the refused one."""
 
     def __post_init__(self) -> None:
-        self._workflow_of = {c.case_id: c.workflow_id for c in self.cases}
+        self._case_of = {c.case_id: c for c in self.cases}
         self._stop = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._attempts: set[asyncio.Task[None]] = set()
@@ -202,7 +237,7 @@ class Expert:
             rows = session.exec(
                 select(Task.id, Task.case_id, Task.step, Task.form_schema).where(
                     Task.status == TaskStatus.open,
-                    col(Task.case_id).in_(list(self._workflow_of)),
+                    col(Task.case_id).in_(list(self._case_of)),
                 )
             ).all()
         return [tuple(r) for r in rows]  # type: ignore[misc]
@@ -237,18 +272,18 @@ class Expert:
     async def _complete(
         self, task_id: str, case_id: int, step: str, schema: dict[str, Any]
     ) -> None:
-        handle = self.client.get_workflow_handle_for(
-            EmailAccountWorkflow.run, self._workflow_of[case_id]
-        )
-        request = CompleteTaskInput(
-            task_id=task_id, actor=EXPERT, decision=decision_for(step, schema)
-        )
+        case = self._case_of[case_id]
+        handle = self.client.get_workflow_handle(case.workflow_id)
         quiet = 1.0
         try:
+            # Task ids end with the step's number in the case (a step may be asked again).
+            number = int(task_id.rpartition(":")[2])
+            actor, decision = case.script.decide(step, number, schema)
+            request = CompleteTaskInput(task_id=task_id, actor=actor, decision=decision)
             async with self._gate:
                 await asyncio.wait_for(
                     handle.execute_update(
-                        EmailAccountWorkflow.complete_task,
+                        CaseWorkflow.complete_task,
                         request,
                         id=f"expert:{task_id}:{self._refusals[task_id]}",
                     ),
@@ -379,7 +414,7 @@ async def workflow_results(
 
     async def one(case: StartedCase) -> str:
         async with gate:
-            handle = client.get_workflow_handle_for(EmailAccountWorkflow.run, case.workflow_id)
+            handle = client.get_workflow_handle(case.workflow_id, result_type=str)
             return await handle.result()
 
     try:

@@ -1,8 +1,10 @@
 """The worker dies (kill -9) again and again while 200 cases run: nothing is lost or doubled.
 
 The worker is the product's own `python worker.py` in a child process, configured by environment
-variables only, on a dev server of this module. A scripted expert decides the review step of every
-case through the `complete_task` Update meanwhile, retrying what it sent while no worker was up.
+variables only, on a dev server of this module. The cases are e-mail requests and, beside them,
+equipment repairs (in-house and through a vendor). A scripted expert decides every task through
+the `complete_task` Update meanwhile: the e-mail review, and each repair step as the support
+lead, the technician, the vendor or the requester; it retries what it sent while no worker was up.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -34,8 +37,18 @@ from tests.reliability.harness import (
     worker_child,
     workflow_results,
 )
+from tests.reliability.repair_cases import (
+    add_vendors,
+    assert_repairs_as_expected,
+    expected_outcomes,
+    open_repair_cases,
+    repairs_progress,
+)
 
 CASES = 200
+REPAIRS = 60
+"""Of the CASES, equipment repairs (half in-house, half through a vendor); the rest e-mail."""
+VENDORS = 2
 KILLS = 20
 UP_SECONDS = (0.2, 1.5)
 """How long the worker runs (after it starts polling) before each kill -9."""
@@ -89,12 +102,16 @@ async def test_kill9_worker_20_times_with_200_cases_in_flight(
     worker.start()
     await worker.wait_log(WORKER_READY, 1, timeout=60)
 
-    cases = open_registered_cases(engine, CASES, rng)
+    emails = open_registered_cases(engine, CASES - REPAIRS, rng)
+    repairs = open_repair_cases(engine, REPAIRS, add_vendors(engine, VENDORS, rng), rng)
+    cases = [*emails, *repairs]
+    rng.shuffle(cases)
     await start_workflows(client, crash_settings, cases)
     expert = Expert(client, engine, cases)
     expert.start()
     ids = [c.case_id for c in cases]
-    total = CASES * PROGRESS_PER_CASE
+    email_ids = [c.case_id for c in emails]
+    total = len(emails) * PROGRESS_PER_CASE + repairs_progress(repairs)
     done_at_kill: list[str] = []
     late_steps_at_kill: list[tuple[int, int]] = []
     try:
@@ -113,7 +130,7 @@ async def test_kill9_worker_20_times_with_200_cases_in_flight(
             worker.kill9()
             done = await asyncio.to_thread(progress, engine, ids)
             done_at_kill.append(f"{100 * done / total:.0f}%")
-            late_steps_at_kill.append(await asyncio.to_thread(after_review, engine, ids))
+            late_steps_at_kill.append(await asyncio.to_thread(after_review, engine, email_ids))
             worker.start()
         await worker.wait_log(WORKER_READY, KILLS + 1, timeout=60)
         chaos_done = time.monotonic()
@@ -127,23 +144,32 @@ async def test_kill9_worker_20_times_with_200_cases_in_flight(
 
         await wait_all_closed(engine, cases, SETTLE_SECONDS, diagnostics=diagnostics, client=client)
         results = await workflow_results(client, cases)
-        retried = await retried_activities(client, cases)
+        retried = await retried_activities(client, emails)
+        retried_in_repairs = await retried_activities(client, repairs)
     finally:
         await expert.stop()
         worker.stop()
 
+    log = worker.log_text()
+    again = [line for line in log.splitlines() if line.endswith("already sent")]
+    repair_sends_again = sum(" repair-" in line for line in again)
     print(
-        f"\n{CASES} cases, {worker.kills} kills; work done at each kill: {done_at_kill}; "
-        f"open cases past review without / with their mailbox at each kill: {late_steps_at_kill}; "
+        f"\n{CASES} cases ({len(repairs)} repairs), {worker.kills} kills; "
+        f"work done at each kill: {done_at_kill}; "
+        f"open e-mail cases past review without / with their mailbox at each kill: "
+        f"{late_steps_at_kill}; "
         f"chaos {chaos_done - began:.0f}s, all done {time.monotonic() - began:.0f}s; "
         f"expert accepted {len(expert.accepted)}, refused-not-open {expert.not_open}, "
-        f"retried {expert.retries}; activities run again after a kill: {dict(retried)}; "
-        f"sends found already made on a retry: {worker.log_text().count('already sent')}"
+        f"retried {expert.retries}; activities run again after a kill: e-mail {dict(retried)}, "
+        f"repair {dict(retried_in_repairs)}; sends found already made on a retry: "
+        f"{len(again)} ({repair_sends_again} of repairs)"
     )
     assert worker.kills >= KILLS
     assert retried, "no kill caught an activity in flight"
     assert any(m for m, _ in late_steps_at_kill), "no kill came before mailboxes were made"
     assert any(a for _, a in late_steps_at_kill), "no kill came before answers were sent"
+    assert retried_in_repairs or repair_sends_again, "no kill caught a repair case's work"
     assert not expert.errors, expert.errors[:10]
-    assert results == {"done": CASES}, results
-    assert_each_effect_once(engine, cases)
+    assert results == Counter({"done": len(emails)}) + expected_outcomes(repairs), results
+    assert_each_effect_once(engine, emails)
+    assert_repairs_as_expected(engine, repairs, log)
