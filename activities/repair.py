@@ -266,6 +266,11 @@ def _requester_text(notice: RequesterNotice, code: str, link: str) -> str:
     match notice.kind:
         case RequesterNoticeKind.assessed_in_house:
             return f"درخواست تعمیر {code} بررسی شد و در واحد پشتیبانی تعمیر می‌شود.\nپیگیری: {link}"
+        case RequesterNoticeKind.assessed_outsourced:
+            return (
+                f"درخواست تعمیر {code} بررسی شد و برای تعمیر به شرکت پیمانکار سپرده می‌شود."
+                f"\nپیگیری: {link}"
+            )
         case RequesterNoticeKind.sent_to_vendor:
             return (
                 f"تجهیز درخواست {code} برای تعمیر به شرکت {notice.vendor_name} سپرده شد."

@@ -448,6 +448,8 @@ class JobChange(BaseModel):
 
 class RequesterNoticeKind(StrEnum):
     assessed_in_house = "assessed_in_house"
+    assessed_outsourced = "assessed_outsourced"
+    """Assessed: it goes to a vendor (the warranty vendor, if under warranty)."""
     sent_to_vendor = "sent_to_vendor"
     ready = "ready"
     cancelled = "cancelled"

@@ -208,7 +208,11 @@ class RepairWorkflow(CaseWorkflow):
         if assessment.note:
             context["assessment_note"] = assessment.note
 
-        if asset.under_warranty and asset.warranty_vendor_id is not None:
+        under_warranty = asset.under_warranty and asset.warranty_vendor_id is not None
+        if under_warranty or not assessment.in_house:
+            await self._tell_requester(RequesterNoticeKind.assessed_outsourced)
+        if under_warranty:
+            assert asset.warranty_vendor_id is not None
             vendor = VendorOption(
                 id=asset.warranty_vendor_id, name=asset.warranty_vendor_name or ""
             )

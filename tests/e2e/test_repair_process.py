@@ -193,7 +193,7 @@ async def test_repair_through_a_vendor_over_http(stack: Stack, engine: Engine) -
                 OutboundMessage.recipient == "09351112233",
             )
         ).all()
-    assert len(sms) == 2  # sent to the vendor, ready
+    assert len(sms) == 3  # assessed (to a vendor), sent to the vendor, ready
     ready = next(m for m in sms if "آماده تحویل" in m.body)
     assert f"/track/{code}?k=" in ready.body
 

@@ -160,7 +160,11 @@ class RepairScript:
     @property
     def messages(self) -> dict[str, tuple[str, str]]:
         """message_key → (channel, recipient) of every SMS and e-mail the case sends."""
-        notices = ["assessed_in_house" if self.vendor is None else "sent_to_vendor", "ready"]
+        notices = (
+            ["assessed_in_house", "ready"]
+            if self.vendor is None
+            else ["assessed_outsourced", "sent_to_vendor", "ready"]
+        )
         sent: dict[str, tuple[str, str]] = {}
         for notice in notices:
             key = f"{self.workflow_id}:notice:{notice}"

@@ -326,6 +326,9 @@ async def test_technician_cannot_fix_so_a_matching_vendor_repairs_it(
     )
     public = [e.text_fa for e in timeline(engine, case) if e.public]
     assert any("تحویل گرفت" in t for t in public) and any("تعمیر را تمام کرد" in t for t in public)
+    to_requester = [m.message_key.split(":")[-2] for m in sent(engine, case) if m.channel == "sms"]
+    to_requester = [k for k in to_requester if not k.isdigit()]
+    assert sorted(to_requester) == ["assessed_in_house", "ready", "sent_to_vendor"]
     to_vendor = [m for m in sent(engine, case) if m.recipient in (printers.mobile, printers.email)]
     assert {m.channel for m in to_vendor} == {"sms", "email"}
 
