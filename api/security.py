@@ -17,7 +17,6 @@ from api.errors import ApiError
 from db.models import User
 from domain.cases import Role
 from domain.passwords import hash_password as hash_password  # still imported from here by bench/
-from domain.passwords import verify_no_user, verify_password
 from domain.tasks import Actor
 from processes.declaration import Registry
 from settings import Settings
@@ -25,16 +24,6 @@ from settings import Settings
 SESSION_COOKIE = "peygir_session"
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
-
-
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.exec(select(User).where(User.username == username)).first()
-    if user is None:
-        verify_no_user(password)
-        return None
-    if not user.is_active or not verify_password(user.password_hash, password):
-        return None
-    return user
 
 
 def issue_token(settings: Settings, username: str) -> str:

@@ -86,6 +86,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("PUT", "/api/admin/holidays/{day}"): ADMIN_ONLY,
     ("DELETE", "/api/admin/holidays/{day}"): ADMIN_ONLY,
     ("POST", "/api/admin/people/import"): ADMIN_ONLY,
+    ("GET", "/api/admin/logins"): ADMIN_ONLY,
     ("POST", "/api/repair-requests"): PUBLIC,
     ("GET", "/api/repair/vendors"): REGISTER_READERS,
     ("POST", "/api/repair/vendors"): REGISTER_MANAGERS,
@@ -122,6 +123,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/admin/holidays"): ADMIN_ONLY,
     ("POST", "/admin/holidays"): ADMIN_ONLY,
     ("POST", "/admin/holidays/{day}/delete"): ADMIN_ONLY,
+    ("GET", "/admin/logins"): ADMIN_ONLY,
     ("GET", "/repair/new"): PUBLIC,
     ("POST", "/repair/new"): PUBLIC,
     ("GET", "/admin/assets"): REGISTER_READERS,
@@ -274,6 +276,10 @@ CALLS: dict[tuple[str, str], Call] = {
         "url": "/api/admin/people/import",
         "files": {"file": ("people.csv", REGISTRY_HEADER.encode(), "text/csv")},
     },
+    ("GET", "/api/admin/logins"): lambda f, p: {
+        "url": "/api/admin/logins",
+        "params": {"outcome": "ok"},
+    },
     ("POST", "/api/repair-requests"): lambda f, p: {
         "url": "/api/repair-requests",
         "json": repair_report(),
@@ -376,6 +382,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/admin/holidays/{day}/delete"): lambda f, p: _page(
         f"/admin/holidays/{jalali_to_gregorian(*PAGE_HOLIDAY).isoformat()}/delete"
     ),
+    ("GET", "/admin/logins"): lambda f, p: _page("/admin/logins?outcome=ok&page=2"),
 }
 
 

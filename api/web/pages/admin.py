@@ -1,16 +1,17 @@
-"""Admin pages: users and their roles, the holiday calendar."""
+"""Admin pages: users and their roles, the holiday calendar, the login history."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from api.errors import ApiError
-from api.routes import admin
+from api.routes import admin, admin_logs
 from api.security import SessionDep
 from api.web.i18n import Translator
 from api.web.pages.shared import (
@@ -21,7 +22,7 @@ from api.web.pages.shared import (
     problems_by_field,
     render,
 )
-from db.models import User
+from db.models import LoginOutcome, User
 from domain.calendar import jalali_to_gregorian
 from domain.cases import STAFF_ROLES
 from domain.text import normalize_digits, normalize_text
@@ -171,3 +172,30 @@ def holidays_delete(
     admin_only(request, user)
     admin.delete_holiday(day, session)
     return RedirectResponse("/admin/holidays", status_code=303)
+
+
+@router.get("/admin/logins", response_class=HTMLResponse)
+def logins_page(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    username: str = "",
+    outcome: str = "",
+    page: int = 1,
+) -> HTMLResponse:
+    me = admin_only(request, user)
+    chosen = LoginOutcome(outcome) if outcome in LoginOutcome.__members__ else None
+    page = max(1, min(page, 100_000))
+    listing = admin_logs.login_records(session, username[:64], chosen, page)
+    query = {k: v for k, v in (("username", username[:64]), ("outcome", outcome)) if v}
+    return render(
+        request,
+        "admin/logins.html",
+        me,
+        listing=listing,
+        username=username[:64],
+        outcome=chosen.value if chosen else "",
+        outcomes=list(LoginOutcome),
+        page=page,
+        base_query=urlencode(query),
+    )

@@ -12,8 +12,9 @@ from temporalio.client import Client
 
 from api.blocking import run_blocking
 from api.errors import ApiError
+from api.logins import LoginAttempt, LoginRefused, log_in
 from api.routes import cases, tasks
-from api.security import SESSION_COOKIE, SessionDep, SettingsDep, authenticate, issue_token
+from api.security import SESSION_COOKIE, SessionDep, SettingsDep, issue_token
 from api.web.pages.shared import (
     ClientDep,
     PageUser,
@@ -46,17 +47,29 @@ def login(
     target = posted.get("next") or "/cartable"
     if not target.startswith("/") or target.startswith("//"):
         target = "/cartable"
-    user = authenticate(session, posted.get("username", "").strip(), posted.get("password", ""))
-    if user is None:
-        return render(
+    username = posted.get("username", "")
+    attempt = LoginAttempt.of(request, username, posted.get("password", ""), "web")
+    try:
+        user = log_in(session, settings, attempt)
+    except LoginRefused as refused:
+        lang = page_lang(request)
+        locked = refused.retry_after is not None
+        page = render(
             request,
             "staff/login.html",
             None,
-            status_code=401,
+            status_code=429 if locked else 401,
             next=target,
-            username=posted.get("username", ""),
-            problem=message("invalid_credentials", page_lang(request)),
+            username=username,
+            problem=(
+                message("login_locked_minutes", lang, minutes=refused.minutes)
+                if locked
+                else message(refused.code, lang)
+            ),
         )
+        if locked:
+            page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
