@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from api.errors import ApiError, FieldProblem, documented, lang_of
-from api.security import SessionDep, require_role
+from api.security import SessionDep, require_role, void_tokens
 from db.models import Holiday, User
 from db.people import ColumnsMissing, ImportReport, import_people
 from domain.cases import STAFF_ROLES, Role
@@ -146,6 +146,8 @@ def create_user(body: NewUser, request: Request, session: SessionDep) -> User:
 def change_user(username: str, body: UserChange, session: SessionDep) -> User:
     user = _user(session, username)
     user.sqlmodel_update(body.model_dump(exclude_unset=True))
+    if body.is_active is False:
+        void_tokens(user)  # re-enabling it later does not bring its old tokens back
     session.add(user)
     session.commit()
     return user
@@ -159,6 +161,7 @@ def change_user(username: str, body: UserChange, session: SessionDep) -> User:
 def reset_password(username: str, body: PasswordReset, session: SessionDep) -> None:
     user = _user(session, username)
     user.password_hash = hash_password(body.password)
+    void_tokens(user)  # whoever knew the old password is logged out everywhere
     session.add(user)
     session.commit()
 

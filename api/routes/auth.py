@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.errors import ApiError, documented
 from api.logins import LoginAttempt, LoginRefused, log_in
-from api.security import CurrentUser, SessionDep, SettingsDep, issue_token
+from api.security import (
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    issue_token,
+    oauth2_scheme,
+    read_token,
+    revoke_token,
+    void_tokens,
+)
 
 router = APIRouter(tags=["auth"], responses=documented(401))
 
@@ -55,3 +64,30 @@ def login(
 @router.get("/api/auth/me", response_model=Me, summary="Who am I")
 def me(user: CurrentUser) -> Me:
     return Me.model_validate(user.model_dump())
+
+
+@router.post(
+    "/api/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Log out: this bearer token is void from now on",
+)
+def logout(
+    user: CurrentUser,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> None:
+    claims = read_token(settings, bearer or "")
+    assert claims is not None  # CurrentUser accepted it
+    revoke_token(session, claims)
+
+
+@router.post(
+    "/api/auth/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Log out everywhere: every token of this user issued until now is void",
+)
+def logout_everywhere(user: CurrentUser, session: SessionDep) -> None:
+    void_tokens(user)
+    session.add(user)
+    session.commit()

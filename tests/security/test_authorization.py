@@ -67,6 +67,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     # JSON API
     ("POST", "/api/auth/token"): PUBLIC,
     ("GET", "/api/auth/me"): LOGGED_IN,
+    ("POST", "/api/auth/logout"): LOGGED_IN,
+    ("POST", "/api/auth/logout-all"): LOGGED_IN,
     ("POST", "/api/email-requests"): PUBLIC,
     ("GET", "/api/track/{tracking_code}"): PUBLIC,
     ("POST", "/api/track/{tracking_code}/password"): PUBLIC,
@@ -109,6 +111,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
+    ("POST", "/logout-all"): LOGGED_IN,
     ("GET", "/cartable"): LOGGED_IN,
     ("GET", "/tasks/{task_id}"): TASK_READERS,
     ("POST", "/tasks/{task_id}"): TASK_DECIDERS,
@@ -209,6 +212,9 @@ CALLS: dict[tuple[str, str], Call] = {
         "data": {"username": _login_name(p), "password": DEMO_PASSWORD},
     },
     ("GET", "/api/auth/me"): lambda f, p: {"url": "/api/auth/me"},
+    # Each call carries a token of its own, issued for it: voiding it harms no other call.
+    ("POST", "/api/auth/logout"): lambda f, p: {"url": "/api/auth/logout"},
+    ("POST", "/api/auth/logout-all"): lambda f, p: {"url": "/api/auth/logout-all"},
     ("POST", "/api/email-requests"): lambda f, p: {
         "url": "/api/email-requests",
         "json": form_data(),
@@ -346,6 +352,7 @@ CALLS: dict[tuple[str, str], Call] = {
         "/login", username=_login_name(p), password=DEMO_PASSWORD
     ),
     ("POST", "/logout"): lambda f, p: _page("/logout"),
+    ("POST", "/logout-all"): lambda f, p: _page("/logout-all"),
     ("GET", "/cartable"): lambda f, p: _page("/cartable"),
     ("GET", "/tasks/{task_id}"): lambda f, p: _page(f"/tasks/{f.task_id}"),
     # No field posted: form_complete is missing, which the step refuses (after the actor check).

@@ -14,7 +14,15 @@ from api.blocking import run_blocking
 from api.errors import ApiError
 from api.logins import LoginAttempt, LoginRefused, log_in
 from api.routes import cases, tasks
-from api.security import SESSION_COOKIE, SessionDep, SettingsDep, issue_token
+from api.security import (
+    SESSION_COOKIE,
+    SessionDep,
+    SettingsDep,
+    issue_token,
+    read_token,
+    revoke_token,
+    void_tokens,
+)
 from api.web.pages.shared import (
     ClientDep,
     PageUser,
@@ -83,9 +91,28 @@ def login(
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    await posted_form(request)
+def logout(
+    request: Request, session: SessionDep, settings: SettingsDep, _posted: PostedForm
+) -> Response:
+    """The session's own token is void from now on, wherever a copy of the cookie is."""
+    claims = read_token(settings, request.cookies.get(SESSION_COOKIE, ""))
+    if claims is not None:
+        revoke_token(session, claims)
     response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.post("/logout-all")
+def logout_everywhere(
+    request: Request, user: PageUser, session: SessionDep, _posted: PostedForm
+) -> Response:
+    """Every token of this user issued until now (other browsers, API clients) is void."""
+    me = staff(request, user)
+    void_tokens(me)
+    session.add(me)
+    session.commit()
+    response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
 
