@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from api.errors import documented
+from api.audit import ACTIONS
+from api.errors import ApiError, FieldProblem, documented, lang_of
 from api.security import SessionDep, require_role
-from db.models import LoginOutcome, LoginRecord
+from db.models import AuditEntry, LoginOutcome, LoginRecord
 from domain.cases import Role
+from domain.messages import message
 
 router = APIRouter(
     prefix="/api/admin",
@@ -77,3 +79,60 @@ def list_logins(
     """Every login attempt (API and web): the username as typed, the account if it is one,
     the client address and user agent, the outcome. Filter by username (exact) or outcome."""
     return login_records(session, username, outcome, page, per_page)
+
+
+class AuditView(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+    """Old and new values (`[old, new]`) or what was done; never a password."""
+    address: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditView]
+    total: int
+    page: int
+    per_page: int
+
+
+def audit_entries(
+    session: Session, action: str = "", page: int = 1, per_page: int = PER_PAGE
+) -> AuditPage:
+    query = select(AuditEntry)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    items = [AuditView.model_validate(r, from_attributes=True) for r in rows]
+    return AuditPage(items=items, total=total, page=page, per_page=per_page)
+
+
+@router.get(
+    "/audit",
+    response_model=AuditPage,
+    summary="The admin audit log, the latest first",
+    responses=documented(422),
+)
+def list_audit(
+    request: Request,
+    session: SessionDep,
+    action: Annotated[str, Query(max_length=40)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = PER_PAGE,
+) -> Any:
+    """Who changed users and roles, holidays, the person registry, tasks' assignees, cases,
+    vendors and the equipment register; `action` filters (e.g. `user.roles`). Append-only: no
+    route changes or deletes an entry."""
+    if action and action not in ACTIONS:
+        problem = FieldProblem(
+            field="action", reason=message("invalid_value", lang_of(request)), code="invalid_value"
+        )
+        raise ApiError(422, "invalid_value", [problem])
+    return audit_entries(session, action, page, per_page)

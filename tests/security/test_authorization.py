@@ -89,6 +89,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("DELETE", "/api/admin/holidays/{day}"): ADMIN_ONLY,
     ("POST", "/api/admin/people/import"): ADMIN_ONLY,
     ("GET", "/api/admin/logins"): ADMIN_ONLY,
+    ("GET", "/api/admin/audit"): ADMIN_ONLY,
     ("POST", "/api/repair-requests"): PUBLIC,
     ("GET", "/api/repair/vendors"): REGISTER_READERS,
     ("POST", "/api/repair/vendors"): REGISTER_MANAGERS,
@@ -127,6 +128,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/admin/holidays"): ADMIN_ONLY,
     ("POST", "/admin/holidays/{day}/delete"): ADMIN_ONLY,
     ("GET", "/admin/logins"): ADMIN_ONLY,
+    ("GET", "/admin/audit"): ADMIN_ONLY,
     ("GET", "/repair/new"): PUBLIC,
     ("POST", "/repair/new"): PUBLIC,
     ("GET", "/admin/assets"): REGISTER_READERS,
@@ -286,6 +288,10 @@ CALLS: dict[tuple[str, str], Call] = {
         "url": "/api/admin/logins",
         "params": {"outcome": "ok"},
     },
+    ("GET", "/api/admin/audit"): lambda f, p: {
+        "url": "/api/admin/audit",
+        "params": {"action": "user.create"},
+    },
     ("POST", "/api/repair-requests"): lambda f, p: {
         "url": "/api/repair-requests",
         "json": repair_report(),
@@ -390,6 +396,7 @@ CALLS: dict[tuple[str, str], Call] = {
         f"/admin/holidays/{jalali_to_gregorian(*PAGE_HOLIDAY).isoformat()}/delete"
     ),
     ("GET", "/admin/logins"): lambda f, p: _page("/admin/logins?outcome=ok&page=2"),
+    ("GET", "/admin/audit"): lambda f, p: _page("/admin/audit?action=user.create"),
 }
 
 
