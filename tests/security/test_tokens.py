@@ -118,7 +118,7 @@ def test_logout_everywhere(sec_stack: SecurityStack) -> None:
         page = http.get("/cartable")
         assert 'action="/logout-all"' in page.text
         out = http.post("/logout-all", data={"csrf_token": CSRF})
-        assert out.status_code == 303 and out.headers["location"] == "/login"
+        assert out.status_code == 303 and out.headers["location"] == "/"
         assert not works(http, fresh) and not page_works(sec_stack, cookie)
         assert works(http, api_token(http, username))
 

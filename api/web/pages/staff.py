@@ -112,7 +112,7 @@ def logout_everywhere(
     void_tokens(me)
     session.add(me)
     session.commit()
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
 
