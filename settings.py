@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     """Origins (comma-separated) of the Temporal UI allowed to call /codec."""
     track_rate_limit_per_minute: int = 10
     access_token_minutes: int = Field(default=480, ge=1)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    """Failed logins of one username (from anywhere) before it is locked for a while."""
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    """Failed logins from one client address (any usernames) before it is locked for a while."""
+    login_failure_window_minutes: int = Field(default=15, ge=1)
+    """Failures are forgotten this long after the last one."""
+    login_lock_base_seconds: int = Field(default=60, ge=1)
+    """The first lock; each further failure past the limit doubles it."""
+    login_lock_max_seconds: int = Field(default=900, ge=1)
+    """The longest lock: under attack, the real user gets in at most this much later."""
     public_base_url: str = "http://localhost:8000"
     """Where people reach the portal; used in messages sent to them."""
     repair_quote_approval_limit_rials: int = Field(default=100_000_000, ge=0)

@@ -1,23 +1,33 @@
-"""Logins: argon2 password hashes, signed bearer tokens, and the acting user of a request."""
+"""Signed tokens (bearer and session cookie), their revocation, and the acting user of a request.
+
+A token carries its subject, its issue time `iat` (seconds, to the microsecond), its id `jti`
+and its expiry. It is void when its user is gone or disabled, when it was issued before the
+user's `tokens_valid_after` (a password reset, a disable, "log out everywhere" set it to now;
+compared in whole microseconds, so a token issued right after a reset, even in the same
+second, still works), or when its `jti` was logged out (the revoked_tokens table, purged of
+rows past their expiry). A token without `iat` or `jti` (issued before revocation existed) is
+refused: after that upgrade everyone logs in once more.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, delete
+from sqlmodel import Session, col, select
 
 from api.blocking import run_blocking
 from api.errors import ApiError
-from db.models import User
+from db.models import RevokedToken, User, utcnow
 from domain.cases import Role
 from domain.passwords import hash_password as hash_password  # still imported from here by bench/
-from domain.passwords import verify_no_user, verify_password
 from domain.tasks import Actor
 from processes.declaration import Registry
 from settings import Settings
@@ -27,33 +37,74 @@ SESSION_COOKIE = "peygir_session"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.exec(select(User).where(User.username == username)).first()
-    if user is None:
-        verify_no_user(password)
-        return None
-    if not user.is_active or not verify_password(user.password_hash, password):
-        return None
-    return user
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(moment: datetime) -> int:
+    """Whole microseconds since the epoch: exact, where a float timestamp is not."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    username: str
+    issued_us: int
+    """`iat` in whole microseconds."""
+    jti: str
+    expires_at: datetime
 
 
 def issue_token(settings: Settings, username: str) -> str:
     now = datetime.now(UTC)
     claims = {
         "sub": username,
-        "iat": now,
+        # RFC 7519 allows a non-integer NumericDate; microseconds survive the float exactly.
+        "iat": micros(now) / 1_000_000,
         "exp": now + timedelta(minutes=settings.access_token_minutes),
+        "jti": secrets.token_urlsafe(16),
     }
     return jwt.encode(claims, settings.secret_key, algorithm="HS256")
 
 
-def token_subject(settings: Settings, token: str) -> str | None:
+def read_token(settings: Settings, token: str) -> TokenClaims | None:
+    """The claims of a well-signed, unexpired token that has them all; None otherwise."""
     try:
-        claims = jwt.decode(token, settings.secret_key, algorithms=["HS256"])
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=["HS256"],
+            options={"require": ["sub", "iat", "exp", "jti"]},
+        )
     except jwt.PyJWTError:
         return None
-    subject = claims.get("sub")
-    return subject if isinstance(subject, str) else None
+    subject, issued, jti, expiry = (claims.get(k) for k in ("sub", "iat", "jti", "exp"))
+    if not (
+        isinstance(subject, str)
+        and isinstance(issued, int | float)
+        and isinstance(jti, str)
+        and 0 < len(jti) <= 64
+        and isinstance(expiry, int | float)
+    ):
+        return None
+    return TokenClaims(
+        username=subject,
+        issued_us=round(issued * 1_000_000),
+        jti=jti,
+        expires_at=datetime.fromtimestamp(expiry, UTC),
+    )
+
+
+def revoke_token(session: Session, claims: TokenClaims) -> None:
+    """Log this one token out (and forget the revocations that have expired anyway)."""
+    session.execute(delete(RevokedToken).where(col(RevokedToken.expires_at) < utcnow()))
+    if session.get(RevokedToken, claims.jti) is None:
+        session.add(RevokedToken(jti=claims.jti, expires_at=claims.expires_at))
+    session.commit()
+
+
+def void_tokens(user: User) -> None:
+    """Every token `user` holds now is void (the caller commits, with the change that asks it)."""
+    user.tokens_valid_after = utcnow()
 
 
 def actor_of(user: User) -> Actor:
@@ -89,11 +140,17 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def _user_of_token(settings: Settings, session: Session, token: str | None) -> User | None:
-    username = token_subject(settings, token) if token else None
-    if username is None:
+    claims = read_token(settings, token) if token else None
+    if claims is None:
         return None
-    user = session.exec(select(User).where(User.username == username)).first()
-    return user if user is not None and user.is_active else None
+    user = session.exec(select(User).where(User.username == claims.username)).first()
+    if user is None or not user.is_active:
+        return None
+    if user.tokens_valid_after is not None and claims.issued_us < micros(user.tokens_valid_after):
+        return None
+    if session.get(RevokedToken, claims.jti) is not None:
+        return None
+    return user
 
 
 def optional_user(

@@ -18,7 +18,7 @@ import io
 import re
 import sys
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -348,8 +348,15 @@ def _existing(session: Session, numbers: list[str]) -> dict[str, Asset]:
     return found
 
 
-def import_register(session: Session, data: bytes, *, dry_run: bool = False) -> RegisterReport:
-    """Check every row, then create or update the assets by property number in one transaction.
+def import_register(
+    session: Session,
+    data: bytes,
+    *,
+    dry_run: bool = False,
+    before_commit: Callable[[RegisterReport], None] | None = None,
+) -> RegisterReport:
+    """Check every row, then create or update the assets by property number in one transaction
+    (`before_commit` sees the report inside it: the audit log's row).
 
     Raises FileRejected when the file is not a register at all. With any row error, or with
     `dry_run`, nothing is written; the report then says what the import would do.
@@ -386,6 +393,8 @@ def import_register(session: Session, data: bytes, *, dry_run: bool = False) -> 
     if dry_run:
         session.rollback()
     else:
+        if before_commit is not None:
+            before_commit(report)
         session.commit()
     return report
 

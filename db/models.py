@@ -68,6 +68,9 @@ class User(SQLModel, table=True):
     mobile: str | None = Field(default=None, max_length=20)
     is_active: bool = True
     created_at: datetime = _ts(default_factory=utcnow)
+    tokens_valid_after: datetime | None = _ts(default=None)
+    """Tokens issued before this moment are void (a password reset, a disable, "log out
+    everywhere"); compared to the token's `iat` to the microsecond."""
 
 
 class Case(SQLModel, table=True):
@@ -252,3 +255,70 @@ class OutboundMessage(SQLModel, table=True):
     body: str = Field(max_length=4000)
     sent_at: datetime | None = _ts(default=None)
     created_at: datetime = _ts(default_factory=utcnow)
+
+
+class LoginOutcome(StrEnum):
+    ok = "ok"
+    wrong_password = "wrong_password"
+    unknown_user = "unknown_user"
+    locked = "locked"
+    """Refused unread: the account or the address was locked after too many failures."""
+    disabled = "disabled"
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins counted per key (`account:{name}` or `address:{ip}`), so a lock holds
+    across API processes and restarts. A row idle for the failure window is purged."""
+
+    __tablename__ = "login_throttles"
+
+    key: str = Field(primary_key=True, max_length=120)
+    failures: int = 0
+    """Failures counted in the current window (attempts refused by a lock are not counted)."""
+    last_failure_at: datetime = _ts(index=True)
+    locked_until: datetime | None = _ts(default=None)
+
+
+class LoginRecord(SQLModel, table=True):
+    """Every login attempt, API or web, with its outcome. Never the password."""
+
+    __tablename__ = "login_records"
+    __table_args__ = (Index("ix_login_records_username_at", "username", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(default_factory=utcnow, index=True)
+    username: str = Field(max_length=64)
+    """As typed, truncated."""
+    user_id: int | None = Field(default=None)
+    """The account's id when the name is one."""
+    address: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=300)
+    outcome: LoginOutcome = Field(sa_type=EnumText(LoginOutcome, 20), index=True)
+    channel: str = Field(default="api", max_length=10)
+    """`api` (POST /api/auth/token) or `web` (the /login page)."""
+
+
+class RevokedToken(SQLModel, table=True):
+    """A token logged out before its expiry; purged once it has expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = _ts(index=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """The admin audit log: who changed what, when, from where. Append-only: no route changes
+    or deletes a row (on PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE)."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=40, index=True)
+    """e.g. `user.create`, `holiday.delete`, `case.cancel` (api/audit.py lists them)."""
+    target: str = Field(default="", max_length=200)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    """What changed (old and new values); never a password or a secret."""
+    address: str = Field(default="", max_length=64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
@@ -57,8 +58,11 @@ class ColumnsMissing(ValueError):
         self.columns = columns
 
 
-def import_people(session: Session, text: str) -> ImportReport:
-    """Upsert people by (national code, member id); rows with errors are reported, not saved."""
+def import_people(
+    session: Session, text: str, before_commit: Callable[[ImportReport], None] | None = None
+) -> ImportReport:
+    """Upsert people by (national code, member id); rows with errors are reported, not saved.
+    `before_commit` sees the report inside the import's transaction (the audit log's row)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
@@ -86,5 +90,8 @@ def import_people(session: Session, text: str) -> ImportReport:
             person.sqlmodel_update(row.model_dump())
             session.add(person)
             updated += 1
+    report = ImportReport(created=created, updated=updated, errors=errors)
+    if before_commit is not None:
+        before_commit(report)
     session.commit()
-    return ImportReport(created=created, updated=updated, errors=errors)
+    return report

@@ -141,6 +141,26 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "نام کاربری یا گذرواژه نادرست است.",
         Lang.en: "Wrong username or password.",
     },
+    "login_locked": {
+        Lang.fa: (
+            "به دلیل چند تلاش ناموفق پیاپی، ورود موقتاً بسته شده است؛ "
+            "چند دقیقه بعد دوباره تلاش کنید."
+        ),
+        Lang.en: (
+            "Signing in is paused for a while after several failed attempts; "
+            "please try again in a few minutes."
+        ),
+    },
+    "login_locked_minutes": {
+        Lang.fa: (
+            "به دلیل چند تلاش ناموفق پیاپی، ورود موقتاً بسته شده است؛ "
+            "{minutes} دقیقهٔ دیگر دوباره تلاش کنید."
+        ),
+        Lang.en: (
+            "Signing in is paused after several failed attempts; "
+            "please try again in {minutes} minute(s)."
+        ),
+    },
     "request_in_progress": {
         Lang.fa: "درخواستی با این کد ملی در حال رسیدگی است؛ آن را با کد پیگیری قبلی دنبال کنید.",
         Lang.en: (

@@ -12,8 +12,9 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from api.audit import audit, changed
 from api.errors import ApiError, FieldProblem, documented, lang_of
-from api.security import SessionDep, require_role
+from api.security import CurrentUser, SessionDep, require_role, void_tokens
 from db.models import Holiday, User
 from db.people import ColumnsMissing, ImportReport, import_people
 from domain.cases import STAFF_ROLES, Role
@@ -127,9 +128,17 @@ def list_users(session: SessionDep) -> list[User]:
     status_code=status.HTTP_201_CREATED,
     responses=documented(409),
 )
-def create_user(body: NewUser, request: Request, session: SessionDep) -> User:
+def create_user(body: NewUser, request: Request, session: SessionDep, admin: CurrentUser) -> User:
     user = User(**body.model_dump(exclude={"password"}), password_hash=hash_password(body.password))
     session.add(user)
+    audit(
+        session,
+        request,
+        admin,
+        "user.create",
+        user.username,
+        **body.model_dump(exclude={"password"}, mode="json"),
+    )
     try:
         session.commit()
     except IntegrityError:
@@ -142,11 +151,30 @@ def create_user(body: NewUser, request: Request, session: SessionDep) -> User:
     return user
 
 
+ROLE_FIELDS = ("roles", "scopes")
+
+
 @router.patch("/users/{username}", response_model=UserView, responses=documented(404))
-def change_user(username: str, body: UserChange, session: SessionDep) -> User:
+def change_user(
+    username: str, body: UserChange, request: Request, session: SessionDep, admin: CurrentUser
+) -> User:
     user = _user(session, username)
+    updates = body.model_dump(exclude_unset=True, mode="json")
+    diff = changed(user.model_dump(include=set(updates), mode="json"), updates)
     user.sqlmodel_update(body.model_dump(exclude_unset=True))
+    if body.is_active is False:
+        void_tokens(user)  # re-enabling it later does not bring its old tokens back
     session.add(user)
+    if "is_active" in diff:
+        audit(
+            session, request, admin, "user.enable" if user.is_active else "user.disable", username
+        )
+    roles = {k: v for k, v in diff.items() if k in ROLE_FIELDS}
+    if roles:
+        audit(session, request, admin, "user.roles", username, **roles)
+    rest = {k: v for k, v in diff.items() if k not in (*ROLE_FIELDS, "is_active")}
+    if rest:
+        audit(session, request, admin, "user.change", username, **rest)
     session.commit()
     return user
 
@@ -156,10 +184,14 @@ def change_user(username: str, body: UserChange, session: SessionDep) -> User:
     status_code=status.HTTP_204_NO_CONTENT,
     responses=documented(404),
 )
-def reset_password(username: str, body: PasswordReset, session: SessionDep) -> None:
+def reset_password(
+    username: str, body: PasswordReset, request: Request, session: SessionDep, admin: CurrentUser
+) -> None:
     user = _user(session, username)
     user.password_hash = hash_password(body.password)
+    void_tokens(user)  # whoever knew the old password is logged out everywhere
     session.add(user)
+    audit(session, request, admin, "user.password_reset", username)
     session.commit()
 
 
@@ -169,9 +201,16 @@ def list_holidays(session: SessionDep) -> list[Holiday]:
 
 
 @router.put("/holidays/{day}", response_model=HolidayView)
-def put_holiday(day: date, body: HolidayTitle, session: SessionDep) -> Holiday:
+def put_holiday(
+    day: date, body: HolidayTitle, request: Request, session: SessionDep, admin: CurrentUser
+) -> Holiday:
     """Add or rename an official holiday. Cases already waiting keep the due dates they have."""
-    holiday = session.get(Holiday, day) or Holiday(day=day, title=body.title)
+    holiday = session.get(Holiday, day)
+    if holiday is None:
+        holiday = Holiday(day=day, title=body.title)
+        audit(session, request, admin, "holiday.add", day, title=body.title)
+    elif holiday.title != body.title:
+        audit(session, request, admin, "holiday.rename", day, title=[holiday.title, body.title])
     holiday.title = body.title
     session.add(holiday)
     session.commit()
@@ -179,17 +218,18 @@ def put_holiday(day: date, body: HolidayTitle, session: SessionDep) -> Holiday:
 
 
 @router.delete("/holidays/{day}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(404))
-def delete_holiday(day: date, session: SessionDep) -> None:
+def delete_holiday(day: date, request: Request, session: SessionDep, admin: CurrentUser) -> None:
     holiday = session.get(Holiday, day)
     if holiday is None:
         raise ApiError(404, "not_found")
     session.delete(holiday)
+    audit(session, request, admin, "holiday.delete", day, title=holiday.title)
     session.commit()
 
 
 @router.post("/people/import", response_model=ImportReport, responses=documented(413))
 def import_registry(
-    file: Annotated[UploadFile, File()], request: Request, session: SessionDep
+    file: Annotated[UploadFile, File()], request: Request, session: SessionDep, admin: CurrentUser
 ) -> ImportReport:
     """Upload the person registry as CSV (UTF-8): national_code, member_id, first_name, …"""
     raw = file.file.read(20 * 1024 * 1024 + 1)
@@ -200,7 +240,20 @@ def import_registry(
     except UnicodeDecodeError:
         raise ApiError(422, "invalid_value", [_problem("file", "invalid_value", request)]) from None
     try:
-        return import_people(session, text)
+        return import_people(
+            session,
+            text,
+            before_commit=lambda report: audit(
+                session,
+                request,
+                admin,
+                "people.import",
+                file.filename or "",
+                created=report.created,
+                updated=report.updated,
+                errors=len(report.errors),
+            ),
+        )
     except ColumnsMissing as error:
         problem = FieldProblem(
             field="file",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
+from api.audit import record
 from api.blocking import run_blocking
 from api.errors import ApiError, documented, lang_of
 from api.routes.tasks import ClientDep, TaskSummary, run_update
@@ -225,5 +226,8 @@ async def cancel_case(
         CaseWorkflow.cancel_case,
         CancelCaseInput(actor=actor_of(admin), reason=body.reason),
         lang_of(request),
+    )
+    await run_blocking(
+        record, session, request, admin, "case.cancel", tracking_code, reason=body.reason
     )
     return status_now

@@ -5,6 +5,7 @@ Admins and the support lead manage them; technicians and the IT supervisor read 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -15,9 +16,10 @@ from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from api.audit import audit, changed
 from api.errors import ApiError, FieldProblem, documented, lang_of
 from api.routes.admin import Email
-from api.security import SessionDep, require_role
+from api.security import CurrentUser, SessionDep, require_role
 from db.asset_register import (
     MAX_BYTES,
     FileRejected,
@@ -206,10 +208,14 @@ def list_vendors(session: SessionDep, active: bool | None = None) -> list[Vendor
     dependencies=[manage],
     responses=documented(409),
 )
-def create_vendor(body: NewVendor, request: Request, session: SessionDep) -> Vendor:
+def create_vendor(
+    body: NewVendor, request: Request, session: SessionDep, user: CurrentUser
+) -> Vendor:
     lang = lang_of(request)
     _name_is_free(session, body.name, lang)
-    return _save(session, Vendor(**body.model_dump(mode="json")), lang)
+    values = body.model_dump(mode="json")
+    audit(session, request, user, "vendor.create", body.name, **values)
+    return _save(session, Vendor(**values), lang)
 
 
 @router.patch(
@@ -219,13 +225,21 @@ def create_vendor(body: NewVendor, request: Request, session: SessionDep) -> Ven
     responses=documented(404, 409),
 )
 def change_vendor(
-    vendor_id: int, body: VendorChange, request: Request, session: SessionDep
+    vendor_id: int, body: VendorChange, request: Request, session: SessionDep, user: CurrentUser
 ) -> Vendor:
     lang = lang_of(request)
     vendor = find_vendor(session, vendor_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
     if "name" in changes:
         _name_is_free(session, changes["name"], lang, but=vendor_id)
+    diff = changed(vendor.model_dump(include=set(changes), mode="json"), changes)
+    target = f"{vendor_id} {vendor.name}"
+    if "is_active" in diff:
+        action = "vendor.activate" if changes["is_active"] else "vendor.deactivate"
+        audit(session, request, user, action, target)
+    rest = {k: v for k, v in diff.items() if k != "is_active"}
+    if rest:
+        audit(session, request, user, "vendor.change", target, **rest)
     vendor.sqlmodel_update(changes)
     return _save(session, vendor, lang)
 
@@ -327,11 +341,38 @@ def read_upload(file: UploadFile, lang: Lang) -> bytes:
     return data
 
 
-def run_import(session: Session, data: bytes, lang: Lang, *, dry_run: bool) -> RegisterReport:
+def audited_import(
+    session: Session, request: Request, user: CurrentUser, file: UploadFile
+) -> Callable[[RegisterReport], None]:
+    """The audit log's row of an import, added inside the import's transaction."""
+
+    def write(report: RegisterReport) -> None:
+        audit(
+            session,
+            request,
+            user,
+            "assets.import",
+            file.filename or "",
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+        )
+
+    return write
+
+
+def run_import(
+    session: Session,
+    data: bytes,
+    lang: Lang,
+    *,
+    dry_run: bool,
+    before_commit: Callable[[RegisterReport], None] | None = None,
+) -> RegisterReport:
     """The import; a file that is no register is a 422 on `file`, a race on a new property
     number a 409 (nothing written either way)."""
     try:
-        return import_register(session, data, dry_run=dry_run)
+        return import_register(session, data, dry_run=dry_run, before_commit=before_commit)
     except FileRejected as error:
         problem = FieldProblem(field="file", reason=error.reason(lang), code=error.code)
         raise ApiError(422, "invalid_value", [problem]) from None
@@ -350,6 +391,7 @@ def import_assets(
     file: Annotated[UploadFile, File()],
     request: Request,
     session: SessionDep,
+    user: CurrentUser,
     dry_run: bool = False,
 ) -> Any:
     """Upload the property office's register, CSV (UTF-8) or XLSX, headers in Persian or
@@ -357,7 +399,13 @@ def import_assets(
     error's field is `rows.{row}.{column}` (the header is row 1). `dry_run` checks and counts
     without writing."""
     lang = lang_of(request)
-    report = run_import(session, read_upload(file, lang), lang, dry_run=dry_run)
+    report = run_import(
+        session,
+        read_upload(file, lang),
+        lang,
+        dry_run=dry_run,
+        before_commit=audited_import(session, request, user, file),
+    )
     if report.errors:
         problems = [
             FieldProblem(field=f"rows.{e.row}.{e.field}", reason=e.reason(lang), code=e.code)

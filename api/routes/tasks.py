@@ -19,6 +19,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.audit import record
 from api.blocking import run_blocking
 from api.errors import ApiError, FieldProblem, documented, field_problems, lang_of, unavailable
 from api.security import CurrentUser, ProcessesDep, SessionDep, actor_of, require_role
@@ -357,6 +358,7 @@ async def reassign_task(
     task, case = await run_blocking(
         _reassignable_task, session, task_id, body.assignee, lang_of(request)
     )
+    previous = task.assignee
     view: OpenTaskView = await run_task_update(
         client,
         session,
@@ -367,5 +369,16 @@ async def reassign_task(
             task_id=task_id, actor=actor_of(admin), assignee=body.assignee, reason=body.reason
         ),
         lang_of(request),
+    )
+    await run_blocking(
+        record,
+        session,
+        request,
+        admin,
+        "task.reassign",
+        task_id,
+        case=case.tracking_code,
+        assignee=[previous, body.assignee],
+        reason=body.reason,
     )
     return view

@@ -50,6 +50,8 @@ EXPERT = "email_admin"
 """Seeded demo users are named after their role; the e-mail process's steps are email_admin's."""
 RATE_LIMIT = 5
 """Tracking lookups per minute and client on the stack's `limited` app."""
+LOGIN_LOCK_SECONDS = 4
+"""The stack's first login lock (doubling once at most); production's is a minute."""
 START_TIMEOUT = 120.0
 WAIT_STEP = 0.05
 
@@ -134,6 +136,9 @@ def sec_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         temporal_task_queue="peygir-security",
         demo_password=DEMO_PASSWORD,
         track_rate_limit_per_minute=100_000,
+        # Short login locks, so the throttling tests see a lock pass without waiting minutes.
+        login_lock_base_seconds=LOGIN_LOCK_SECONDS,
+        login_lock_max_seconds=2 * LOGIN_LOCK_SECONDS,
     )
 
 

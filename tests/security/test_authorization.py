@@ -67,6 +67,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     # JSON API
     ("POST", "/api/auth/token"): PUBLIC,
     ("GET", "/api/auth/me"): LOGGED_IN,
+    ("POST", "/api/auth/logout"): LOGGED_IN,
+    ("POST", "/api/auth/logout-all"): LOGGED_IN,
     ("POST", "/api/email-requests"): PUBLIC,
     ("GET", "/api/track/{tracking_code}"): PUBLIC,
     ("POST", "/api/track/{tracking_code}/password"): PUBLIC,
@@ -86,6 +88,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("PUT", "/api/admin/holidays/{day}"): ADMIN_ONLY,
     ("DELETE", "/api/admin/holidays/{day}"): ADMIN_ONLY,
     ("POST", "/api/admin/people/import"): ADMIN_ONLY,
+    ("GET", "/api/admin/logins"): ADMIN_ONLY,
+    ("GET", "/api/admin/audit"): ADMIN_ONLY,
     ("POST", "/api/repair-requests"): PUBLIC,
     ("GET", "/api/repair/vendors"): REGISTER_READERS,
     ("POST", "/api/repair/vendors"): REGISTER_MANAGERS,
@@ -108,6 +112,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
+    ("POST", "/logout-all"): LOGGED_IN,
     ("GET", "/cartable"): LOGGED_IN,
     ("GET", "/tasks/{task_id}"): TASK_READERS,
     ("POST", "/tasks/{task_id}"): TASK_DECIDERS,
@@ -122,6 +127,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/admin/holidays"): ADMIN_ONLY,
     ("POST", "/admin/holidays"): ADMIN_ONLY,
     ("POST", "/admin/holidays/{day}/delete"): ADMIN_ONLY,
+    ("GET", "/admin/logins"): ADMIN_ONLY,
+    ("GET", "/admin/audit"): ADMIN_ONLY,
     ("GET", "/repair/new"): PUBLIC,
     ("POST", "/repair/new"): PUBLIC,
     ("GET", "/admin/assets"): REGISTER_READERS,
@@ -207,6 +214,9 @@ CALLS: dict[tuple[str, str], Call] = {
         "data": {"username": _login_name(p), "password": DEMO_PASSWORD},
     },
     ("GET", "/api/auth/me"): lambda f, p: {"url": "/api/auth/me"},
+    # Each call carries a token of its own, issued for it: voiding it harms no other call.
+    ("POST", "/api/auth/logout"): lambda f, p: {"url": "/api/auth/logout"},
+    ("POST", "/api/auth/logout-all"): lambda f, p: {"url": "/api/auth/logout-all"},
     ("POST", "/api/email-requests"): lambda f, p: {
         "url": "/api/email-requests",
         "json": form_data(),
@@ -274,6 +284,14 @@ CALLS: dict[tuple[str, str], Call] = {
         "url": "/api/admin/people/import",
         "files": {"file": ("people.csv", REGISTRY_HEADER.encode(), "text/csv")},
     },
+    ("GET", "/api/admin/logins"): lambda f, p: {
+        "url": "/api/admin/logins",
+        "params": {"outcome": "ok"},
+    },
+    ("GET", "/api/admin/audit"): lambda f, p: {
+        "url": "/api/admin/audit",
+        "params": {"action": "user.create"},
+    },
     ("POST", "/api/repair-requests"): lambda f, p: {
         "url": "/api/repair-requests",
         "json": repair_report(),
@@ -340,6 +358,7 @@ CALLS: dict[tuple[str, str], Call] = {
         "/login", username=_login_name(p), password=DEMO_PASSWORD
     ),
     ("POST", "/logout"): lambda f, p: _page("/logout"),
+    ("POST", "/logout-all"): lambda f, p: _page("/logout-all"),
     ("GET", "/cartable"): lambda f, p: _page("/cartable"),
     ("GET", "/tasks/{task_id}"): lambda f, p: _page(f"/tasks/{f.task_id}"),
     # No field posted: form_complete is missing, which the step refuses (after the actor check).
@@ -376,6 +395,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/admin/holidays/{day}/delete"): lambda f, p: _page(
         f"/admin/holidays/{jalali_to_gregorian(*PAGE_HOLIDAY).isoformat()}/delete"
     ),
+    ("GET", "/admin/logins"): lambda f, p: _page("/admin/logins?outcome=ok&page=2"),
+    ("GET", "/admin/audit"): lambda f, p: _page("/admin/audit?action=user.create"),
 }
 
 

@@ -1,16 +1,18 @@
-"""Admin pages: users and their roles, the holiday calendar."""
+"""Admin pages: users and their roles, the holiday calendar, the login history, the audit log."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
+from api.audit import ACTIONS
 from api.errors import ApiError
-from api.routes import admin
+from api.routes import admin, admin_logs
 from api.security import SessionDep
 from api.web.i18n import Translator
 from api.web.pages.shared import (
@@ -21,7 +23,7 @@ from api.web.pages.shared import (
     problems_by_field,
     render,
 )
-from db.models import User
+from db.models import LoginOutcome, User
 from domain.calendar import jalali_to_gregorian
 from domain.cases import STAFF_ROLES
 from domain.text import normalize_digits, normalize_text
@@ -70,7 +72,7 @@ def users_create(
             scopes=scopes,
             email=posted.get("email") or None,
         )
-        admin.create_user(body, request, session)
+        admin.create_user(body, request, session, me)
     except ValidationError as error:
         return _users_page(
             request,
@@ -90,8 +92,9 @@ def users_create(
 def users_active(
     username: str, request: Request, user: PageUser, session: SessionDep, posted: PostedForm
 ) -> Response:
-    admin_only(request, user)
-    admin.change_user(username, admin.UserChange(is_active=posted.get("active") == "true"), session)
+    me = admin_only(request, user)
+    change = admin.UserChange(is_active=posted.get("active") == "true")
+    admin.change_user(username, change, request, session, me)
     return RedirectResponse("/admin/users?saved=1", status_code=303)
 
 
@@ -101,9 +104,8 @@ def users_password(
 ) -> Response:
     me = admin_only(request, user)
     try:
-        admin.reset_password(
-            username, admin.PasswordReset(password=posted.get("password", "")), session
-        )
+        body = admin.PasswordReset(password=posted.get("password", ""))
+        admin.reset_password(username, body, request, session, me)
     except ValidationError as error:
         problems = problems_by_field(error, page_lang(request))
         return _users_page(
@@ -160,7 +162,7 @@ def holidays_add(
         errors.update(problems_by_field(error, page_lang(request)))
     if errors:
         return _holidays_page(request, me, session, 422, values=posted, errors=errors)
-    admin.put_holiday(day, title, session)
+    admin.put_holiday(day, title, request, session, me)
     return RedirectResponse("/admin/holidays", status_code=303)
 
 
@@ -168,6 +170,52 @@ def holidays_add(
 def holidays_delete(
     day: date, request: Request, user: PageUser, session: SessionDep, _posted: PostedForm
 ) -> Response:
-    admin_only(request, user)
-    admin.delete_holiday(day, session)
+    me = admin_only(request, user)
+    admin.delete_holiday(day, request, session, me)
     return RedirectResponse("/admin/holidays", status_code=303)
+
+
+@router.get("/admin/logins", response_class=HTMLResponse)
+def logins_page(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    username: str = "",
+    outcome: str = "",
+    page: int = 1,
+) -> HTMLResponse:
+    me = admin_only(request, user)
+    chosen = LoginOutcome(outcome) if outcome in LoginOutcome.__members__ else None
+    page = max(1, min(page, 100_000))
+    listing = admin_logs.login_records(session, username[:64], chosen, page)
+    query = {k: v for k, v in (("username", username[:64]), ("outcome", outcome)) if v}
+    return render(
+        request,
+        "admin/logins.html",
+        me,
+        listing=listing,
+        username=username[:64],
+        outcome=chosen.value if chosen else "",
+        outcomes=list(LoginOutcome),
+        page=page,
+        base_query=urlencode(query),
+    )
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request, user: PageUser, session: SessionDep, action: str = "", page: int = 1
+) -> HTMLResponse:
+    me = admin_only(request, user)
+    action = action if action in ACTIONS else ""
+    page = max(1, min(page, 100_000))
+    return render(
+        request,
+        "admin/audit.html",
+        me,
+        listing=admin_logs.audit_entries(session, action, page),
+        action=action,
+        actions=ACTIONS,
+        page=page,
+        base_query=urlencode({"action": action} if action else {}),
+    )

@@ -127,7 +127,13 @@ def assets_import(
     lang = page_lang(request)
     try:
         data = api.read_upload(file, lang)
-        report = api.run_import(session, data, lang, dry_run=dry_run == "1")
+        report = api.run_import(
+            session,
+            data,
+            lang,
+            dry_run=dry_run == "1",
+            before_commit=api.audited_import(session, request, me, file),
+        )
     except ApiError as error:
         problem = error.errors[0].reason if error.errors else ""
         return _assets_page(request, me, session, error.status_code, file_problem=problem)
@@ -191,10 +197,10 @@ def _save_vendor(
     values = _vendor_fields(posted, fields)
     try:
         if vendor_id is None:
-            api.create_vendor(api.NewVendor.model_validate(values), request, session)
+            api.create_vendor(api.NewVendor.model_validate(values), request, session, me)
         else:
             change = api.VendorChange.model_validate(values)
-            api.change_vendor(vendor_id, change, request, session)
+            api.change_vendor(vendor_id, change, request, session, me)
     except ValidationError as error:
         errors = problems_by_field(error, page_lang(request))
         return _vendors_page(
@@ -240,7 +246,7 @@ def vendors_change(
 def vendors_active(
     vendor_id: int, request: Request, user: PageUser, session: SessionDep, posted: PostedForm
 ) -> Response:
-    _allowed(request, user, api.MANAGERS)
+    me = _allowed(request, user, api.MANAGERS)
     change = api.VendorChange(is_active=posted.get("active") == "true")
-    api.change_vendor(vendor_id, change, request, session)
+    api.change_vendor(vendor_id, change, request, session, me)
     return RedirectResponse("/admin/vendors?saved=1", status_code=303)

@@ -12,8 +12,17 @@ from temporalio.client import Client
 
 from api.blocking import run_blocking
 from api.errors import ApiError
+from api.logins import LoginAttempt, LoginRefused, log_in
 from api.routes import cases, tasks
-from api.security import SESSION_COOKIE, SessionDep, SettingsDep, authenticate, issue_token
+from api.security import (
+    SESSION_COOKIE,
+    SessionDep,
+    SettingsDep,
+    issue_token,
+    read_token,
+    revoke_token,
+    void_tokens,
+)
 from api.web.pages.shared import (
     ClientDep,
     PageUser,
@@ -46,17 +55,29 @@ def login(
     target = posted.get("next") or "/cartable"
     if not target.startswith("/") or target.startswith("//"):
         target = "/cartable"
-    user = authenticate(session, posted.get("username", "").strip(), posted.get("password", ""))
-    if user is None:
-        return render(
+    username = posted.get("username", "")
+    attempt = LoginAttempt.of(request, username, posted.get("password", ""), "web")
+    try:
+        user = log_in(session, settings, attempt)
+    except LoginRefused as refused:
+        lang = page_lang(request)
+        locked = refused.retry_after is not None
+        page = render(
             request,
             "staff/login.html",
             None,
-            status_code=401,
+            status_code=429 if locked else 401,
             next=target,
-            username=posted.get("username", ""),
-            problem=message("invalid_credentials", page_lang(request)),
+            username=username,
+            problem=(
+                message("login_locked_minutes", lang, minutes=refused.minutes)
+                if locked
+                else message(refused.code, lang)
+            ),
         )
+        if locked:
+            page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -70,8 +91,27 @@ def login(
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    await posted_form(request)
+def logout(
+    request: Request, session: SessionDep, settings: SettingsDep, _posted: PostedForm
+) -> Response:
+    """The session's own token is void from now on, wherever a copy of the cookie is."""
+    claims = read_token(settings, request.cookies.get(SESSION_COOKIE, ""))
+    if claims is not None:
+        revoke_token(session, claims)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.post("/logout-all")
+def logout_everywhere(
+    request: Request, user: PageUser, session: SessionDep, _posted: PostedForm
+) -> Response:
+    """Every token of this user issued until now (other browsers, API clients) is void."""
+    me = staff(request, user)
+    void_tokens(me)
+    session.add(me)
+    session.commit()
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
