@@ -262,11 +262,17 @@ def list_assets(
     query = select(Asset)
     text = normalize_text(q)
     if text:
+        # Case-insensitive on every database (PostgreSQL's LIKE is not).
         matches = [
-            col(column).contains(text, autoescape=True)
-            for column in (Asset.property_number, Asset.serial, Asset.unit, Asset.holder)
+            col(column).icontains(text, autoescape=True)
+            for column in (
+                Asset.property_number,
+                Asset.serial,
+                Asset.unit,
+                Asset.holder,
+                Asset.make_model,
+            )
         ]
-        matches.append(col(Asset.make_model).contains(text, autoescape=True))
         kinds = _kinds_named(text)
         if kinds:
             matches.append(col(Asset.kind).in_(kinds))
