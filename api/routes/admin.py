@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from sqlmodel import col, select
 
 from api.errors import ApiError, FieldProblem, documented, lang_of
 from api.security import SessionDep, require_role
+from api.uploads import receive, refusal
 from db.models import Holiday, User
 from db.people import ColumnsMissing, ImportReport, import_people
 from domain.cases import STAFF_ROLES, Role
@@ -21,6 +21,7 @@ from domain.email_account import EMAIL
 from domain.messages import message
 from domain.passwords import hash_password
 from domain.text import normalize_text
+from domain.uploads import FileRefused, UploadKind
 
 router = APIRouter(
     prefix="/api/admin",
@@ -191,22 +192,19 @@ def delete_holiday(day: date, session: SessionDep) -> None:
 def import_registry(
     file: Annotated[UploadFile, File()], request: Request, session: SessionDep
 ) -> ImportReport:
-    """Upload the person registry as CSV (UTF-8): national_code, member_id, first_name, …"""
-    raw = file.file.read(20 * 1024 * 1024 + 1)
-    if len(raw) > 20 * 1024 * 1024:
-        raise ApiError(413, "invalid_value", [_problem("file", "invalid_value", request)])
+    """Upload the person registry as CSV (UTF-8) or XLSX: national_code, member_id, first_name,
+    last_name, affiliation, unit. The file goes through the shared upload checks (api/uploads.py):
+    refused whole (413 or 422 on `file`) when it is no spreadsheet or past the caps."""
+    lang = lang_of(request)
+    upload = receive(file, UploadKind.spreadsheet, lang)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(422, "invalid_value", [_problem("file", "invalid_value", request)]) from None
-    try:
-        return import_people(session, text)
+        return import_people(session, upload)
+    except FileRefused as error:
+        raise refusal(error, lang) from None
     except ColumnsMissing as error:
         problem = FieldProblem(
             field="file",
-            reason=message("columns_missing", lang_of(request), columns=", ".join(error.columns)),
+            reason=message("columns_missing", lang, columns=", ".join(error.columns)),
             code="columns_missing",
         )
         raise ApiError(422, "invalid_value", [problem]) from None
-    except csv.Error:
-        raise ApiError(422, "invalid_value", [_problem("file", "invalid_value", request)]) from None
