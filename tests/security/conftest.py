@@ -134,6 +134,7 @@ def sec_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         temporal_task_queue="peygir-security",
         demo_password=DEMO_PASSWORD,
         track_rate_limit_per_minute=100_000,
+        file_store_dir=str(folder / "files"),
     )
 
 
