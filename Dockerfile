@@ -33,7 +33,8 @@ RUN python -m compileall -q /app
 
 # The code stays owned by root and read-only to the process.
 RUN groupadd --system --gid 10001 peygir \
-    && useradd --system --uid 10001 --gid peygir --home-dir /app --shell /usr/sbin/nologin peygir
+    && useradd --system --uid 10001 --gid peygir --home-dir /app --shell /usr/sbin/nologin peygir \
+    && install -d -o 10001 -g 10001 -m 700 /var/lib/peygir/files
 USER 10001:10001
 
 EXPOSE 8000

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     """A vendor's quote above this many rials waits for the support lead's approval."""
     repair_receipt_working_days: int = Field(default=3, ge=1, le=60)
     """Working days the requester has to confirm receipt; then the repair closes as delivered."""
+    file_store_dir: str = "var/files"
+    """Where uploaded files kept for cases live (db/stored_files.py), under generated names;
+    outside the web root, served only through GET /api/files/{id}."""
 
     @field_validator("payload_keys")
     @classmethod

@@ -20,7 +20,7 @@ from temporalio.client import Client
 from api import errors
 from api.rate_limit import RateLimiter
 from api.recovery import keep_restarting
-from api.routes import admin, admin_logs, auth, cases, codec, tasks, tracking
+from api.routes import admin, admin_logs, auth, cases, codec, files, tasks, tracking
 from api.routes.case_starts import start_routes
 from api.web import pages
 from db.engine import make_engine
@@ -111,7 +111,7 @@ def create_app(
     errors.install(app)
     app.include_router(auth.router)
     app.include_router(start_routes(processes))
-    for module in (tracking, tasks, cases, admin, admin_logs, codec):
+    for module in (tracking, tasks, cases, admin, admin_logs, codec, files):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(pages.start_pages(processes))

@@ -13,17 +13,13 @@ importing the same file twice changes nothing the second time.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import re
 import sys
-import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from openpyxl import load_workbook
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from pydantic_core import PydanticCustomError
 from sqlmodel import Session, col, select
@@ -33,15 +29,16 @@ from db.repair import Asset, Vendor
 from domain.calendar import jalali_to_gregorian
 from domain.messages import Lang, message
 from domain.repair import ASSET_KIND_FA, AssetKind
+from domain.spreadsheets import cell_text, read_rows
 from domain.text import normalize_digits, normalize_text
+from domain.uploads import ZIP_MAGIC as ZIP_MAGIC
+from domain.uploads import CheckedFile, FileRefused, UploadKind, check, too_large
 
 MAX_BYTES = 10 * 1024 * 1024
 """The largest file accepted (a register of 50 000 rows is about 5 MB as CSV)."""
 MAX_ROWS = 50_000
 MAX_COLUMNS = 50
-MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
-"""An XLSX is a zip: what it may hold once unpacked, so a tiny file cannot unpack to gigabytes."""
-ZIP_MAGIC = b"PK\x03\x04"
+# An XLSX's unpacked size, entries and ratio are capped by domain.uploads (zip bombs).
 
 # Field → the headers that name it (compared without spaces, ZWNJ, `_` or case).
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -188,16 +185,9 @@ class RegisterReport(BaseModel):
     dry_run: bool = False
 
 
-class FileRejected(ValueError):
-    """The file as a whole cannot be read as a register: nothing is read or written."""
-
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(code)
-        self.code = code
-        self.params = params
-
-    def reason(self, lang: Lang) -> str:
-        return message(self.code, lang, **self.params)
+FileRejected = FileRefused
+"""The file as a whole cannot be read as a register (domain.uploads' refusal): nothing is read or
+written."""
 
 
 @dataclass
@@ -208,62 +198,19 @@ class Table:
     """(row number in the file, cells) of every row that is not empty."""
 
 
-def _cell(value: object) -> object:
-    """A spreadsheet cell as the row model reads it: numbers as text, dates as dates."""
-    if value is None:
-        return ""
-    if isinstance(value, date):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+_cell = cell_text
 
 
-def _csv_rows(data: bytes) -> Iterator[list[object]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise FileRejected("file_format") from None
-    if "\x00" in text:
-        raise FileRejected("file_format")
-    try:
-        for row in csv.reader(io.StringIO(text, newline="")):
-            yield list(row)
-    except csv.Error:
-        raise FileRejected("file_format") from None
-
-
-def _xlsx_rows(data: bytes) -> Iterator[list[object]]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED_BYTES:
-                raise FileRejected("file_format")
-        # data_only: a formula cell gives its cached value; no formula is ever evaluated.
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except FileRejected:
-        raise
-    except Exception:  # openpyxl raises many kinds on a damaged or foreign zip
-        raise FileRejected("file_format") from None
-    try:
-        sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True):
-            yield list(row)
-    except Exception:
-        raise FileRejected("file_format") from None
-    finally:
-        workbook.close()
-
-
-def read_table(data: bytes) -> Table:
-    """The register's columns and rows, from CSV or XLSX told apart by the file's bytes."""
-    rows = _xlsx_rows(data) if data.startswith(ZIP_MAGIC) else _csv_rows(data)
+def read_table(data: bytes | CheckedFile) -> Table:
+    """The register's columns and rows, from CSV or XLSX told apart by the file's bytes (the
+    shared upload checks, then the shared reader with this register's caps)."""
+    upload = data if isinstance(data, CheckedFile) else check(data, UploadKind.spreadsheet)
+    rows = read_rows(upload, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS)
     header = next(rows, None)
     if header is None:
         raise FileRejected("columns_missing", columns=_column_names(REQUIRED))
     while header and _cell(header[-1]) == "":
         header.pop()
-    if len(header) > MAX_COLUMNS:
-        raise FileRejected("too_many_columns", limit=MAX_COLUMNS)
     fields: dict[int, str] = {}
     for index, name in enumerate(header):
         field = _HEADER_KEYS.get(_key(str(_cell(name))))
@@ -274,13 +221,8 @@ def read_table(data: bytes) -> Table:
         raise FileRejected("columns_missing", columns=_column_names(missing))
     body: list[tuple[int, list[object]]] = []
     for number, cells in enumerate(rows, start=2):
-        if len(cells) > MAX_COLUMNS and any(_cell(c) != "" for c in cells[MAX_COLUMNS:]):
-            raise FileRejected("too_many_columns", limit=MAX_COLUMNS)
-        if all(_cell(c) == "" for c in cells):
-            continue
-        if len(body) == MAX_ROWS:
-            raise FileRejected("too_many_rows", limit=MAX_ROWS)
-        body.append((number, cells))
+        if not all(_cell(c) == "" for c in cells):
+            body.append((number, cells))
     return Table(fields=fields, rows=body)
 
 
@@ -350,7 +292,7 @@ def _existing(session: Session, numbers: list[str]) -> dict[str, Asset]:
 
 def import_register(
     session: Session,
-    data: bytes,
+    data: bytes | CheckedFile,
     *,
     dry_run: bool = False,
     before_commit: Callable[[RegisterReport], None] | None = None,
@@ -361,8 +303,10 @@ def import_register(
     Raises FileRejected when the file is not a register at all. With any row error, or with
     `dry_run`, nothing is written; the report then says what the import would do.
     """
-    if len(data) > MAX_BYTES:
-        raise FileRejected("file_too_large", limit=MAX_BYTES // (1024 * 1024))
+    if not isinstance(data, CheckedFile):
+        data = check(data, UploadKind.spreadsheet, limit=MAX_BYTES)
+    elif len(data.data) > MAX_BYTES:
+        raise too_large(MAX_BYTES)
     table = read_table(data)
     vendors = {vendor_key(v.name): v.id for v in session.exec(select(Vendor)) if v.id is not None}
     checked, errors = check_rows(table, vendors)

@@ -322,3 +322,24 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     """What changed (old and new values); never a password or a secret."""
     address: str = Field(default="", max_length=64)
+
+
+class StoredFile(SQLModel, table=True):
+    """An upload kept for a case (a letter, a signature, a site list): its bytes are the file
+    `name` under FILE_STORE_DIR (db/stored_files.py), outside the web root."""
+
+    __tablename__ = "stored_files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=32)
+    """Random (32 hex digits); nothing of the upload's own name is in it."""
+    kind: str = Field(max_length=20)
+    """domain.uploads.UploadKind."""
+    media_type: str = Field(max_length=100)
+    """What its bytes are (domain.uploads.MediaType); served back as its Content-Type."""
+    size: int
+    sha256: str = Field(max_length=64)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    """None: not a case's file; only admins download it."""
+    uploaded_by: str = Field(max_length=64)
+    created_at: datetime = _ts(default_factory=utcnow)

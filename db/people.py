@@ -1,9 +1,11 @@
-"""Import of the person registry (HR and education records) from CSV, row by row."""
+"""Import of the person registry (HR and education records) from CSV or XLSX, row by row.
+
+The file comes through the shared upload facility (domain/uploads.py, api/uploads.py) and is read
+by the shared spreadsheet reader with the caps below.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 
 from pydantic import BaseModel, ValidationError
@@ -11,8 +13,13 @@ from sqlmodel import Session, select
 
 from db.models import Person
 from domain.email_account import Affiliation, EmailRequestForm
+from domain.spreadsheets import cell_text, read_rows
+from domain.uploads import CheckedFile
 
 COLUMNS = ("national_code", "member_id", "first_name", "last_name", "affiliation", "unit")
+MAX_ROWS = 200_000
+"""The university's students and staff, with room to spare."""
+MAX_COLUMNS = 50
 
 
 class RowError(BaseModel):
@@ -59,19 +66,28 @@ class ColumnsMissing(ValueError):
 
 
 def import_people(
-    session: Session, text: str, before_commit: Callable[[ImportReport], None] | None = None
+    session: Session,
+    upload: CheckedFile,
+    before_commit: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Upsert people by (national code, member id); rows with errors are reported, not saved.
-    `before_commit` sees the report inside the import's transaction (the audit log's row)."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    `before_commit` sees the report inside the import's transaction (the audit log's row).
+
+    Raises domain.uploads.FileRefused past the caps, ColumnsMissing without the columns."""
+    rows = read_rows(upload, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS)
+    header = [str(cell_text(name)) for name in next(rows, [])]
+    index = {name: header.index(name) for name in COLUMNS if name in header}
+    missing = [c for c in COLUMNS if c not in index]
     if missing:
         raise ColumnsMissing(missing)
     created = updated = 0
     errors: list[RowError] = []
-    for line, raw in enumerate(reader, start=2):
+    for line, cells in enumerate(rows, start=2):
+        if all(cell_text(c) == "" for c in cells):
+            continue
+        raw = {k: str(cell_text(cells[i])) if i < len(cells) else "" for k, i in index.items()}
         try:
-            row = _validate({k: (raw.get(k) or "") for k in COLUMNS})
+            row = _validate(raw)
         except ValidationError as error:
             errors.extend(
                 RowError(row=line, field=str(e["loc"][0]) if e["loc"] else "", reason=e["msg"])

@@ -218,6 +218,43 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "پرونده بزرگ‌تر از {limit} مگابایت است.",
         Lang.en: "The file is larger than {limit} MB.",
     },
+    # Every upload (domain/uploads.py): judged by its content, never by its name.
+    "file_not_pdf": {
+        Lang.fa: "پرونده باید سند PDF باشد (نوع پرونده از محتوای آن تشخیص داده می‌شود، نه از نامش).",
+        Lang.en: "The file must be a PDF document (judged by its content, not its name).",
+    },
+    "file_not_image": {
+        Lang.fa: (
+            "پرونده باید تصویر PNG یا JPEG باشد "
+            "(نوع پرونده از محتوای آن تشخیص داده می‌شود، نه از نامش)."
+        ),
+        Lang.en: "The file must be a PNG or JPEG image (judged by its content, not its name).",
+    },
+    "file_empty": {
+        Lang.fa: "پرونده خالی است.",
+        Lang.en: "The file is empty.",
+    },
+    "file_damaged": {
+        Lang.fa: "پرونده آسیب‌دیده یا ناقص است؛ آن را دوباره ذخیره کنید و بفرستید.",
+        Lang.en: "The file is damaged or incomplete; save it again and resend it.",
+    },
+    "file_unsafe": {
+        Lang.fa: (
+            "پرونده محتوای فعال (اسکریپت، ماکرو) یا پرونده‌ای پنهان در خود دارد و پذیرفته نشد."
+        ),
+        Lang.en: (
+            "The file holds active content (a script, a macro) or another file hidden inside "
+            "it, and was refused."
+        ),
+    },
+    "file_unpacks_too_large": {
+        Lang.fa: "پرونده اکسل پس از باز شدن بیش از {limit} مگابایت می‌شود و پذیرفته نشد.",
+        Lang.en: "The Excel file unpacks to more than {limit} MB, and was refused.",
+    },
+    "image_too_large": {
+        Lang.fa: "ابعاد تصویر بیش از {side} پیکسل است.",
+        Lang.en: "The image is larger than {side} pixels on a side.",
+    },
     "too_many_rows": {
         Lang.fa: "پرونده بیش از {limit} ردیف دارد؛ آن را در چند پرونده بفرستید.",
         Lang.en: "The file has more than {limit} rows; send it in several files.",

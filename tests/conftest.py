@@ -65,13 +65,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         _env_file=None,
         database_url=database_url,
         payload_keys=TEST_KEYS,
         secret_key="test-secret-key-of-at-least-32-bytes!",
         temporal_task_queue="peygir-test",
+        file_store_dir=str(tmp_path_factory.mktemp("files")),
     )
 
 

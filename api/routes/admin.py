@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from sqlmodel import col, select
 from api.audit import audit, changed
 from api.errors import ApiError, FieldProblem, documented, lang_of
 from api.security import CurrentUser, SessionDep, require_role, void_tokens
+from api.uploads import receive, refusal
 from db.models import Holiday, User
 from db.people import ColumnsMissing, ImportReport, import_people
 from domain.cases import STAFF_ROLES, Role
@@ -22,6 +22,7 @@ from domain.email_account import EMAIL
 from domain.messages import message
 from domain.passwords import hash_password
 from domain.text import normalize_text
+from domain.uploads import FileRefused, UploadKind
 
 router = APIRouter(
     prefix="/api/admin",
@@ -231,18 +232,15 @@ def delete_holiday(day: date, request: Request, session: SessionDep, admin: Curr
 def import_registry(
     file: Annotated[UploadFile, File()], request: Request, session: SessionDep, admin: CurrentUser
 ) -> ImportReport:
-    """Upload the person registry as CSV (UTF-8): national_code, member_id, first_name, …"""
-    raw = file.file.read(20 * 1024 * 1024 + 1)
-    if len(raw) > 20 * 1024 * 1024:
-        raise ApiError(413, "invalid_value", [_problem("file", "invalid_value", request)])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(422, "invalid_value", [_problem("file", "invalid_value", request)]) from None
+    """Upload the person registry as CSV (UTF-8) or XLSX: national_code, member_id, first_name,
+    last_name, affiliation, unit. The file goes through the shared upload checks (api/uploads.py):
+    refused whole (413 or 422 on `file`) when it is no spreadsheet or past the caps."""
+    lang = lang_of(request)
+    upload = receive(file, UploadKind.spreadsheet, lang)
     try:
         return import_people(
             session,
-            text,
+            upload,
             before_commit=lambda report: audit(
                 session,
                 request,
@@ -254,12 +252,12 @@ def import_registry(
                 errors=len(report.errors),
             ),
         )
+    except FileRefused as error:
+        raise refusal(error, lang) from None
     except ColumnsMissing as error:
         problem = FieldProblem(
             field="file",
-            reason=message("columns_missing", lang_of(request), columns=", ".join(error.columns)),
+            reason=message("columns_missing", lang, columns=", ".join(error.columns)),
             code="columns_missing",
         )
         raise ApiError(422, "invalid_value", [problem]) from None
-    except csv.Error:
-        raise ApiError(422, "invalid_value", [_problem("file", "invalid_value", request)]) from None

@@ -20,6 +20,7 @@ from api.audit import audit, changed
 from api.errors import ApiError, FieldProblem, documented, lang_of
 from api.routes.admin import Email
 from api.security import CurrentUser, SessionDep, require_role
+from api.uploads import receive, refusal
 from db.asset_register import (
     MAX_BYTES,
     FileRejected,
@@ -42,6 +43,7 @@ from domain.repair import (
     under_warranty,
 )
 from domain.text import normalize_text
+from domain.uploads import CheckedFile, UploadKind
 
 MANAGERS = (Role.support_lead,)
 """Who changes the registers (admins always may)."""
@@ -336,15 +338,10 @@ def get_asset(property_number: str, session: SessionDep) -> AssetDetail:
     return asset_detail(session, property_number)
 
 
-def read_upload(file: UploadFile, lang: Lang) -> bytes:
-    """The uploaded file, refused past the size limit without reading the rest."""
-    data = file.file.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        limit = MAX_BYTES // (1024 * 1024)
-        raise ApiError(
-            413, "invalid_value", [_problem("file", "file_too_large", lang, limit=limit)]
-        )
-    return data
+def read_upload(file: UploadFile, lang: Lang) -> CheckedFile:
+    """The uploaded register through the shared upload facility (api/uploads.py): read in
+    chunks and refused (413) past the register's size limit, judged by its bytes (422)."""
+    return receive(file, UploadKind.spreadsheet, lang, limit=MAX_BYTES)
 
 
 def audited_import(
@@ -369,7 +366,7 @@ def audited_import(
 
 def run_import(
     session: Session,
-    data: bytes,
+    data: CheckedFile,
     lang: Lang,
     *,
     dry_run: bool,
@@ -380,8 +377,7 @@ def run_import(
     try:
         return import_register(session, data, dry_run=dry_run, before_commit=before_commit)
     except FileRejected as error:
-        problem = FieldProblem(field="file", reason=error.reason(lang), code=error.code)
-        raise ApiError(422, "invalid_value", [problem]) from None
+        raise refusal(error, lang) from None
     except IntegrityError:
         session.rollback()
         raise ApiError(409, "conflict", [_problem("file", "conflict", lang)]) from None

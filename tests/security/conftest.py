@@ -139,6 +139,7 @@ def sec_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         # Short login locks, so the throttling tests see a lock pass without waiting minutes.
         login_lock_base_seconds=LOGIN_LOCK_SECONDS,
         login_lock_max_seconds=2 * LOGIN_LOCK_SECONDS,
+        file_store_dir=str(folder / "files"),
     )
 
 

@@ -24,19 +24,22 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.routing import BaseRoute, Mount
 
 from api.app import create_app
 from api.security import SESSION_COOKIE, issue_token
 from api.web.pages import CSRF_COOKIE
-from db.models import Task, User
+from db.models import Case, Task, User
 from db.repair import Asset, Vendor
+from db.stored_files import store
 from domain.calendar import jalali_to_gregorian
 from domain.cases import STAFF_ROLES, Role, TaskStatus
 from domain.passwords import hash_password
 from domain.repair import AssetKind
 from domain.requester_link import requester_link_token
+from domain.uploads import UploadKind, check
+from tests import samples
 from tests.factories import form_data, open_case
 from tests.security.conftest import DEMO_PASSWORD, RATE_LIMIT, SecurityStack
 
@@ -97,6 +100,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/repair/assets"): REGISTER_READERS,
     ("GET", "/api/repair/assets/{property_number:path}"): REGISTER_READERS,
     ("POST", "/api/repair/assets/import"): REGISTER_MANAGERS,
+    ("POST", "/api/files"): CASE_READERS,
+    ("GET", "/api/files/{file_id}"): CASE_READERS,
     # web pages
     ("MOUNT", "/static"): PUBLIC,
     ("GET", "/"): PUBLIC,
@@ -162,6 +167,8 @@ class Fixtures:
     target_user: str
     vendor_id: int
     property_number: str
+    file_id: int
+    """A letter kept for the case `case_code`."""
 
 
 Call = Callable[[Fixtures, str], dict[str, Any]]
@@ -314,6 +321,12 @@ CALLS: dict[tuple[str, str], Call] = {
         "params": {"dry_run": "true"},
         "files": {"file": ("assets.csv", ASSET_HEADER.encode(), "text/csv")},
     },
+    ("POST", "/api/files"): lambda f, p: {
+        "url": "/api/files",
+        "data": {"kind": "pdf", "case": f.case_code},
+        "files": {"file": ("letter.pdf", samples.pdf(), "application/pdf")},
+    },
+    ("GET", "/api/files/{file_id}"): lambda f, p: {"url": f"/api/files/{f.file_id}"},
     ("MOUNT", "/static"): lambda f, p: {"url": "/static/style.css", "method": "GET"},
     ("GET", "/"): lambda f, p: _page("/"),
     ("GET", "/lang/{code}"): lambda f, p: _page("/lang/en?next=/track"),
@@ -478,6 +491,11 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         session.add(asset)
         session.commit()
         vendor_id, property_number = vendor.id or 0, asset.property_number
+        case = session.exec(select(Case).where(Case.tracking_code == case_code)).one()
+        letter = check(samples.pdf(), UploadKind.pdf)
+        kept = store(
+            session, sec_stack.settings.file_store_dir, letter, uploaded_by="admin", case_id=case.id
+        )
     return Fixtures(
         case_code=case_code,
         case_national_code=data["national_code"],
@@ -490,6 +508,7 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         target_user=target,
         vendor_id=vendor_id,
         property_number=property_number,
+        file_id=kept.id or 0,
     )
 
 

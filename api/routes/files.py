@@ -1,0 +1,125 @@
+"""Files kept for a case: upload one (any process's letter, signature or site list), download one.
+
+Both go through the shared upload facility: an upload is read under its kind's byte cap and
+checked by its bytes (api/uploads.py, domain/uploads.py), and stored under a generated name
+outside the web root (db/stored_files.py). A case's file is for those who may see the case
+(`may_access`, as the case page); a file of no case is the admins'.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+
+from api.errors import ApiError, documented, lang_of
+from api.routes.cases import accessible_case, may_access
+from api.security import CurrentUser, SessionDep, SettingsDep
+from api.uploads import receive
+from db.models import Case, StoredFile, User
+from db.stored_files import path_of, store
+from domain.cases import Role
+from domain.uploads import EXTENSION, MediaType, UploadKind
+
+router = APIRouter(prefix="/api/files", tags=["files"], responses=documented(401, 403, 404))
+log = logging.getLogger("peygir.api")
+
+
+class StoredFileView(BaseModel):
+    id: int
+    kind: UploadKind
+    media_type: MediaType
+    """What its bytes are, whatever its name said."""
+    size: int
+    sha256: str
+    case: str | None
+    """The case's tracking code; None for a file of no case (admins only)."""
+    uploaded_by: str
+    created_at: datetime
+
+
+def _view(row: StoredFile, tracking_code: str | None) -> StoredFileView:
+    return StoredFileView(
+        id=row.id or 0,
+        kind=UploadKind(row.kind),
+        media_type=MediaType(row.media_type),
+        size=row.size,
+        sha256=row.sha256,
+        case=tracking_code,
+        uploaded_by=row.uploaded_by,
+        created_at=row.created_at,
+    )
+
+
+def _admin_only(user: User) -> None:
+    if Role.admin not in user.roles:
+        raise ApiError(403, "forbidden")
+
+
+@router.post(
+    "",
+    response_model=StoredFileView,
+    status_code=status.HTTP_201_CREATED,
+    responses=documented(413),
+)
+def upload_file(
+    file: Annotated[UploadFile, File()],
+    kind: Annotated[UploadKind, Form()],
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    case: Annotated[str | None, Form(max_length=20)] = None,
+) -> StoredFileView:
+    """Keep a file for a case (`case`: its tracking code), for whoever may see the case; without
+    a case, admins only. `kind` is what the file must be: `spreadsheet` (CSV or XLSX), `pdf` or
+    `image` (PNG or JPEG), judged by its bytes. 413 past the kind's size limit, 422 on `file`
+    when it is not of the kind or is unsafe; nothing is stored then."""
+    found = accessible_case(session, user, case) if case else None
+    if found is None:
+        _admin_only(user)
+    upload = receive(file, kind, lang_of(request))
+    row = store(
+        session,
+        settings.file_store_dir,
+        upload,
+        uploaded_by=user.username,
+        case_id=found.id if found else None,
+    )
+    return _view(row, found.tracking_code if found else None)
+
+
+@router.get(
+    "/{file_id}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
+)
+def download_file(
+    file_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    """The file's bytes, as an attachment of the type its bytes showed (never rendered inline),
+    to those who may see its case; a file of no case to admins only."""
+    row = session.get(StoredFile, file_id)
+    if row is None:
+        raise ApiError(404, "not_found")
+    case = session.get(Case, row.case_id) if row.case_id is not None else None
+    if case is None:
+        _admin_only(user)
+    elif not may_access(session, user, case):
+        raise ApiError(403, "forbidden")
+    path = path_of(settings.file_store_dir, row.name)
+    if not path.is_file():
+        log.warning("stored file %s (%s) is missing from the store", row.id, row.name)
+        raise ApiError(404, "not_found")
+    media_type = MediaType(row.media_type)
+    return FileResponse(
+        path,
+        media_type=media_type.value,
+        filename=f"{row.kind}-{row.id}.{EXTENSION[media_type]}",
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+    )
