@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -29,18 +29,24 @@ def workflow_id(process: Process[Any], tracking_code: str) -> str:
     return f"{process.workflow_id_prefix}-{tracking_code}"
 
 
+# The lookups of every start are built once: building a statement (and its cache key) costs
+# several times what running it does, and a start runs them on every request.
+_BY_IDEMPOTENCY_KEY = select(Case).where(col(Case.idempotency_key) == bindparam("key"))
+_OPEN_CASE_OF = select(Case).where(
+    col(Case.process) == bindparam("process"),
+    col(Case.requester_identity) == bindparam("identity"),
+    col(Case.status) == CaseStatus.open,
+)
+
+
 def find_by_idempotency_key(session: Session, key: str) -> Case | None:
-    return session.exec(select(Case).where(Case.idempotency_key == key)).first()
+    return session.exec(_BY_IDEMPOTENCY_KEY, params={"key": key}).first()
 
 
 def open_case_of(session: Session, process: Process[Any], identity: str) -> Case | None:
     """The requester's open case of this process, if any."""
     return session.exec(
-        select(Case).where(
-            col(Case.process) == process.kind,
-            col(Case.requester_identity) == identity,
-            col(Case.status) == CaseStatus.open,
-        )
+        _OPEN_CASE_OF, params={"process": process.kind, "identity": identity}
     ).first()
 
 

@@ -1,6 +1,7 @@
 """The university's working calendar and Jalali date helpers."""
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jdatetime
@@ -106,17 +107,20 @@ class WorkingCalendar(BaseModel):
         return count
 
 
-def _jalali(d: date | datetime) -> jdatetime.date:
-    if isinstance(d, datetime):
-        _require_aware(d)
-        d = d.astimezone(TEHRAN).date()
-    return jdatetime.date.fromgregorian(date=d)
+@lru_cache(maxsize=4096)
+def _jalali_of_day(day: date) -> str:
+    """Cached: the conversion costs tens of microseconds, and pages and receipts show the same
+    few days (today, a due date) over and over."""
+    j = jdatetime.date.fromgregorian(date=day)
+    return f"{j.year:04d}/{j.month:02d}/{j.day:02d}"
 
 
 def to_jalali_date_str(d: date | datetime) -> str:
     """Jalali date as "1405/09/04" with ASCII digits (datetimes in Tehran time)."""
-    j = _jalali(d)
-    return f"{j.year:04d}/{j.month:02d}/{j.day:02d}"
+    if isinstance(d, datetime):
+        _require_aware(d)
+        d = d.astimezone(TEHRAN).date()
+    return _jalali_of_day(d)
 
 
 def jalali_to_gregorian(y: int, m: int, d: int) -> date:
@@ -129,5 +133,5 @@ def format_jalali(dt: datetime, persian_digits: bool = True) -> str:
     """Tehran-time "۱۴۰۵/۰۹/۰۴ ۱۴:۳۰" for display."""
     _require_aware(dt)
     local = dt.astimezone(TEHRAN)
-    text = f"{to_jalali_date_str(local)} {local:%H:%M}"
+    text = f"{_jalali_of_day(local.date())} {local.hour:02d}:{local.minute:02d}"
     return to_persian_digits(text) if persian_digits else text
