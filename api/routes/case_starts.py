@@ -33,6 +33,7 @@ from db.case_store import (
     open_case_of,
     stored_form,
 )
+from db.engine import one_writer_at_a_time
 from db.models import Case, User
 from domain.calendar import format_jalali
 from domain.messages import Lang, message
@@ -85,7 +86,10 @@ def _accept(
     lang: Lang,
 ) -> tuple[Case, BaseModel, bool]:
     """Write the case and its form, or find the one this key opened: (case, form, replayed)."""
-    with Session(engine, expire_on_commit=False) as session:
+    with (
+        one_writer_at_a_time(engine),
+        Session(engine, expire_on_commit=False) as session,
+    ):
         if idempotency_key:
             earlier = find_by_idempotency_key(session, idempotency_key)
             if earlier is not None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +25,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from api.app import create_app
+from api.errors import is_lock_wait
 from api.security import SESSION_COOKIE, issue_token
-from db.engine import make_engine
+from db.engine import make_engine, one_writer_at_a_time
 from db.models import Case, Holiday
 from domain.calendar import to_jalali_date_str
 from domain.cases import Role
@@ -42,6 +44,8 @@ class WaitingApi:
     http: httpx.AsyncClient
     inserting_case: threading.Event
     """Set once the submit has sent its INSERT and so waits on the lock."""
+    engine: Engine
+    """The app's own engine."""
 
 
 @pytest.fixture
@@ -58,7 +62,7 @@ async def waiting_api(settings: Settings) -> AsyncIterator[WaitingApi]:
     app = create_app(settings, engine=engine, temporal=object())  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50001))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield WaitingApi(http, inserting)
+        yield WaitingApi(http, inserting, engine)
     engine.dispose()
     assert on_the_loop == [], "database work ran on the event loop"
 
@@ -184,3 +188,63 @@ async def test_sync_routes_waiting_past_the_lock_timeout_answer_503(
     assert int(page.headers["Retry-After"]) > 0
     with Session(engine) as session:
         assert session.get(Holiday, day) is None
+
+
+async def test_a_submit_waits_its_turn_behind_this_process_s_writers(
+    waiting_api: WaitingApi, settings: Settings, engine: Engine
+) -> None:
+    """SQLite writes of one process queue on a lock handed over at once; a turn that does not
+    come within the lock timeout is a lock wait like SQLite's own: 503, nothing written."""
+    if make_url(settings.database_url).get_backend_name() != "sqlite":
+        pytest.skip("PostgreSQL takes concurrent writers itself")
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with one_writer_at_a_time(waiting_api.engine):
+            holding.set()
+            release.wait(30)
+
+    other = threading.Thread(target=writer)
+    other.start()
+    try:
+        holding.wait(5)
+        data = form_data()
+        submit = asyncio.create_task(waiting_api.http.post("/api/email-requests", json=data))
+        health = await waiting_api.http.get("/api/health")
+        assert health.status_code == 200 and not submit.done()
+        answer = await submit
+    finally:
+        release.set()
+        other.join()
+    assert answer.status_code == 503 and answer.json()["code"] == "unavailable"
+    with Session(engine) as session:
+        left = session.exec(
+            select(Case).where(Case.requester_identity == data["national_code"])
+        ).all()
+    assert left == []
+    # Once the other writer is done, the next submit goes straight through.
+    after = await waiting_api.http.post("/api/email-requests", json=form_data())
+    assert after.status_code == 201, after.text
+
+
+def test_the_turn_is_only_sqlite_s_and_its_timeout_is_a_lock_wait(tmp_path: Path) -> None:
+    sqlite_engine = make_engine(f"sqlite:///{tmp_path}/turns.db", lock_timeout_seconds=0.1)
+    with one_writer_at_a_time(sqlite_engine):
+        caught: list[Exception] = []
+
+        def second() -> None:
+            try:
+                with one_writer_at_a_time(sqlite_engine):
+                    pass
+            except Exception as error:
+                caught.append(error)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join()
+    assert len(caught) == 1 and is_lock_wait(caught[0])  # type: ignore[arg-type]
+    postgres = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with one_writer_at_a_time(postgres), one_writer_at_a_time(postgres):
+        pass  # no turn taken: PostgreSQL orders its writers itself
+    sqlite_engine.dispose()
+    postgres.dispose()
