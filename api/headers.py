@@ -39,9 +39,7 @@ DOCS_CSP = (
 """Only for DOCS_PATHS: Swagger UI and ReDoc come from the CDN and start with inline code."""
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 
-PERMISSIONS_POLICY = (
-    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=()"
-)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=()"
 """Nothing here needs a device or a sensor."""
 HSTS = "max-age=31536000; includeSubDomains"
 
