@@ -6,8 +6,9 @@ takes the focus).
 The pages are opened in an ordinary context (the policy enforced, as people get it). Violations
 come from a `securitypolicyviolation` listener the context installs in every document before the
 page's own scripts, reporting through a binding so none is lost across navigations; the listener
-is shown to work by one deliberate violation. Axe-core is not run here (the other browser tests
-run it, in contexts that bypass the policy, see helpers.shot).
+is shown to work by one deliberate violation. Axe-core is not run here: the other browser tests
+run it under the same policy, unchanged, since it is injected with `page.evaluate` (a DevTools
+evaluation, which the page's policy does not govern; `add_script_tag` would be refused).
 """
 
 from __future__ import annotations
