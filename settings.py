@@ -29,13 +29,16 @@ class EmailSenderKind(StrEnum):
 
 
 class Settings(BaseSettings):
+    """Secrets (and the database URL, which may hold a password) stay out of `repr`: a settings
+    object in a log line or an exception message shows none of them."""
+
     model_config = SettingsConfigDict(
         env_file=(".env", "var/secrets.env"), env_file_encoding="utf-8", extra="ignore"
     )
 
     app_env: AppEnv = AppEnv.development
     """development seeds demo users; production never does and requires real secrets."""
-    database_url: str = "sqlite:///var/peygir.db"
+    database_url: str = Field(default="sqlite:///var/peygir.db", repr=False)
     """SQLAlchemy URL of the system of record (SQLite file or postgresql+psycopg://)."""
     database_lock_timeout_seconds: float = Field(default=30, gt=0)
     """How long an API request waits for a lock another connection holds; then it answers 503
@@ -47,22 +50,22 @@ class Settings(BaseSettings):
     """Run workflows inside Temporal's Python sandbox, which stops non-deterministic calls as
     they happen but costs about 20 ms of worker CPU per e-mail case. Tests and history replays
     always run in it; a production worker may turn it off (docker-compose.yml does)."""
-    payload_keys: str = ""
+    payload_keys: str = Field(default="", repr=False)
     """Payload encryption keys as `id:base64key,id2:base64key2`; the first one encrypts."""
-    secret_key: str = ""
+    secret_key: str = Field(default="", repr=False)
     """Signs access tokens and session cookies."""
-    demo_password: str = "demo"
+    demo_password: str = Field(default="demo", repr=False)
     mail_domain: str = "university.ac.ir"
     mail_directory: MailDirectoryKind = MailDirectoryKind.local
     ldap_url: str = "ldap://127.0.0.1:389"
     ldap_bind_dn: str = ""
-    ldap_bind_password: str = ""
+    ldap_bind_password: str = Field(default="", repr=False)
     ldap_base_dn: str = "ou=mail,dc=university,dc=ac,dc=ir"
     email_sender: EmailSenderKind = EmailSenderKind.local
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_username: str = ""
-    smtp_password: str = ""
+    smtp_password: str = Field(default="", repr=False)
     smtp_starttls: bool = False
     smtp_from: str = "it-noreply@university.ac.ir"
     weekend_days: str = "3,4"

@@ -15,9 +15,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
+from starlette.types import ASGIApp
 from temporalio.client import Client
 
 from api import errors
+from api.headers import SecurityHeaders
 from api.rate_limit import RateLimiter
 from api.recovery import keep_restarting
 from api.routes import admin, admin_logs, auth, cases, codec, files, tasks, tracking
@@ -43,6 +45,14 @@ class _RedactQueryStrings(logging.Filter):
                 args[2] = args[2].split("?", 1)[0]
             record.args = tuple(args)
         return True
+
+
+class App(FastAPI):
+    """FastAPI with the security headers outside everything, Starlette's ServerErrorMiddleware
+    included: the 500 of an uncaught exception carries them as every other answer does."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self.state.settings)
 
 
 class Health(BaseModel):
@@ -84,7 +94,7 @@ def create_app(
         if temporal is None:
             recovery.cancel()
 
-    app = FastAPI(
+    app = App(
         title="Peygir — پیگیر",
         description="Service processes of the university's IT department",
         version="0.1.0",

@@ -10,12 +10,18 @@ by the tracking page (in the form), and each initial password revealed once. The
   its access log, temporalio, all at DEBUG: tests/security/stack_process.py writes them with a
   handler) and what the process wrote to stdout/stderr hold none of them either;
 - the application's database holds no password in clear: every column of every table of
-  SQLModel.metadata, and the raw bytes of its file (freed pages and journal included).
+  SQLModel.metadata, and the raw bytes of its file (freed pages and journal included);
+- the payload keys and SECRET_KEY are in none of these, nor in `/api/health` or an error page.
+
+In-process, the same keys stay out of a crash's 500, of the exception a server would log, and of
+every log record of a request cycle; and a production start without real keys refuses to run.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import time
 import uuid
 from pathlib import Path
@@ -23,17 +29,21 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 import db.models  # noqa: F401  (every table on SQLModel.metadata)
+from api.app import create_app
 from api.web.pages import CSRF_COOKIE
 from db.models import Case, Task
 from db.seed import demo_people
 from domain.cases import CaseStatus, TaskStatus
 from domain.text import to_persian_digits
+from settings import AppEnv, Settings
 from tests.factories import form_data
 from tests.security.conftest import DEMO_PASSWORD, EXPERT, SecurityStack
+from workflows.client import connect
 
 OTHER_PASSWORDS = (
     "e2e-password-1",
@@ -104,6 +114,17 @@ def found_in(haystack: bytes, needles: dict[str, str]) -> list[str]:
     return [label for label, needle in needles.items() if needle.encode() in haystack]
 
 
+def keys_of(settings: Settings) -> dict[str, str]:
+    """SECRET_KEY and each payload key, as configured (base64) and as raw bytes where those are
+    text (the tests' key is)."""
+    keys = {"SECRET_KEY": settings.secret_key, "PAYLOAD_KEYS": settings.payload_keys}
+    for key_id, raw in settings.encryption_keys().items():
+        keys[f"payload key {key_id} (base64)"] = base64.b64encode(raw).decode()
+        if raw.isascii():
+            keys[f"payload key {key_id} (raw)"] = raw.decode()
+    return keys
+
+
 def _texts(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
@@ -172,6 +193,19 @@ def run(sec_stack: SecurityStack) -> dict[str, Any]:
             headers=csrf,
         )
         assert page_lookup.status_code == 200
+        # What answers anyone: the health check and error pages (a page, the API, a login).
+        shown = {
+            "/api/health": http.get("/api/health"),
+            "a missing page": http.get("/no-such-page"),
+            "a missing API route": http.get("/api/no-such-route"),
+            "an unknown receipt": http.get(f"/receipt/{unknown_code}?sig=forged"),
+            "a refused API login": http.post(
+                "/api/auth/token", data={"username": EXPERT, "password": "wrong"}
+            ),
+            "a codec call refused to the expert": http.post("/codec/decode", content=b"{}"),
+        }
+        assert shown["/api/health"].json()["status"] == "ok"
+        assert [a.status_code for a in shown.values()] == [200, 404, 404, 404, 401, 403]
         passwords = {
             "password of the unknown person": reveal_once(
                 http, unknown_code, unknown["national_code"]
@@ -196,11 +230,14 @@ def run(sec_stack: SecurityStack) -> dict[str, Any]:
         "passwords": {**passwords, "demo password": DEMO_PASSWORD},
         "records": records,
         "output": b"".join(tail.read() for tail in outputs),
+        "shown": {label: answer.content for label, answer in shown.items()},
     }
 
 
 def test_no_secret_in_clear_after_a_real_run(sec_stack: SecurityStack, run: dict[str, Any]) -> None:
-    secrets = {**run["personal"], **run["passwords"]}
+    secrets = {**run["personal"], **run["passwords"], **keys_of(sec_stack.settings)}
+    for label, body in run["shown"].items():
+        assert found_in(body, secrets) == [], f"in clear in {label}"
     records: list[dict[str, str]] = run["records"]
     names = {r["name"] for r in records}
 
@@ -242,3 +279,88 @@ def test_no_secret_in_clear_after_a_real_run(sec_stack: SecurityStack, run: dict
             select(Case).where(col(Case.status) == CaseStatus.closed, Case.outcome == "done")
         ).all()
     assert len(closed) >= 2
+
+
+def crashing_app(settings: Settings) -> FastAPI:
+    """The app with a careless route: its exception quotes the settings."""
+    app = create_app(settings, temporal=object())  # type: ignore[arg-type]
+
+    @app.get("/test-crash")
+    def crash(request: Request) -> None:
+        raise RuntimeError(f"configuration: {request.app.state.settings!r}")
+
+    return app
+
+
+async def test_no_key_in_health_errors_or_the_logs_of_a_request_cycle(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = keys_of(settings)
+    app = crashing_app(settings)
+    assert app.debug is False  # no traceback page, which would show the settings
+    csrf = {"Cookie": f"{CSRF_COOKIE}=secrets-csrf"}
+    answers: dict[str, httpx.Response] = {}
+    caplog.set_level(logging.DEBUG)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        answers["health"] = await http.get("/api/health")  # Temporal unreachable: logged
+        answers["500"] = await http.get("/test-crash")
+        answers["404 page"] = await http.get("/no-such-page")
+        answers["404 API"] = await http.get("/api/no-such-route")
+        answers["422"] = await http.post("/api/email-requests", json={"national_code": "1"})
+        answers["page login"] = await http.post(
+            "/login",
+            data={"csrf_token": "secrets-csrf", "username": "nobody", "password": "wrong"},
+            headers=csrf,
+        )
+        answers["API login"] = await http.post(
+            "/api/auth/token", data={"username": "nobody", "password": "wrong"}
+        )
+        answers["codec"] = await http.post("/codec/decode", content=b"not json")
+    assert {label: a.status_code for label, a in answers.items()} == {
+        "health": 200,
+        "500": 500,
+        "404 page": 404,
+        "404 API": 404,
+        "422": 422,
+        "page login": 401,
+        "API login": 401,
+        "codec": 400,  # development, from loopback: let in, the body refused
+    }
+    assert answers["health"].json()["status"] == "degraded"
+    for label, answer in answers.items():
+        assert found_in(answer.content, keys) == [], f"in the {label} answer"
+    assert any(r.exc_info for r in caplog.records), "the cycle logged no traceback at all"
+    logged = "\n".join(
+        f"{r.getMessage()} {r.__dict__}" + (caplog.handler.format(r) if r.exc_info else "")
+        for r in caplog.records
+    )
+    assert found_in(logged.encode(), keys) == [], "in the log records"
+
+    # What the server (uvicorn) logs of the crash: the exception and its traceback.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        with pytest.raises(RuntimeError) as crash:
+            await http.get("/test-crash")
+    assert "configuration: Settings(" in str(crash.value)
+    assert found_in(str(crash.getrepr()).encode(), keys) == [], "in the crash's traceback"
+
+
+@pytest.mark.parametrize("missing", ["payload_keys", "secret_key", "both"])
+async def test_a_production_start_without_real_keys_refuses_to_run(
+    settings: Settings, missing: str
+) -> None:
+    """The development defaults of the keys are empty: the API, and the worker's and the API's
+    connection to Temporal, refuse them, naming what is missing (and no other secret)."""
+    names = ["payload_keys", "secret_key"] if missing == "both" else [missing]
+    production = settings.model_copy(
+        update={"app_env": AppEnv.production, **dict.fromkeys(names, "")}
+    )
+    with pytest.raises(RuntimeError, match="missing settings") as refused:
+        create_app(production, temporal=object())  # type: ignore[arg-type]
+    assert str(refused.value).split(";")[0] == "missing settings " + ", ".join(
+        n.upper() for n in names
+    )
+    assert found_in(str(refused.value).encode(), keys_of(settings)) == []
+    with pytest.raises(RuntimeError, match="missing settings"):
+        await connect(production)
