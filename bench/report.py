@@ -35,9 +35,11 @@ PostgreSQL when `BENCH_POSTGRES_URL` is set. The CPU shown per request or case i
 bench's own processes; a PostgreSQL server's is not counted, though it runs on the same cores.
 
 1. **submit**: requests/s of `POST /api/email-requests` (aiohttp, N in flight) vs a raw loop of
-   `open_case` + commit + `client.start_workflow(EmailAccountWorkflow.run, …)` with the
+   `accept_case` (the API's own checks and writes: one open case per requester, the due date by
+   the calendar, the case rows) + `client.start_workflow(EmailAccountWorkflow.run, …)` with the
    same options, same concurrency. No worker polls that task queue (the same for both sides):
-   this is the cost of accepting a request. Target ≥ 0.9.
+   this is the cost of accepting a request, and the API's share is HTTP, validation, the thread
+   hop and the receipt. Target ≥ 0.9.
 2. **decision**: p50/p99 latency of `POST /api/tasks/{id}/complete` vs a raw
    `handle.execute_update(EmailAccountWorkflow.complete_task, …)` with the same actor, on
    review tasks of cases waiting in review, worker running, one decision at a time, alternating.

@@ -76,7 +76,7 @@ def _may_start(process: Process[Any], user: User | None) -> None:
         raise ApiError(403, "forbidden")
 
 
-def _accept(
+def accept_case(
     engine: Engine,
     settings: Settings,
     process: Process[Any],
@@ -85,7 +85,10 @@ def _accept(
     started_by: str | None,
     lang: Lang,
 ) -> tuple[Case, BaseModel, bool]:
-    """Write the case and its form, or find the one this key opened: (case, form, replayed)."""
+    """Write the case and its form, or find the one this key opened: (case, form, replayed).
+
+    Every check of a start but the form's validation: the idempotency key, one open case per
+    requester, the answer's due date by the calendar. Blocking: run it off the event loop."""
     with (
         one_writer_at_a_time(engine),
         Session(engine, expire_on_commit=False) as session,
@@ -193,7 +196,7 @@ async def start_case(
     # An empty key is no key: stored as such, it would clash with every other empty one.
     idempotency_key = (idempotency_key or "").strip() or None
     case, form, replayed = await run_blocking(
-        _accept,
+        accept_case,
         state.engine,
         settings,
         process,
