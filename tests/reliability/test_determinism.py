@@ -1,4 +1,4 @@
-"""A non-deterministic change to the e-mail workflow is caught by replaying stored histories.
+"""A non-deterministic change to a process's workflow is caught by replaying stored histories.
 
 tests/workflows/test_replay.py replays every stored history on today's code; here the same histories
 are replayed on deliberately broken copies of the workflow (same workflow name, one activity more or
@@ -23,11 +23,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.email_account import EmailAccountActivities
     from domain.email_account import EmailAccountInput
     from domain.records import StagesEntered
+    from domain.repair import RepairStart
     from settings import Settings
     from tests.workflows.test_replay import HISTORIES
     from workflows.client import data_converter
     from workflows.email_account import EmailAccountWorkflow
     from workflows.human_task import RECORD_RETRY, RECORD_TIMEOUT
+    from workflows.repair import RepairWorkflow
 
 
 @workflow.defn(name="EmailAccountWorkflow")
@@ -59,21 +61,68 @@ class SilentWorkflow(EmailAccountWorkflow):
         return await super().call_outside(activity, arg, **options)
 
 
+@workflow.defn(name="RepairWorkflow")
+class RepairExtraActivityWorkflow(RepairWorkflow):
+    """Writes an (empty) list of stages before the repair begins: one activity more."""
+
+    @workflow.run
+    async def run(self, start: RepairStart) -> str:
+        await workflow.execute_activity_method(
+            CaseRecordActivities.record_stages,
+            StagesEntered(case_id=start.case_id, stages=[]),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
+        return await super().run(start)
+
+
+@workflow.defn(name="RepairWorkflow")
+class RepairSilentWorkflow(RepairWorkflow):
+    """Never shows its step in the Temporal UI: no search-attribute upserts, commands less."""
+
+    @workflow.run
+    async def run(self, start: RepairStart) -> str:
+        return await super().run(start)
+
+    @staticmethod
+    def _show_step(key: str) -> None:
+        return None
+
+
+BROKEN: dict[str, tuple[type, list[type]]] = {
+    "email_account": (EmailAccountWorkflow, [ExtraActivityWorkflow, SilentWorkflow]),
+    "equipment_repair": (RepairWorkflow, [RepairExtraActivityWorkflow, RepairSilentWorkflow]),
+}
+"""Each stored history's process (its name's prefix): its workflow and broken copies of it."""
+
+
+def _cases() -> list[tuple[Path, type, type]]:
+    cases = []
+    for path in HISTORIES:
+        kind = next(k for k in BROKEN if path.stem.startswith(k + "_"))
+        product, broken = BROKEN[kind]
+        cases += [(path, product, changed) for changed in broken]
+    return cases
+
+
 def _history(path: Path) -> WorkflowHistory:
     workflow_id = path.stem.partition("@")[2]
     assert workflow_id, "name histories <scenario>@<workflow id>.json"
     return WorkflowHistory.from_json(workflow_id, path.read_text())
 
 
-@pytest.mark.parametrize("changed", [ExtraActivityWorkflow, SilentWorkflow])
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    ("path", "product", "changed"),
+    _cases(),
+    ids=[f"{p.stem}-{changed.__name__}" for p, _, changed in _cases()],
+)
 async def test_a_non_deterministic_change_fails_replay(
-    path: Path, changed: type, settings: Settings
+    path: Path, product: type, changed: type, settings: Settings
 ) -> None:
     history = _history(path)
     converter = data_converter(settings)
     # The harness itself is sound: the product's workflow replays this history.
-    unchanged = Replayer(workflows=[EmailAccountWorkflow], data_converter=converter)
+    unchanged = Replayer(workflows=[product], data_converter=converter)
     assert (
         await unchanged.replay_workflow(history, raise_on_replay_failure=False)
     ).replay_failure is None
