@@ -9,6 +9,11 @@ an account under attack gets in at most `login_lock_max_seconds` after the last 
 A successful login clears its account's count. Unknown usernames are counted and refused exactly
 as known ones are, so neither the answer nor the lock tells which accounts exist.
 
+An account's lock does not hold against an address the account logged in from within
+`KNOWN_ADDRESS_DAYS` (its owner's office, its VPN): an attacker elsewhere who keeps knocking
+as each lock passes would otherwise keep the real user out for good. That address's own count
+still applies, so guessing from it is throttled as before.
+
 Every attempt is recorded (LoginRecord): the username as typed (truncated), the account's id when
 there is one, the address, the user agent, the outcome; never the password.
 """
@@ -30,6 +35,8 @@ from settings import Settings
 
 USERNAME_CHARS = 64
 AGENT_CHARS = 300
+KNOWN_ADDRESS_DAYS = 30
+"""How long a successful login makes its address known to the account (see above)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,22 @@ def _locked_for(session: Session, keys: tuple[str, ...], now: datetime) -> float
     return max(
         [(r.locked_until - now).total_seconds() for r in rows if r.locked_until is not None] + [0.0]
     )
+
+
+def _known_address(session: Session, attempt: LoginAttempt, now: datetime) -> bool:
+    """The account logged in from this address lately."""
+    since = now - timedelta(days=KNOWN_ADDRESS_DAYS)
+    found = session.exec(
+        select(LoginRecord.id)
+        .where(
+            col(LoginRecord.username) == attempt.username[:USERNAME_CHARS],
+            col(LoginRecord.address) == attempt.address,
+            col(LoginRecord.outcome) == LoginOutcome.ok,
+            col(LoginRecord.at) >= since,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _count_failure(
@@ -152,7 +175,10 @@ def _judge(session: Session, attempt: LoginAttempt) -> tuple[User | None, LoginO
 def log_in(session: Session, settings: Settings, attempt: LoginAttempt) -> User:
     """The user whose password this is, or LoginRefused; the attempt is recorded either way."""
     keys = _keys(attempt)
-    wait = _locked_for(session, keys, utcnow())
+    now = utcnow()
+    wait = _locked_for(session, keys[1:], now)
+    if wait == 0 and not _known_address(session, attempt, now):
+        wait = _locked_for(session, keys[:1], now)
     if wait > 0:
         user = session.exec(select(User).where(User.username == attempt.username)).first()
         _record(session, attempt, user, LoginOutcome.locked, utcnow())

@@ -169,3 +169,20 @@ def test_logins_are_recorded_and_listed_for_admins(sec_stack: SecurityStack) -> 
     with Session(sec_stack.engine) as session:
         dump = " ".join(str(r) for r in session.exec(select(LoginRecord)))
     assert secret not in dump
+
+
+def test_a_locked_account_still_lets_its_owner_in_from_a_known_address(
+    sec_stack: SecurityStack,
+) -> None:
+    """Someone elsewhere keeps the account locked; its owner, at the address they logged in
+    from before, still gets in. A new address stays locked out."""
+    username = new_user(sec_stack)
+    with client(sec_stack, "127.0.0.31") as office:
+        assert token_login(office, username, PASSWORD).status_code == 200
+    with client(sec_stack, "127.0.0.32") as attacker:
+        codes = [token_login(attacker, username, f"guess-{i}").status_code for i in range(8)]
+        assert codes[-1] == 429, codes
+    with client(sec_stack, "127.0.0.33") as elsewhere:
+        assert token_login(elsewhere, username, PASSWORD).status_code == 429
+    with client(sec_stack, "127.0.0.31") as office:
+        assert token_login(office, username, PASSWORD).status_code == 200
