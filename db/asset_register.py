@@ -30,7 +30,7 @@ from domain.calendar import jalali_to_gregorian
 from domain.messages import Lang, message
 from domain.repair import ASSET_KIND_FA, AssetKind
 from domain.spreadsheets import cell_text, read_rows
-from domain.text import normalize_digits, normalize_text
+from domain.text import normalize_digits, normalize_text, typed_text
 from domain.uploads import ZIP_MAGIC as ZIP_MAGIC
 from domain.uploads import CheckedFile, FileRefused, UploadKind, check, too_large
 
@@ -90,10 +90,6 @@ def vendor_key(name: str) -> str:
     return _key(name)
 
 
-def _text(value: object) -> object:
-    return normalize_text(value) if isinstance(value, str) else value
-
-
 def _kind(value: object) -> object:
     if isinstance(value, AssetKind):
         return value
@@ -132,7 +128,7 @@ def _property_number(value: object) -> object:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_text)]
+Text = Annotated[str, BeforeValidator(typed_text)]
 Day = Annotated[date | None, BeforeValidator(parse_date)]
 
 

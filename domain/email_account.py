@@ -17,9 +17,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from domain.cases import CaseStart
-from domain.identity import is_valid_national_code, is_valid_username, normalize_mobile
+from domain.identity import (
+    checked_mobile,
+    is_valid_national_code,
+    is_valid_username,
+)
 from domain.tasks import Decision
-from domain.text import normalize_digits, normalize_text
+from domain.text import typed_digits, typed_text
 
 EMAIL = _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _NAME = re.compile(r"^[\w\u200c\- .']+$")
@@ -29,14 +33,6 @@ class Affiliation(StrEnum):
     student = "student"
     staff = "staff"
     faculty = "faculty"
-
-
-def _text(value: object) -> object:
-    return normalize_text(value) if isinstance(value, str) else value
-
-
-def _digits(value: object) -> object:
-    return normalize_digits(value).strip().replace(" ", "") if isinstance(value, str) else value
 
 
 def _check_name(value: str) -> str:
@@ -49,13 +45,6 @@ def _check_national_code(value: str) -> str:
     if not is_valid_national_code(value):
         raise PydanticCustomError("national_code_invalid", "not a valid national code")
     return value
-
-
-def _check_mobile(value: str) -> str:
-    try:
-        return normalize_mobile(value)
-    except ValueError:
-        raise PydanticCustomError("mobile_invalid", "not an Iranian mobile number") from None
 
 
 def _check_member_id(value: str) -> str:
@@ -71,13 +60,16 @@ def _check_username(value: str) -> str:
 
 
 PersonName = Annotated[
-    str, BeforeValidator(_text), Field(min_length=2, max_length=50), AfterValidator(_check_name)
+    str,
+    BeforeValidator(typed_text),
+    Field(min_length=2, max_length=50),
+    AfterValidator(_check_name),
 ]
-NationalCode = Annotated[str, BeforeValidator(_digits), AfterValidator(_check_national_code)]
-Mobile = Annotated[str, BeforeValidator(_text), AfterValidator(_check_mobile)]
+NationalCode = Annotated[str, BeforeValidator(typed_digits), AfterValidator(_check_national_code)]
+Mobile = Annotated[str, BeforeValidator(typed_text), AfterValidator(checked_mobile)]
 Username = Annotated[
     str,
-    BeforeValidator(lambda v: _text(v).lower() if isinstance(v, str) else v),
+    BeforeValidator(lambda v: typed_text(v).lower() if isinstance(v, str) else v),
     AfterValidator(_check_username),
 ]
 
@@ -95,13 +87,13 @@ class EmailRequestForm(BaseModel):
     """تلفن همراه, stored as 09xxxxxxxxx."""
     affiliation: Affiliation
     """student, staff or faculty."""
-    member_id: Annotated[str, BeforeValidator(_digits), AfterValidator(_check_member_id)]
+    member_id: Annotated[str, BeforeValidator(typed_digits), AfterValidator(_check_member_id)]
     """Student number or personnel number."""
-    unit: Annotated[str, BeforeValidator(_text), Field(min_length=2, max_length=200)]
+    unit: Annotated[str, BeforeValidator(typed_text), Field(min_length=2, max_length=200)]
     """Faculty, department or office."""
     requested_username: Username
     """The part before @ of the requested address."""
-    personal_email: Annotated[str | None, BeforeValidator(_text)] = None
+    personal_email: Annotated[str | None, BeforeValidator(typed_text)] = None
     """Where the answer is also sent (optional)."""
 
     @field_validator("personal_email")

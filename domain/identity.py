@@ -3,6 +3,8 @@
 import re
 from collections.abc import Callable, Iterator
 
+from pydantic_core import PydanticCustomError
+
 from domain.text import normalize_digits
 
 _NATIONAL_CODE = re.compile(r"[0-9]{10}")
@@ -91,3 +93,11 @@ def suggest_usernames(
         if not taken(candidate):
             suggestions.append(candidate)
     return suggestions
+
+
+def checked_mobile(value: str) -> str:
+    """A pydantic validator: the normalised mobile number, or the `mobile_invalid` error."""
+    try:
+        return normalize_mobile(value)
+    except ValueError:
+        raise PydanticCustomError("mobile_invalid", "not an Iranian mobile number") from None

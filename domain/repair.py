@@ -20,9 +20,9 @@ from pydantic_core import PydanticCustomError
 from domain.calendar import TEHRAN
 from domain.cases import CaseStart
 from domain.email_account import EMAIL
-from domain.identity import normalize_mobile
+from domain.identity import checked_mobile
 from domain.tasks import Decision
-from domain.text import normalize_digits, normalize_text
+from domain.text import empty_as_none, typed_digits, typed_text
 
 
 class AssetKind(StrEnum):
@@ -101,21 +101,6 @@ class RepairOutcome(StrEnum):
     cancelled = "cancelled"
 
 
-def _text(value: object) -> object:
-    return normalize_text(value) if isinstance(value, str) else value
-
-
-def _digits(value: object) -> object:
-    return normalize_digits(value).strip().replace(" ", "") if isinstance(value, str) else value
-
-
-def _check_mobile(value: str) -> str:
-    try:
-        return normalize_mobile(value)
-    except ValueError:
-        raise PydanticCustomError("mobile_invalid", "not an Iranian mobile number") from None
-
-
 def _check_personnel_number(value: str) -> str:
     if not value.isdigit() or not 3 <= len(value) <= 12:
         raise PydanticCustomError("personnel_number_invalid", "3 to 12 digits")
@@ -131,19 +116,18 @@ def _check_property_number(value: str | None) -> str | None:
     return value
 
 
-def _empty_is_none(value: object) -> object:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
 PersonnelNumber = Annotated[
-    str, BeforeValidator(_digits), Field(max_length=12), AfterValidator(_check_personnel_number)
+    str,
+    BeforeValidator(typed_digits),
+    Field(max_length=12),
+    AfterValidator(_check_personnel_number),
 ]
-Mobile = Annotated[str, BeforeValidator(_text), Field(max_length=20), AfterValidator(_check_mobile)]
+Mobile = Annotated[
+    str, BeforeValidator(typed_text), Field(max_length=20), AfterValidator(checked_mobile)
+]
 PropertyNumber = Annotated[
     Annotated[str, Field(max_length=30)] | None,
-    BeforeValidator(lambda v: _empty_is_none(_digits(v))),
+    BeforeValidator(lambda v: empty_as_none(typed_digits(v))),
     AfterValidator(_check_property_number),
 ]
 
@@ -156,14 +140,14 @@ def _check_email(value: str | None) -> str | None:
 
 Email = Annotated[
     Annotated[str, Field(max_length=200)] | None,
-    BeforeValidator(lambda v: _empty_is_none(_text(v))),
+    BeforeValidator(lambda v: empty_as_none(typed_text(v))),
     AfterValidator(_check_email),
 ]
-ShortText = Annotated[str, BeforeValidator(_text), Field(min_length=2, max_length=200)]
-LongText = Annotated[str, BeforeValidator(_text), Field(min_length=3, max_length=2000)]
+ShortText = Annotated[str, BeforeValidator(typed_text), Field(min_length=2, max_length=200)]
+LongText = Annotated[str, BeforeValidator(typed_text), Field(min_length=3, max_length=2000)]
 OptionalNote = Annotated[
     Annotated[str, Field(max_length=2000)] | None,
-    BeforeValidator(lambda v: _empty_is_none(_text(v))),
+    BeforeValidator(lambda v: empty_as_none(typed_text(v))),
 ]
 
 
@@ -191,7 +175,7 @@ class RepairForm(BaseModel):
     unit: ShortText = Field(title="Unit")
     property_number: PropertyNumber = Field(default=None, title="Property number")
     """شماره اموال; looked up in the equipment register, an unknown number is still accepted."""
-    kind: Annotated[AssetKind | None, BeforeValidator(_empty_is_none)] = Field(
+    kind: Annotated[AssetKind | None, BeforeValidator(empty_as_none)] = Field(
         default=None, title="Kind of equipment", validate_default=True
     )
     """Needed when there is no property number; otherwise taken from the register."""

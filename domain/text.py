@@ -41,3 +41,18 @@ def normalize_text(s: str) -> str:
 def to_persian_digits(s: str) -> str:
     """Replace ASCII digits with Persian digits for display."""
     return s.translate(_TO_PERSIAN_DIGITS)
+
+
+def typed_text(value: object) -> object:
+    """A form value before validation: text normalised, anything else passed on as it is."""
+    return normalize_text(value) if isinstance(value, str) else value
+
+
+def typed_digits(value: object) -> object:
+    """A number-like form value (codes, phone numbers): ASCII digits, no spaces."""
+    return normalize_digits(value).strip().replace(" ", "") if isinstance(value, str) else value
+
+
+def empty_as_none(value: object) -> object:
+    """A field left blank is a field not given."""
+    return None if isinstance(value, str) and not value.strip() else value

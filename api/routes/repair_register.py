@@ -42,7 +42,7 @@ from domain.repair import (
     RepairPath,
     under_warranty,
 )
-from domain.text import normalize_text
+from domain.text import empty_as_none, normalize_text, typed_text
 from domain.uploads import CheckedFile, UploadKind
 
 MANAGERS = (Role.support_lead,)
@@ -55,17 +55,9 @@ read = Depends(require_role(*READERS))
 router = APIRouter(prefix="/api/repair", tags=["repair registers"], responses=documented(401, 403))
 
 
-def _text(value: object) -> object:
-    return normalize_text(value) if isinstance(value, str) else value
-
-
-def _empty_is_none(value: object) -> object:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-Name = Annotated[str, BeforeValidator(_text), Field(min_length=2, max_length=200)]
-Contact = Annotated[str, BeforeValidator(_text), Field(max_length=200)]
-OptionalMobile = Annotated[Mobile | None, BeforeValidator(_empty_is_none)]
+Name = Annotated[str, BeforeValidator(typed_text), Field(min_length=2, max_length=200)]
+Contact = Annotated[str, BeforeValidator(typed_text), Field(max_length=200)]
+OptionalMobile = Annotated[Mobile | None, BeforeValidator(empty_as_none)]
 
 
 def _fields_of_work(value: list[AssetKind]) -> list[AssetKind]:
