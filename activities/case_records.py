@@ -7,16 +7,14 @@ never leaves a second row.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
 
-from sqlalchemy import Engine, Insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.notifications import EmailSender
 from db.calendar import working_calendar
+from db.engine import insert_once
 from db.models import Case, CaseEvent, Task, User
 from domain.calendar import format_jalali
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
@@ -24,6 +22,7 @@ from domain.outgoing import OutgoingMessage
 from domain.records import (
     CaseClosing,
     CaseStage,
+    CaseWrite,
     StagesEntered,
     TaskClosing,
     TaskDeadline,
@@ -39,29 +38,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@cache
-def _insert_event_once(dialect: str) -> Insert:
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(CaseEvent)
-        .on_conflict_do_nothing(index_elements=[col(CaseEvent.event_key)])
-        .returning(col(CaseEvent.id))
-    )
-
-
 def add_event(session: Session, event: CaseEvent) -> bool:
     """Insert a timeline event unless its key is already there; True if it was new.
 
-    One INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike) rather than a lookup
-    and a savepoint: the worker writes several events per case. The statement is built once
-    and run on the session's connection with the event's values.
+    One INSERT … ON CONFLICT DO NOTHING rather than a lookup and a savepoint: the worker
+    writes several events per case. Runs on the session's connection, in its transaction.
     """
     if event.event_key is None:
         session.add(event)
         return True
-    connection = session.connection()
-    statement = _insert_event_once(connection.dialect.name)
-    return connection.execute(statement, event.model_dump(exclude={"id"})).first() is not None
+    return insert_once(
+        session.connection(), "case_events", "event_key", event.model_dump(exclude={"id"})
+    )
 
 
 def _case(session: Session, case_id: int) -> Case:
@@ -92,6 +80,37 @@ def _enter_stages(session: Session, case: Case, stages: list[CaseStage]) -> None
             session.add(case)
 
 
+def close_decided_task(session: Session, closing: TaskClosing) -> None:
+    """The decided task leaves the cartable with its decision, once (a retry changes nothing)."""
+    task = session.get(Task, closing.task_id)
+    assert task is not None
+    if task.status != TaskStatus.open:
+        return
+    task.status = TaskStatus.done
+    task.decision = closing.decision
+    task.completed_by = closing.completed_by
+    task.completed_at = _now()
+    session.add(task)
+    add_event(
+        session,
+        CaseEvent(
+            case_id=closing.case_id,
+            event_key=f"{closing.task_id}:closed",
+            kind=EventKind.task_completed,
+            step=task.step,
+            actor=closing.completed_by,
+            text_fa=f"انجام شد: {task.title_fa}",
+            text_en=f"Done: {task.title_en}",
+        ),
+    )
+
+
+def close_carried_task(session: Session, write: CaseWrite) -> None:
+    """First part of every `CaseWrite`: the task decided just before it, if it carries one."""
+    if write.closing is not None:
+        close_decided_task(session, write.closing)
+
+
 class CaseRecordActivities:
     """Activities shared by all processes; they write only the system of record and notices."""
 
@@ -107,6 +126,7 @@ class CaseRecordActivities:
     def record_stages(self, entered: StagesEntered) -> None:
         """The stages a case passed through since its last write (before an outside call)."""
         with self._session() as session:
+            close_carried_task(session, entered)
             _enter_stages(session, _case(session, entered.case_id), entered.stages)
             session.commit()
 
@@ -114,6 +134,7 @@ class CaseRecordActivities:
     def open_task(self, opening: TaskOpening) -> TaskOpened:
         """The step's stage and its task in the cartable; the due date by today's calendar."""
         with self._session() as session:
+            close_carried_task(session, opening)
             case = _case(session, opening.case_id)
             tracking_code = case.tracking_code
             task = session.get(Task, opening.task_id)
@@ -289,27 +310,8 @@ class CaseRecordActivities:
     @activity.defn
     def close_task(self, closing: TaskClosing) -> None:
         with self._session() as session:
-            task = session.get(Task, closing.task_id)
-            assert task is not None
-            if task.status == TaskStatus.open:
-                task.status = TaskStatus.done
-                task.decision = closing.decision
-                task.completed_by = closing.completed_by
-                task.completed_at = _now()
-                session.add(task)
-                add_event(
-                    session,
-                    CaseEvent(
-                        case_id=closing.case_id,
-                        event_key=f"{closing.task_id}:closed",
-                        kind=EventKind.task_completed,
-                        step=task.step,
-                        actor=closing.completed_by,
-                        text_fa=f"انجام شد: {task.title_fa}",
-                        text_en=f"Done: {task.title_en}",
-                    ),
-                )
-                session.commit()
+            close_decided_task(session, closing)
+            session.commit()
 
     @activity.defn
     def reassign_task(self, change: TaskReassignment) -> None:
@@ -335,6 +337,7 @@ class CaseRecordActivities:
     @activity.defn
     def close_case(self, closing: CaseClosing) -> None:
         with self._session() as session:
+            close_carried_task(session, closing)
             case = _case(session, closing.case_id)
             _enter_stages(session, case, closing.stages)
             for task in session.exec(
@@ -370,18 +373,21 @@ class CaseRecordActivities:
     ) -> None:
         """E-mail everyone who holds `role` in `scope` (those with an address)."""
         with self._session() as session:
+            # Columns only, no ORM objects: this runs for every task opened.
             users = session.exec(
-                select(User).where(col(User.is_active).is_(True), col(User.email).is_not(None))
+                select(User.username, User.email, User.roles, User.scopes).where(
+                    col(User.is_active).is_(True), col(User.email).is_not(None)
+                )
             ).all()
-        for user in users:
-            if not (user.email or "").strip() or not user.roles:
+        for username, email, roles, scopes in users:
+            if not (email or "").strip() or not roles:
                 continue  # no usable address (or a broken row): nobody to e-mail
-            if role in user.roles and (scope is None or "*" in user.scopes or scope in user.scopes):
+            if role in roles and (scope is None or "*" in scopes or scope in scopes):
                 self._email.send(
                     OutgoingMessage(
-                        message_key=f"{key}:{user.username}",
+                        message_key=f"{key}:{username}",
                         case_id=None,
-                        recipient=user.email or "",
+                        recipient=email or "",
                         subject=subject,
                         body=body,
                     )

@@ -9,9 +9,9 @@ import logging
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from db.engine import insert_once
 from db.models import OutboundMessage, utcnow
 from domain.outgoing import Channel, OutgoingMessage
 from settings import EmailSenderKind, Settings
@@ -40,31 +40,24 @@ def find_message(session: Session, message_key: str) -> OutboundMessage | None:
 def record_message(
     engine: Engine, message: OutgoingMessage, channel: Channel, *, sent: bool
 ) -> bool:
-    """Insert the message's row; False if a row with its key already exists."""
-    with Session(engine) as session:
-        if find_message(session, message.message_key) is not None:
-            return False
-        session.add(
-            OutboundMessage(
-                message_key=message.message_key,
-                case_id=message.case_id,
-                channel=channel.value,
-                recipient=message.recipient,
-                subject=message.subject,
-                body=message.body,
-                sent_at=utcnow() if sent else None,
-            )
+    """Insert the message's row; False if a row with its key already exists (a retried send,
+    or another worker's concurrent send of the same key, which the database settles)."""
+    with engine.begin() as connection:
+        return insert_once(
+            connection,
+            "outbound_messages",
+            "message_key",
+            {
+                "message_key": message.message_key,
+                "case_id": message.case_id,
+                "channel": channel.value,
+                "recipient": message.recipient,
+                "subject": message.subject,
+                "body": message.body,
+                "sent_at": utcnow() if sent else None,
+                "created_at": utcnow(),
+            },
         )
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            # A concurrent send of the same key won the insert; any other violation
-            # (an unknown case_id) is a real error.
-            if find_message(session, message.message_key) is None:
-                raise
-            return False
-    return True
 
 
 def _record_local(engine: Engine, message: OutgoingMessage, channel: Channel) -> bool:

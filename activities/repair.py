@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.case_records import add_event
+from activities.case_records import add_event, close_carried_task
 from activities.notifications import EmailSender, SmsGateway
 from db.models import Case, CaseEvent
 from db.repair import Asset, RepairJob, RepairRequest, Vendor
@@ -136,6 +136,7 @@ class RepairActivities:
     def record_job(self, change: JobChange) -> None:
         """Apply a change to the repair record and add its timeline line, once."""
         with self._session() as session:
+            close_carried_task(session, change)
             case = session.get(Case, change.case_id)
             job = session.get(RepairJob, change.case_id)
             if case is None or job is None:

@@ -20,7 +20,7 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, bindparam, delete, exists
 from sqlmodel import Session, col, select
 
 from api.blocking import run_blocking
@@ -139,16 +139,24 @@ ProcessesDep = Annotated[Registry, Depends(get_processes)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+_REVOKED = exists().where(col(RevokedToken.jti) == bindparam("jti")).label("revoked")
+"""Whether the token's `jti` is in revoked_tokens, asked beside its user."""
+
+
 def _user_of_token(settings: Settings, session: Session, token: str | None) -> User | None:
     claims = read_token(settings, token) if token else None
     if claims is None:
         return None
-    user = session.exec(select(User).where(User.username == claims.username)).first()
-    if user is None or not user.is_active:
+    # One statement per request: the user and whether this token was logged out.
+    row = session.exec(
+        select(User, _REVOKED).where(User.username == claims.username).params(jti=claims.jti)
+    ).first()
+    if row is None:
+        return None
+    user, revoked = row
+    if revoked or not user.is_active:
         return None
     if user.tokens_valid_after is not None and claims.issued_us < micros(user.tokens_valid_after):
-        return None
-    if session.get(RevokedToken, claims.jti) is not None:
         return None
     return user
 

@@ -6,15 +6,17 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Insert, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
-from sqlmodel import create_engine
+from sqlmodel import SQLModel, create_engine
 
 from settings import get_settings
 
@@ -106,3 +108,23 @@ def one_writer_at_a_time(engine: Engine) -> Iterator[None]:
 @lru_cache
 def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
+
+
+@cache
+def _insert_once_statement(dialect: str, table_name: str, key: str) -> Insert:
+    table = SQLModel.metadata.tables[table_name]
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(table).on_conflict_do_nothing(index_elements=[table.c[key]]).returning(table.c[key])
+    )
+
+
+def insert_once(connection: Connection, table_name: str, key: str, values: dict[str, Any]) -> bool:
+    """Insert a row unless one with the same unique `key` is there; True if it was new.
+
+    One INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike), so a retried or a
+    concurrent write of the same natural key adds nothing and needs no look-up first; any
+    other violation (an unknown foreign key) still raises. Built once per table and dialect.
+    """
+    statement = _insert_once_statement(connection.dialect.name, table_name, key)
+    return connection.execute(statement, values).first() is not None

@@ -10,6 +10,22 @@ from pydantic import BaseModel, Field
 from domain.cases import CaseStatus, Role
 
 
+class TaskClosing(BaseModel):
+    task_id: str
+    case_id: int
+    decision: dict[str, Any]
+    completed_by: str
+
+
+class CaseWrite(BaseModel):
+    """A write of one case into the read model that also closes the task decided just before
+    it, if any: the decision and the case's next write are then one transaction (one activity),
+    not two."""
+
+    closing: TaskClosing | None = None
+    """The task decided just before this write: closed first, in the same transaction."""
+
+
 class CaseStage(BaseModel):
     """A stage the case entered; written together with the next write of its case."""
 
@@ -22,13 +38,13 @@ class CaseStage(BaseModel):
     """Shown to the requester on the tracking page."""
 
 
-class StagesEntered(BaseModel):
+class StagesEntered(CaseWrite):
     case_id: int
     stages: list[CaseStage]
     """In the order the case entered them; the last is the case's current step."""
 
 
-class TaskOpening(BaseModel):
+class TaskOpening(CaseWrite):
     task_id: str
     case_id: int
     step: str
@@ -76,13 +92,6 @@ class TaskDeadline(BaseModel):
     """Who is told: the task's own role for a reminder, the supervisor for an escalation."""
 
 
-class TaskClosing(BaseModel):
-    task_id: str
-    case_id: int
-    decision: dict[str, Any]
-    completed_by: str
-
-
 class TaskReassignment(BaseModel):
     task_id: str
     case_id: int
@@ -92,7 +101,7 @@ class TaskReassignment(BaseModel):
     event_key: str
 
 
-class CaseClosing(BaseModel):
+class CaseClosing(CaseWrite):
     case_id: int
     status: CaseStatus
     outcome: str

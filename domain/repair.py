@@ -21,6 +21,7 @@ from domain.calendar import TEHRAN
 from domain.cases import CaseStart
 from domain.email_account import EMAIL
 from domain.identity import checked_mobile
+from domain.records import CaseWrite
 from domain.tasks import Decision
 from domain.text import empty_as_none, typed_digits, typed_text
 
@@ -398,7 +399,7 @@ class RepairFacts(BaseModel):
     policy: RepairPolicy
 
 
-class JobChange(BaseModel):
+class JobChange(CaseWrite):
     """A change to the case's repair record, with its timeline line (written once by key)."""
 
     case_id: int

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.records import (
         CaseClosing,
         CaseStage,
+        CaseWrite,
         StagesEntered,
         TaskClosing,
         TaskDeadline,
@@ -60,6 +61,9 @@ SERIAL_REASSIGN = "reassign-one-at-a-time"
 """Patch: reassignments run one after another (histories before it ran them interleaved)."""
 HANDLERS_BEFORE_END = "finish-after-handlers"
 """Patch: the case ends only once its Update handlers have finished."""
+CLOSE_WITH_NEXT_WRITE = "close-task-with-next-write"
+"""Patch: a decided task is closed by the case's next write, in one activity (histories
+before it closed it in an activity of its own)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,8 @@ class CaseWorkflow:
         self._stages: list[CaseStage] = []
         self._updates_accepted = 0
         self._updates_saved = 0
+        self._closing: tuple[_OpenTask, TaskClosing] | None = None
+        """The task decided last, closed in the read model by the case's next write."""
         # Held by a reassignment while its write runs: interleaved at that await, a later
         # reassignment could reach the database first and leave it naming another assignee.
         # complete_task and cancel_case need none: they change state before their one await,
@@ -165,7 +171,22 @@ class CaseWorkflow:
         Update would be lost too but its writes would stay, e.g. a task shown closed whose
         decision the case never got. So after an Update, the first write is a regular
         activity: it is scheduled only once the task that accepted the Update is saved.
+
+        The task decided last is closed by this write when it is a `CaseWrite` (one activity
+        for the decision and what follows it), else by a write of its own first.
         """
+        if self._closing is not None:
+            task, closing = self._closing
+            self._closing = None
+            if isinstance(arg, CaseWrite):
+                result = await self._write(activity, arg.model_copy(update={"closing": closing}))
+                task.closed = True
+                return result
+            await self._write(CaseRecordActivities.close_task, closing)
+            task.closed = True
+        return await self._write(activity, arg)
+
+    async def _write(self, activity: Any, arg: Any) -> Any:
         if self._updates_saved == self._updates_accepted:
             return await workflow.execute_local_activity_method(
                 activity, arg, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY
@@ -220,9 +241,15 @@ class CaseWorkflow:
         taken meanwhile fails there too, as the process expects).
 
         Before the regular activity the stages entered so far are written, so while it retries
-        (for hours, if that system is down) the case shows where it stands. Right after an
-        Update the call is a regular activity from the start, as `record` explains.
+        (for hours, if that system is down) the case shows where it stands. A task decided just
+        before is closed first, with those stages: the caller's Update answers at once, and
+        the call may go local again.
         """
+        if self._closing is not None:
+            await self.record(
+                CaseRecordActivities.record_stages,
+                StagesEntered(case_id=self._case_id, stages=self._take_stages()),
+            )
         if self._updates_saved == self._updates_accepted:
             try:
                 return await workflow.execute_local_activity_method(
@@ -324,16 +351,17 @@ class CaseWorkflow:
             self._tasks.pop(task_id)
             self._raise_if_cancelled()
         assert task.decision is not None and task.completed_by is not None
-        await self.record(
-            CaseRecordActivities.close_task,
-            TaskClosing(
-                task_id=task_id,
-                case_id=self._case_id,
-                decision=task.decision.model_dump(mode="json"),
-                completed_by=task.completed_by,
-            ),
+        closing = TaskClosing(
+            task_id=task_id,
+            case_id=self._case_id,
+            decision=task.decision.model_dump(mode="json"),
+            completed_by=task.completed_by,
         )
-        task.closed = True
+        if workflow.patched(CLOSE_WITH_NEXT_WRITE):
+            self._closing = (task, closing)
+        else:
+            await self.record(CaseRecordActivities.close_task, closing)
+            task.closed = True
         self._tasks.pop(task_id)
         return task.decision, task.completed_by  # type: ignore[return-value]
 

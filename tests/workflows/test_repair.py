@@ -658,3 +658,45 @@ async def test_cancel_while_at_the_vendor(env, settings, engine, worker) -> None
     keys = [m.message_key for m in sent(engine, case)]
     assert any(":cancelled:" in k and ":vendor:" in k for k in keys)
     assert any(k.endswith(":notice:cancelled:sms") for k in keys)
+
+
+async def test_a_decided_task_is_closed_by_the_cases_next_write(
+    env, settings, engine, worker
+) -> None:
+    """One activity per decision, not two: the task closes in the write that follows it (the
+    requester's notice stages, the vendor's job line), and each Update answers only once the
+    cartable shows its task done."""
+    vendor = add_vendor(engine, [AssetKind.printer])
+    asset = add_asset(engine, AssetKind.printer, vendor=None)
+    case, handle = await start(env, settings, engine, report(property_number=asset.property_number))
+    assess = await open_task(engine, case, ASSESS.key)
+    await decide(handle, assess, {"in_house": False}, LEAD)
+    with Session(engine) as session:
+        decided = session.get(Task, assess.id)
+    assert decided is not None and decided.status == TaskStatus.done
+    assert decided.completed_by == LEAD.username and decided.decision == {
+        "in_house": False,
+        "note": None,
+    }
+
+    choose = await open_task(engine, case, CHOOSE_VENDOR.key)
+    await send_to_vendor(engine, case, handle, vendor)
+    with Session(engine) as session:
+        chosen = session.get(Task, choose.id)
+    assert chosen is not None and chosen.status == TaskStatus.done
+    texts = [e.text_en for e in timeline(engine, case)]
+    done = texts.index(f"Done: {CHOOSE_VENDOR.title_en}")
+    assert texts[done + 1].startswith(f"Sent to {vendor.name}")
+
+    await open_task(engine, case, VENDOR_JOB.key)
+    await handle.execute_update(
+        RepairWorkflow.cancel_case, CancelCaseInput(actor=ADMIN, reason="آزمون")
+    )
+    await handle.result()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in (await handle.fetch_history()).events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert "close_task" not in scheduled
+    assert scheduled[:2] == ["record_stages", "record_job"]
