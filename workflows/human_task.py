@@ -11,6 +11,8 @@ supervising role is told; the case keeps waiting.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -121,9 +123,16 @@ class CaseCancelled(Exception):
         self.request = request
 
 
+@functools.cache
+def _decision_schema(decision: type[Decision]) -> str:
+    # Generated once per decision model (pydantic's generation costs more than the rest of
+    # opening a task); kept as JSON text so that every task gets a copy of its own.
+    return json.dumps(decision.model_json_schema())
+
+
 def form_schema(step: Step[Any], options: dict[str, list[str]]) -> dict[str, Any]:
     """The decision form's JSON schema, with per-task choices (e.g. free usernames) as enums."""
-    schema: dict[str, Any] = step.decision.model_json_schema()
+    schema: dict[str, Any] = json.loads(_decision_schema(step.decision))
     for name, choices in options.items():
         schema["properties"][name]["enum"] = list(choices)
     return schema
