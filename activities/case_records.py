@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from temporalio import activity
 
@@ -59,14 +59,14 @@ def _case(session: Session, case_id: int) -> Case:
     return case
 
 
-def _enter_stages(session: Session, case: Case, stages: list[CaseStage]) -> None:
+def _enter_stages(session: Session, case_id: int, stages: list[CaseStage]) -> None:
     """Timeline events of the stages (once each, by key); the last new one is the current step."""
-    assert case.id is not None
+    current_step = None
     for stage in stages:
         if add_event(
             session,
             CaseEvent(
-                case_id=case.id,
+                case_id=case_id,
                 event_key=stage.event_key,
                 kind=EventKind.stage,
                 step=stage.step,
@@ -75,32 +75,45 @@ def _enter_stages(session: Session, case: Case, stages: list[CaseStage]) -> None
                 public=stage.public,
             ),
         ):
-            case.current_step = stage.step
-            case.updated_at = _now()
-            session.add(case)
+            current_step = stage.step
+    if current_step is not None:
+        session.execute(
+            update(Case)
+            .where(col(Case.id) == case_id)
+            .values(current_step=current_step, updated_at=_now())
+            .execution_options(synchronize_session=False)
+        )
 
 
 def close_decided_task(session: Session, closing: TaskClosing) -> None:
-    """The decided task leaves the cartable with its decision, once (a retry changes nothing)."""
-    task = session.get(Task, closing.task_id)
-    assert task is not None
-    if task.status != TaskStatus.open:
+    """The decided task leaves the cartable with its decision, once (a retry changes nothing).
+
+    One UPDATE … RETURNING, no task loaded: it runs for every decision."""
+    closed = session.execute(
+        update(Task)
+        .where(col(Task.id) == closing.task_id, col(Task.status) == TaskStatus.open)
+        .values(
+            status=TaskStatus.done,
+            decision=closing.decision,
+            completed_by=closing.completed_by,
+            completed_at=_now(),
+        )
+        .returning(col(Task.step), col(Task.title_fa), col(Task.title_en))
+        .execution_options(synchronize_session=False)
+    ).first()
+    if closed is None:
         return
-    task.status = TaskStatus.done
-    task.decision = closing.decision
-    task.completed_by = closing.completed_by
-    task.completed_at = _now()
-    session.add(task)
+    step, title_fa, title_en = closed
     add_event(
         session,
         CaseEvent(
             case_id=closing.case_id,
             event_key=f"{closing.task_id}:closed",
             kind=EventKind.task_completed,
-            step=task.step,
+            step=step,
             actor=closing.completed_by,
-            text_fa=f"انجام شد: {task.title_fa}",
-            text_en=f"Done: {task.title_en}",
+            text_fa=f"انجام شد: {title_fa}",
+            text_en=f"Done: {title_en}",
         ),
     )
 
@@ -127,7 +140,7 @@ class CaseRecordActivities:
         """The stages a case passed through since its last write (before an outside call)."""
         with self._session() as session:
             close_carried_task(session, entered)
-            _enter_stages(session, _case(session, entered.case_id), entered.stages)
+            _enter_stages(session, entered.case_id, entered.stages)
             session.commit()
 
     @activity.defn
@@ -135,24 +148,31 @@ class CaseRecordActivities:
         """The step's stage and its task in the cartable; the due date by today's calendar."""
         with self._session() as session:
             close_carried_task(session, opening)
-            case = _case(session, opening.case_id)
-            tracking_code = case.tracking_code
-            task = session.get(Task, opening.task_id)
+            # Columns, not objects: this runs for every task opened.
+            case = session.execute(
+                select(Case.tracking_code, Case.process).where(Case.id == opening.case_id)
+            ).first()
+            if case is None:
+                raise ValueError(f"case {opening.case_id} is not in the database")
+            tracking_code, process = case
+            written_due_at = session.execute(
+                select(Task.due_at).where(Task.id == opening.task_id)
+            ).scalar()
             opened_at = opening.opened_at.astimezone(UTC)
             calendar = working_calendar(session, self._settings, opened_at.date())
-            if task is not None:
-                due_at = task.due_at
+            if written_due_at is not None:
+                due_at = written_due_at
             else:
                 if opening.due_on is not None:
                     due_at = max(calendar.end_of_day(opening.due_on), opened_at)
                 else:
                     due_at = calendar.add_working_days(opened_at, opening.sla_working_days)
-                _enter_stages(session, case, opening.stages)
+                _enter_stages(session, opening.case_id, opening.stages)
                 session.add(
                     Task(
                         id=opening.task_id,
                         case_id=opening.case_id,
-                        process=case.process,
+                        process=process,
                         step=opening.step,
                         title_fa=opening.title_fa,
                         title_en=opening.title_en,
@@ -338,8 +358,8 @@ class CaseRecordActivities:
     def close_case(self, closing: CaseClosing) -> None:
         with self._session() as session:
             close_carried_task(session, closing)
+            _enter_stages(session, closing.case_id, closing.stages)
             case = _case(session, closing.case_id)
-            _enter_stages(session, case, closing.stages)
             for task in session.exec(
                 select(Task).where(Task.case_id == closing.case_id, Task.status == TaskStatus.open)
             ):

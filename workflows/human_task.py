@@ -11,7 +11,6 @@ supervising role is told; the case keeps waiting.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -123,11 +122,16 @@ class CaseCancelled(Exception):
         self.request = request
 
 
-@functools.cache
+_SCHEMAS: dict[type[Decision], str] = {}
+"""Each decision model's JSON schema, generated once (pydantic's generation costs more than the
+rest of opening a task); JSON text, so that every task gets a copy of its own."""
+
+
 def _decision_schema(decision: type[Decision]) -> str:
-    # Generated once per decision model (pydantic's generation costs more than the rest of
-    # opening a task); kept as JSON text so that every task gets a copy of its own.
-    return json.dumps(decision.model_json_schema())
+    text = _SCHEMAS.get(decision)
+    if text is None:
+        text = _SCHEMAS[decision] = json.dumps(decision.model_json_schema())
+    return text
 
 
 def form_schema(step: Step[Any], options: dict[str, list[str]]) -> dict[str, Any]:
