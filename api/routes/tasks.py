@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Subquery, func, union_all
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from temporalio.client import (
     Client,
@@ -96,6 +97,23 @@ def visible_to(user: User) -> Subquery:
     return union_all(*branches).subquery("visible")
 
 
+_SUMMARY_COLUMNS = [
+    col(Task.id),
+    col(Task.process),
+    col(Task.step),
+    col(Task.title_fa),
+    col(Task.title_en),
+    col(Task.role),
+    col(Task.scope),
+    col(Task.assignee),
+    col(Task.status),
+    col(Task.overdue),
+    col(Task.due_at),
+    col(Task.created_at),
+]
+"""The task's columns a cartable row shows (`TaskSummary` but the case's code)."""
+
+
 def _summary(task: Task, tracking_code: str) -> dict[str, Any]:
     return {
         **task.model_dump(),
@@ -137,13 +155,17 @@ def my_tasks(
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     )
+    # The summary's columns only: a task's form schema and context (kilobytes of JSON each)
+    # are for its own page, not for every row of every cartable poll.
     rows = sorted(
-        session.exec(
-            select(Task, Case.tracking_code)
+        session.execute(
+            sa_select(*_SUMMARY_COLUMNS, col(Case.tracking_code))
             .join(Case, col(Case.id) == col(Task.case_id))
             .where(col(Task.id).in_(page_ids))
-        ).all(),
-        key=lambda row: (not row[0].overdue, row[0].due_at, row[0].id),
+        )
+        .mappings()
+        .all(),
+        key=lambda row: (not row["overdue"], row["due_at"], row["id"]),
     )
     counts = session.exec(
         select(visible.c.process, visible.c.overdue, func.count()).group_by(
@@ -159,7 +181,10 @@ def my_tasks(
         if (process is None or proc == process) and (overdue is None or late == overdue)
     )
     return Cartable(
-        items=[TaskSummary.model_validate(_summary(t, code)) for t, code in rows],
+        items=[
+            TaskSummary.model_validate({**row, "due_at_jalali": format_jalali(row["due_at"])})
+            for row in rows
+        ],
         total=matching,
         overdue=sum(n for proc, late, n in counts if late and (process is None or proc == process)),
         by_process=by_process,
