@@ -8,8 +8,9 @@ personal data is read from the system of record by case id, not carried in activ
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from temporalio import activity
 
@@ -134,20 +135,23 @@ class RepairActivities:
 
     @activity.defn
     def record_job(self, change: JobChange) -> None:
-        """Apply a change to the repair record and add its timeline line, once."""
+        """Apply a change to the repair record and add its timeline line, once.
+
+        Statements by key, no rows loaded: a case writes its record at nearly every step."""
         with self._session() as session:
             close_carried_task(session, change)
-            case = session.get(Case, change.case_id)
-            job = session.get(RepairJob, change.case_id)
-            if case is None or job is None:
-                raise ValueError(f"no repair record for case {change.case_id}")
+            step = session.execute(
+                select(Case.current_step).where(Case.id == change.case_id)
+            ).first()
+            if step is None:
+                raise ValueError(f"no case {change.case_id}")
             if not add_event(
                 session,
                 CaseEvent(
                     case_id=change.case_id,
                     event_key=change.event_key,
                     kind=EventKind.stage if change.public else EventKind.comment,
-                    step=case.current_step,
+                    step=step[0],
                     actor=change.actor,
                     text_fa=change.text_fa,
                     text_en=change.text_en,
@@ -155,51 +159,67 @@ class RepairActivities:
                 ),
             ):
                 return  # written before this retry
-            self._apply(job, change)
-            job.updated_at = case.updated_at = _now()
-            session.add(job)
-            session.add(case)
+            now = _now()
+            job = session.execute(
+                update(RepairJob)
+                .where(col(RepairJob.case_id) == change.case_id)
+                .values(**self._job_values(change, now), updated_at=now)
+                .returning(col(RepairJob.asset_id))
+                .execution_options(synchronize_session=False)
+            ).first()
+            if job is None:
+                raise ValueError(f"no repair record for case {change.case_id}")
+            session.execute(
+                update(Case)
+                .where(col(Case.id) == change.case_id)
+                .values(updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
             if change.asset_state is not None and job.asset_id is not None:
-                asset = session.get(Asset, job.asset_id)
-                if asset is not None:
-                    asset.state = change.asset_state
-                    asset.updated_at = _now()
-                    session.add(asset)
+                session.execute(
+                    update(Asset)
+                    .where(col(Asset.id) == job.asset_id)
+                    .values(state=change.asset_state, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
             session.commit()
 
     @staticmethod
-    def _apply(job: RepairJob, change: JobChange) -> None:
-        fields = change.model_dump(
-            exclude_none=True,
-            include={
-                "path",
-                "vendor_id",
-                "dispatched_on",
-                "taken_by",
-                "vendor_status",
-                "promised_date",
-                "quote_rials",
-                "quote_approved",
-                "send_backs",
-                "technician_note",
-                "outcome",
-                "handed_to",
-                "closed_without_answer",
-                "satisfaction",
-                "satisfaction_comment",
-            },
-        )
-        for name in fields:
-            setattr(job, name, getattr(change, name))
+    def _job_values(change: JobChange, now: datetime) -> dict[str, Any]:
+        """The repair record's columns this change sets (what it leaves None stays)."""
+        values: dict[str, Any] = {
+            name: getattr(change, name)
+            for name in change.model_dump(
+                exclude_none=True,
+                include={
+                    "path",
+                    "vendor_id",
+                    "dispatched_on",
+                    "taken_by",
+                    "vendor_status",
+                    "promised_date",
+                    "quote_rials",
+                    "quote_approved",
+                    "send_backs",
+                    "technician_note",
+                    "outcome",
+                    "handed_to",
+                    "closed_without_answer",
+                    "satisfaction",
+                    "satisfaction_comment",
+                },
+            )
+        }
         if change.cost is not None:
-            job.cost_minutes = change.cost.minutes
-            job.cost_time_rials = change.cost.time_rials
-            job.cost_fixed_rials = change.cost.fixed_rials
-            job.cost_material_rials = change.cost.material_rials
+            values["cost_minutes"] = change.cost.minutes
+            values["cost_time_rials"] = change.cost.time_rials
+            values["cost_fixed_rials"] = change.cost.fixed_rials
+            values["cost_material_rials"] = change.cost.material_rials
         if change.delivered:
-            job.delivered_at = _now()
+            values["delivered_at"] = now
         if change.receipt_confirmed:
-            job.receipt_confirmed_at = _now()
+            values["receipt_confirmed_at"] = now
+        return values
 
     @activity.defn
     def notify_requester(self, notice: RequesterNotice) -> None:
