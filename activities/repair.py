@@ -225,29 +225,37 @@ class RepairActivities:
     def notify_requester(self, notice: RequesterNotice) -> None:
         """SMS to the reporter's mobile, and e-mail if they gave an address; each once."""
         with self._session() as session:
-            case = session.get(Case, notice.case_id)
-            request = session.get(RepairRequest, notice.case_id)
-            if case is None or request is None:
-                raise ValueError(f"no repair request for case {notice.case_id}")
-        code = case.tracking_code
+            found = session.execute(
+                select(
+                    Case.tracking_code,
+                    Case.workflow_id,
+                    RepairRequest.mobile,
+                    RepairRequest.email,
+                )
+                .join(RepairRequest, col(RepairRequest.case_id) == col(Case.id))
+                .where(Case.id == notice.case_id)
+            ).first()
+        if found is None:
+            raise ValueError(f"no repair request for case {notice.case_id}")
+        code, workflow_id, mobile, email = found
         # The signed link opens the case (and the receipt confirmation) without the identity.
         link = requester_link(self._settings.public_base_url, self._settings.secret_key, code)
         text = _requester_text(notice, code, link)
-        key = f"{case.workflow_id}:notice:{notice.kind.value}"
+        key = f"{workflow_id}:notice:{notice.kind.value}"
         self._sms.send(
             OutgoingMessage(
                 message_key=f"{key}:sms",
-                case_id=case.id,
-                recipient=request.mobile,
+                case_id=notice.case_id,
+                recipient=mobile,
                 body=text,
             )
         )
-        if request.email:
+        if email:
             self._email.send(
                 OutgoingMessage(
                     message_key=f"{key}:email",
-                    case_id=case.id,
-                    recipient=request.email,
+                    case_id=notice.case_id,
+                    recipient=email,
                     subject=f"درخواست تعمیر {code}",
                     body=text,
                 )
