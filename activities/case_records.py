@@ -168,7 +168,11 @@ class CaseRecordActivities:
                 else:
                     due_at = calendar.add_working_days(opened_at, opening.sla_working_days)
                 _enter_stages(session, opening.case_id, opening.stages)
-                session.add(
+                # A statement, not a unit of work: one row, nothing to track afterwards.
+                insert_once(
+                    session.connection(),
+                    "tasks",
+                    "id",
                     Task(
                         id=opening.task_id,
                         case_id=opening.case_id,
@@ -181,7 +185,7 @@ class CaseRecordActivities:
                         due_at=due_at,
                         form_schema=opening.form_schema,
                         context=opening.context,
-                    )
+                    ).model_dump(exclude_none=True),
                 )
                 add_event(
                     session,
