@@ -124,6 +124,26 @@ def close_carried_task(session: Session, write: CaseWrite) -> None:
         close_decided_task(session, write.closing)
 
 
+def _holders(session: Session, role: Role, scope: str | None) -> list[tuple[str, str]]:
+    """(username, e-mail) of the active users who hold `role` in `scope` and have an address.
+
+    Columns only, no ORM objects: this runs for every task opened."""
+    users = session.exec(
+        select(User.username, User.email, User.roles, User.scopes).where(
+            col(User.is_active).is_(True), col(User.email).is_not(None)
+        )
+    ).all()
+    holders = []
+    for username, email, roles, scopes in users:
+        address = (email or "").strip()
+        # A blank address or a broken row (no roles): nobody to e-mail.
+        if not address or not roles or role not in roles:
+            continue
+        if scope is None or "*" in scopes or scope in scopes:
+            holders.append((username, address))
+    return holders
+
+
 class CaseRecordActivities:
     """Activities shared by all processes; they write only the system of record and notices."""
 
@@ -199,9 +219,10 @@ class CaseRecordActivities:
                     ),
                 )
                 session.commit()
-        self._notify_role(
-            opening.role,
-            opening.scope,
+            # Read in the same transaction (no second session per task opened).
+            holders = _holders(session, opening.role, opening.scope)
+        self._email_each(
+            holders,
             key=f"{opening.task_id}:opened",
             subject=f"کار جدید در کارتابل: {opening.title_fa} ({tracking_code})",
             body=(
@@ -241,9 +262,8 @@ class CaseRecordActivities:
             title = task.title_fa
         if overdue.escalate_to is None:
             return
-        self._notify_role(
-            overdue.escalate_to,
-            None,
+        self._email_each(
+            self._holders_of(overdue.escalate_to, None),
             key=f"{overdue.task_id}:overdue",
             subject=f"تاخیر در انجام کار: {title}",
             body=f"مهلت کار «{title}» گذشته است.\n"
@@ -261,9 +281,8 @@ class CaseRecordActivities:
             "A reminder of “{title_en}” was sent",
         )
         if deadline.notify is not None:
-            self._notify_role(
-                deadline.notify,
-                task.scope,
+            self._email_each(
+                self._holders_of(deadline.notify, task.scope),
                 key=f"{deadline.task_id}:reminded",
                 subject=f"یادآوری: مهلت «{task.title_fa}» نزدیک است",
                 body=f"مهلت کار «{task.title_fa}» {format_jalali(task.due_at)} است.\n"
@@ -281,9 +300,8 @@ class CaseRecordActivities:
             "The delay of “{title_en}” was escalated to the supervisor",
         )
         if deadline.notify is not None:
-            self._notify_role(
-                deadline.notify,
-                None,
+            self._email_each(
+                self._holders_of(deadline.notify, None),
                 key=f"{deadline.task_id}:escalated",
                 subject=f"تاخیر طولانی در انجام کار: {task.title_fa}",
                 body=f"مهلت کار «{task.title_fa}» مدتی است گذشته است.\n"
@@ -392,27 +410,21 @@ class CaseRecordActivities:
             )
             session.commit()
 
-    def _notify_role(
-        self, role: Role, scope: str | None, *, key: str, subject: str, body: str
-    ) -> None:
-        """E-mail everyone who holds `role` in `scope` (those with an address)."""
+    def _holders_of(self, role: Role, scope: str | None) -> list[tuple[str, str]]:
         with self._session() as session:
-            # Columns only, no ORM objects: this runs for every task opened.
-            users = session.exec(
-                select(User.username, User.email, User.roles, User.scopes).where(
-                    col(User.is_active).is_(True), col(User.email).is_not(None)
+            return _holders(session, role, scope)
+
+    def _email_each(
+        self, holders: list[tuple[str, str]], *, key: str, subject: str, body: str
+    ) -> None:
+        """E-mail each (username, address), once per key and person."""
+        for username, email in holders:
+            self._email.send(
+                OutgoingMessage(
+                    message_key=f"{key}:{username}",
+                    case_id=None,
+                    recipient=email,
+                    subject=subject,
+                    body=body,
                 )
-            ).all()
-        for username, email, roles, scopes in users:
-            if not (email or "").strip() or not roles:
-                continue  # no usable address (or a broken row): nobody to e-mail
-            if role in roles and (scope is None or "*" in scopes or scope in scopes):
-                self._email.send(
-                    OutgoingMessage(
-                        message_key=f"{key}:{username}",
-                        case_id=None,
-                        recipient=email or "",
-                        subject=subject,
-                        body=body,
-                    )
-                )
+            )
