@@ -324,6 +324,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "این کد پیش‌تر در ردیف {row} همین پرونده آمده است.",
         Lang.en: "This code is already on row {row} of this file.",
     },
+    "county_code_taken": {
+        Lang.fa: "شهرستانی با این کد پیش‌تر ثبت شده است.",
+        Lang.en: "A county of this code is already registered.",
+    },
     "county_unknown": {
         Lang.fa: "شهرستانی با این کد ثبت نشده است.",
         Lang.en: "No county of this code is registered.",

@@ -454,25 +454,32 @@ def _flag(value: object) -> object:
     raise PydanticCustomError("invalid_value", "yes or no")
 
 
+CountyName = Annotated[str, BeforeValidator(_required_text), Field(min_length=2, max_length=200)]
+ContactName = Annotated[str, BeforeValidator(typed_text), Field(max_length=200)]
+Email = Annotated[
+    Annotated[str, Field(max_length=200)] | None,
+    BeforeValidator(lambda v: empty_as_none(typed_text(v))),
+    AfterValidator(_email),
+]
+SmsMobile = Annotated[
+    Annotated[str, Field(max_length=20)] | None,
+    BeforeValidator(lambda v: empty_as_none(typed_text(v))),
+    AfterValidator(lambda v: None if v is None else checked_mobile(v)),
+]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
 class CountyRow(BaseModel):
     """A county health network (شبکه بهداشت و درمان شهرستان) and where its messages go."""
 
     code: CountyCode
-    name: Annotated[str, BeforeValidator(_required_text), Field(min_length=2, max_length=200)]
-    contact_name: Annotated[str, BeforeValidator(typed_text), Field(max_length=200)] = ""
+    name: CountyName
+    contact_name: ContactName = ""
     """The network's IT contact."""
     phone: Phone = None
-    email: Annotated[
-        Annotated[str, Field(max_length=200)] | None,
-        BeforeValidator(lambda v: empty_as_none(typed_text(v))),
-        AfterValidator(_email),
-    ] = None
+    email: Email = None
     """Where the letter and the reminders go by e-mail."""
-    mobile: Annotated[
-        Annotated[str, Field(max_length=20)] | None,
-        BeforeValidator(lambda v: empty_as_none(typed_text(v))),
-        AfterValidator(lambda v: None if v is None else checked_mobile(v)),
-    ] = None
+    mobile: SmsMobile = None
     """Where the reminders go by SMS."""
-    active: Annotated[bool, BeforeValidator(_flag)] = True
+    active: Flag = True
     """An inactive county is sent no letter and takes no upload."""
