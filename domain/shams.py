@@ -223,11 +223,12 @@ _LINK_NAMES = _names(
 
 
 def kind_choices() -> str:
-    return "، ".join(SITE_KIND_FA.values())
+    """The kinds as an error lists them: the Persian labels, then the codes."""
+    return "، ".join(SITE_KIND_FA.values()) + " / " + ", ".join(SiteKind)
 
 
 def link_choices() -> str:
-    return "، ".join(LINK_TYPE_FA.values())
+    return "، ".join(LINK_TYPE_FA.values()) + " / " + ", ".join(LinkType)
 
 
 def _coded(names: Mapping[str, StrEnum], codes: type[StrEnum], error: str) -> object:

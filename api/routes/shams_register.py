@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api.audit import audit, changed
 from api.errors import ApiError, FieldProblem, documented, lang_of
@@ -312,7 +313,7 @@ def site_query(
     county: str | None,
     state: SiteState | None,
     q: str,
-) -> Any:
+) -> SelectOfScalar[Site]:
     """The sites `user` may see, filtered; asking for a county the user may not see is 403."""
     reach = reach_of(user)
     query = select(Site).where(reach_filter(reach))

@@ -167,7 +167,7 @@ def test_bad_rows_are_named_by_row_and_column_and_nothing_is_imported(engine: En
         (8, "site_code", "site_code_required"),
     ]
     kind_error = report.errors[0]
-    assert "خانه بهداشت" in kind_error.reason_fa and "خانه بهداشت" in kind_error.reason_en
+    assert "خانه بهداشت" in kind_error.reason_fa and "health_house" in kind_error.reason_en
     assert "ردیف ۲" in report.errors[5].reason_fa
     assert "row 2" in report.errors[5].reason_en
     assert (report.created, report.updated) == (0, 0)
