@@ -91,6 +91,23 @@ class Settings(BaseSettings):
     """A vendor's quote above this many rials waits for the support lead's approval."""
     repair_receipt_working_days: int = Field(default=3, ge=1, le=60)
     """Working days the requester has to confirm receipt; then the repair closes as delivered."""
+    shams_progress_check_minutes: int = Field(default=60, ge=1, le=1440)
+    """How often a SHAMS rollout and its counties read their progress from the database."""
+    shams_carrier_reminder_working_days: int = Field(default=3, ge=1, le=60)
+    """While sites wait for ranging, the carrier is reminded this often (one digest)."""
+    shams_site_batch: int = Field(default=100, ge=1, le=1000)
+    """Site workflows a county starts at once."""
+    shams_probe_window_seconds: int = Field(default=3600, ge=1)
+    """One attempt window of a site's connection check (probes with backoff)."""
+    shams_probe_pause_minutes: int = Field(default=120, ge=1)
+    """The wait between two attempt windows."""
+    shams_probe_first_retry_seconds: float = Field(default=5, gt=0)
+    shams_probe_max_retry_seconds: float = Field(default=300, gt=0)
+    shams_probe_give_up_working_days: int = Field(default=5, ge=1, le=60)
+    """A site still unreachable this many working days after its entry in SHAMS goes back to
+    the carrier as a fault."""
+    shams_continue_as_new_after_events: int | None = Field(default=None, ge=100)
+    """Counties continue-as-new at this history length even before Temporal suggests it."""
     file_store_dir: str = "var/files"
     """Where uploaded files kept for cases live (db/stored_files.py), under generated names;
     outside the web root, served only through GET /api/files/{id}."""

@@ -35,6 +35,10 @@ ACTIONS = (
     "vendor.activate",
     "vendor.deactivate",
     "assets.import",
+    "county.create",
+    "county.change",
+    "counties.import",
+    "sites.import",
 )
 """Every action written (the audit page filters by these)."""
 

@@ -27,10 +27,10 @@ from sqlmodel import Session, col, select
 from db.models import utcnow
 from db.repair import Asset, Vendor
 from domain.calendar import jalali_to_gregorian
-from domain.messages import Lang, message
+from domain.messages import Lang
 from domain.repair import ASSET_KIND_FA, AssetKind
-from domain.spreadsheets import cell_text, read_rows
-from domain.text import normalize_digits, normalize_text, typed_text
+from domain.spreadsheets import RowError, cell_text, read_rows, row_error
+from domain.text import loose_key, normalize_digits, typed_text
 from domain.uploads import ZIP_MAGIC as ZIP_MAGIC
 from domain.uploads import CheckedFile, FileRefused, UploadKind, check, too_large
 
@@ -57,10 +57,7 @@ REQUIRED = ("property_number", "kind")
 FIELD_FA: dict[str, str] = {field: names[0] for field, names in HEADERS.items()}
 
 
-def _key(text: str) -> str:
-    return re.sub(r"[\s\u200c_\-]+", "", normalize_text(text)).casefold()
-
-
+_key = loose_key
 _HEADER_KEYS = {_key(name): field for field, names in HEADERS.items() for name in names}
 
 # Names the property office writes for a kind, besides the enum value and ASSET_KIND_FA.
@@ -147,28 +144,6 @@ class AssetRow(BaseModel):
     warranty_end: Day = None
     warranty_vendor: Annotated[Text, Field(max_length=200)] = ""
     """The vendor's name; it must be a registered vendor."""
-
-
-class RowError(BaseModel):
-    row: int
-    """The row's number in the file (the header is row 1)."""
-    field: str
-    """The column, by its English name (`FIELD_FA` has the Persian header)."""
-    code: str
-    reason_fa: str
-    reason_en: str
-
-    def reason(self, lang: Lang) -> str:
-        return self.reason_en if lang == Lang.en else self.reason_fa
-
-
-def row_error(number: int, field: str, code: str, **params: object) -> RowError:
-    try:
-        fa, en = message(code, Lang.fa, **params), message(code, Lang.en, **params)
-    except (KeyError, IndexError):
-        code = "invalid_value"
-        fa, en = message(code, Lang.fa), message(code, Lang.en)
-    return RowError(row=number, field=field, code=code, reason_fa=fa, reason_en=en)
 
 
 class RegisterReport(BaseModel):

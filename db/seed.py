@@ -1,9 +1,10 @@
 """Demo data for the embedded default: `python -m db.seed` (idempotent; never in production).
 
 One user per role (username = the role's name, password = DEMO_PASSWORD), a few people in the
-person registry, a few repair vendors (the `vendor` login works for the first), and the
-fixed-date official holidays of the solar calendar for this Jalali year and the next. Lunar
-holidays move every year: admins add them.
+person registry, a few repair vendors (the `vendor` login works for the first), a few county
+health networks for SHAMS (the `county_network` login answers for the first; the `carrier`
+login for the whole province), and the fixed-date official holidays of the solar calendar for
+this Jalali year and the next. Lunar holidays move every year: admins add them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlmodel import Session, col, select
 from db.engine import get_engine
 from db.models import Holiday, Person, User
 from db.repair import Vendor, vendor_scope
+from db.shams import County, county_scope
 from domain.cases import ALL_SCOPES, STAFF_ROLES, Role
 from domain.passwords import hash_password
 from settings import AppEnv, Settings, get_settings
@@ -80,6 +82,20 @@ _VENDORS: tuple[tuple[str, tuple[str, ...], str, str, str], ...] = (
     ("شبکه‌پرداز سپهر", ("network_device",), "آقای مهدی نوری", "09123333333", ""),
 )
 
+# (code, name, contact, mobile, e-mail): the SHAMS county health networks; the first is the demo
+# `county_network` login's county.
+_COUNTIES: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "101",
+        "شبکه بهداشت و درمان شهرستان کاشان",
+        "آقای علی صالحی",
+        "09131110101",
+        "it@kashan.example.ir",
+    ),
+    ("102", "شبکه بهداشت و درمان شهرستان آران و بیدگل", "خانم زهرا نیکو", "09131110102", ""),
+    ("103", "شبکه بهداشت و درمان شهرستان نطنز", "آقای حسن یزدانی", "09131110103", ""),
+)
+
 # (Jalali month, day, Persian title): the official holidays of the solar calendar.
 _SOLAR_HOLIDAYS: tuple[tuple[int, int, str], ...] = (
     (1, 1, "عید نوروز"),
@@ -103,6 +119,8 @@ class SeedReport(BaseModel):
     """National codes of the people added to the registry."""
     holidays_created: list[date] = []
     vendors_created: list[str] = []
+    counties_created: list[str] = []
+    """Codes of the SHAMS counties added."""
 
 
 def demo_people() -> list[Person]:
@@ -158,6 +176,35 @@ def _seed_vendors(session: Session) -> tuple[list[str], int]:
     return created, first
 
 
+def demo_counties() -> list[County]:
+    return [
+        County(code=code, name=name, contact_name=contact, mobile=mobile, email=email or None)
+        for code, name, contact, mobile, email in _COUNTIES
+    ]
+
+
+def _seed_counties(session: Session) -> list[str]:
+    counties = demo_counties()
+    codes = [c.code for c in counties]
+    existing = set(session.exec(select(County.code).where(col(County.code).in_(codes))))
+    created = []
+    for county in counties:
+        if county.code not in existing:
+            session.add(county)
+            created.append(county.code)
+    session.flush()
+    return created
+
+
+def _demo_scope(role: Role, vendor_id: int) -> str:
+    """An outside party's login sees its own share only; the university's staff see all."""
+    if role == Role.vendor:
+        return vendor_scope(vendor_id)
+    if role == Role.county_network:
+        return county_scope(_COUNTIES[0][0])
+    return ALL_SCOPES
+
+
 def _seed_users(session: Session, settings: Settings, vendor_id: int) -> list[str]:
     wanted = [role.value for role in STAFF_ROLES]
     existing = set(session.exec(select(User.username).where(col(User.username).in_(wanted))))
@@ -171,8 +218,7 @@ def _seed_users(session: Session, settings: Settings, vendor_id: int) -> list[st
                 full_name=ROLE_TITLES_FA[role],
                 password_hash=hash_password(settings.demo_password),
                 roles=[role.value],
-                # An outside company's login sees its own jobs only.
-                scopes=[vendor_scope(vendor_id) if role == Role.vendor else ALL_SCOPES],
+                scopes=[_demo_scope(role, vendor_id)],
                 email=f"{role.value}@{settings.mail_domain}",
             )
         )
@@ -214,11 +260,13 @@ def seed(settings: Settings, engine: Engine) -> SeedReport:
         return SeedReport(skipped=True)
     with Session(engine) as session:
         vendors_created, first_vendor = _seed_vendors(session)
+        counties_created = _seed_counties(session)
         report = SeedReport(
             users_created=_seed_users(session, settings, first_vendor),
             people_created=_seed_people(session),
             holidays_created=_seed_holidays(session, settings),
             vendors_created=vendors_created,
+            counties_created=counties_created,
         )
         session.commit()
     return report
@@ -229,8 +277,8 @@ def describe(report: SeedReport) -> str:
         return "seed: APP_ENV is production, skipped (no demo data in production)"
     return (
         f"seed: added {len(report.users_created)} users, {len(report.people_created)} people, "
-        f"{len(report.holidays_created)} holidays, {len(report.vendors_created)} vendors "
-        "(what existed was kept)"
+        f"{len(report.holidays_created)} holidays, {len(report.vendors_created)} vendors, "
+        f"{len(report.counties_created)} counties (what existed was kept)"
     )
 
 

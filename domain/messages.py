@@ -271,6 +271,89 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "این نام پیش‌تر ثبت شده است.",
         Lang.en: "This name is already taken.",
     },
+    # The SHAMS site register and its import (process 4).
+    "site_kind_invalid": {
+        Lang.fa: "نوع نقطه شناخته نیست؛ یکی از این‌ها را بنویسید: {choices}",
+        Lang.en: "Unknown kind of site; write one of: {choices}",
+    },
+    "link_type_invalid": {
+        Lang.fa: "نوع ارتباط شناخته نیست؛ یکی از این‌ها را بنویسید: {choices}",
+        Lang.en: "Unknown link type; write one of: {choices}",
+    },
+    "county_code_invalid": {
+        Lang.fa: "کد شهرستان فقط می‌تواند حرف انگلیسی، رقم و خط تیره داشته باشد.",
+        Lang.en: "A county code holds only Latin letters, digits and -.",
+    },
+    "site_code_invalid": {
+        Lang.fa: "کد نقطه فقط می‌تواند حرف انگلیسی، رقم و خط تیره داشته باشد (حداکثر ۳۰ نویسه).",
+        Lang.en: "A site code holds only Latin letters, digits and - (30 at most).",
+    },
+    "site_code_required": {
+        Lang.fa: "کد نقطه یا شناسه سیام آن را بنویسید.",
+        Lang.en: "Write the site's code or its SIAM id.",
+    },
+    "siam_id_invalid": {
+        Lang.fa: "شناسه سیام فقط رقم است (حداکثر ۲۰ رقم).",
+        Lang.en: "A SIAM id is digits only (20 at most).",
+    },
+    "postal_code_invalid": {
+        Lang.fa: "کد پستی باید ۱۰ رقم باشد.",
+        Lang.en: "A postal code is 10 digits.",
+    },
+    "phone_invalid": {
+        Lang.fa: "شماره تلفن معتبر نیست؛ آن را با پیش‌شماره بنویسید (مانند ۰۳۱۵۵۴۴۳۳۲۲).",
+        Lang.en: "Not a valid phone number; write it with its area code (like 03155443322).",
+    },
+    "coordinate_invalid": {
+        Lang.fa: "مختصات باید عدد درجه اعشاری باشد (مانند ۳۳٫۹۸۵۲).",
+        Lang.en: "A coordinate is a decimal number of degrees (like 33.9852).",
+    },
+    "latitude_outside_iran": {
+        Lang.fa: "عرض جغرافیایی بیرون از ایران است؛ باید بین {min} و {max} درجه شمالی باشد.",
+        Lang.en: "The latitude is outside Iran; it must be between {min} and {max} degrees north.",
+    },
+    "longitude_outside_iran": {
+        Lang.fa: "طول جغرافیایی بیرون از ایران است؛ باید بین {min} و {max} درجه شرقی باشد.",
+        Lang.en: "The longitude is outside Iran; it must be between {min} and {max} degrees east.",
+    },
+    "gps_swapped": {
+        Lang.fa: "به نظر می‌رسد عرض و طول جغرافیایی جابه‌جا نوشته شده‌اند.",
+        Lang.en: "The latitude and the longitude seem to be swapped.",
+    },
+    "duplicate_code_row": {
+        Lang.fa: "این کد پیش‌تر در ردیف {row} همین پرونده آمده است.",
+        Lang.en: "This code is already on row {row} of this file.",
+    },
+    "county_code_taken": {
+        Lang.fa: "شهرستانی با این کد پیش‌تر ثبت شده است.",
+        Lang.en: "A county of this code is already registered.",
+    },
+    "county_unknown": {
+        Lang.fa: "شهرستانی با این کد ثبت نشده است.",
+        Lang.en: "No county of this code is registered.",
+    },
+    "county_inactive": {
+        Lang.fa: "این شهرستان غیرفعال است و نقطه‌ای از آن پذیرفته نمی‌شود.",
+        Lang.en: "This county is inactive and takes no sites.",
+    },
+    "county_not_yours": {
+        Lang.fa: "این نقطه از شهرستان شما نیست.",
+        Lang.en: "This site is not of your county.",
+    },
+    "site_code_taken": {
+        Lang.fa: "این کد نقطه پیش‌تر برای شهرستان {county} ثبت شده است.",
+        Lang.en: "This site code is already registered for county {county}.",
+    },
+    "site_locked": {
+        Lang.fa: (
+            "این نقطه از مرحله اصلاح گذشته است؛ اطلاعاتش را با پرونده نمی‌توان تغییر داد."
+            " با دبیرخانه فناوری اطلاعات تماس بگیرید."
+        ),
+        Lang.en: (
+            "This site is past the stage of corrections; its data can no longer be changed"
+            " by an upload. Ask the IT office."
+        ),
+    },
 }
 
 # RFC 9110 qvalue: 0..1 with at most three decimals.

@@ -19,6 +19,9 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 
+from pydantic import BaseModel
+
+from domain.messages import Lang, message
 from domain.uploads import CheckedFile, FileRefused, MediaType, UploadKind
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -65,6 +68,31 @@ def cell_text(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+class RowError(BaseModel):
+    """A bad cell of an uploaded register, as every register's import reports it."""
+
+    row: int
+    """The row's number in the file (the header is row 1)."""
+    field: str
+    """The column, by its English name (each register has its Persian header)."""
+    code: str
+    reason_fa: str
+    reason_en: str
+
+    def reason(self, lang: Lang) -> str:
+        return self.reason_en if lang == Lang.en else self.reason_fa
+
+
+def row_error(number: int, field: str, code: str, **params: object) -> RowError:
+    """The error in both languages; a code without a message reads as `invalid_value`."""
+    try:
+        fa, en = message(code, Lang.fa, **params), message(code, Lang.en, **params)
+    except (KeyError, IndexError):
+        code = "invalid_value"
+        fa, en = message(code, Lang.fa), message(code, Lang.en)
+    return RowError(row=number, field=field, code=code, reason_fa=fa, reason_en=en)
 
 
 def _blank(cells: Sequence[object]) -> bool:

@@ -18,6 +18,7 @@ _ARABIC_TO_PERSIAN_LETTERS = str.maketrans(
 )
 
 _WHITESPACE_RUN = re.compile(r"\s+")
+_LOOSE_IGNORED = re.compile(r"[\s\u200c_\-]+")
 _ZWNJ_AT_SPACE = re.compile(f"{_ZWNJ}* {_ZWNJ}*")
 _ZWNJ_RUN = re.compile(f"{_ZWNJ}{{2,}}")
 
@@ -36,6 +37,13 @@ def normalize_text(s: str) -> str:
     s = _ZWNJ_RUN.sub(_ZWNJ, s)
     # A ZWNJ at either end separates nothing.
     return s.strip(" " + _ZWNJ)
+
+
+def loose_key(s: str) -> str:
+    """Typed text as a spreadsheet's header or label is matched: normalised, with spaces, ZWNJ,
+    `_` and `-` dropped and case folded (`شماره‌اموال`, `شماره اموال` and `Property_Number`
+    style spellings meet)."""
+    return _LOOSE_IGNORED.sub("", normalize_text(s)).casefold()
 
 
 def to_persian_digits(s: str) -> str:

@@ -228,7 +228,8 @@ async def test_staff_and_admin_pages_work_under_the_policy(browser: Browser, sta
     await expect(page.locator(".form.danger")).to_be_visible()
     await expect(page).to_have_url(re.compile(f"/cases/{code}$"))
 
-    for path in ("/admin/users", "/admin/holidays", "/admin/assets", "/admin/vendors"):
+    pages = ("/admin/users", "/admin/holidays", "/admin/assets", "/admin/shams/sites")
+    for path in (*pages, "/admin/shams/counties", "/admin/vendors"):
         await admin.goto(path)
         await expect(page.locator("h1")).to_be_visible()
     vendor = f"پارس {uuid.uuid4().hex[:5]}"

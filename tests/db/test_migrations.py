@@ -7,7 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
-import db.models  # noqa: F401
+import db.models
+import db.shams  # noqa: F401  (process 4's tables, until its declaration lists them)
 from processes.registry import PROCESSES
 
 

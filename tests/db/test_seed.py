@@ -13,10 +13,12 @@ from db.seed import (
     ROLE_TITLES_FA,
     SeedReport,
     current_jalali_year,
+    demo_counties,
     demo_people,
     demo_vendors,
     seed,
 )
+from db.shams import County, county_scope
 from domain.cases import STAFF_ROLES, Role
 from domain.identity import is_valid_national_code, normalize_mobile
 from domain.passwords import verify_password
@@ -67,13 +69,14 @@ def test_seeding_twice_creates_users_once(
     assert again.people_created == []
     assert again.holidays_created == []
     assert again.vendors_created == []
+    assert again.counties_created == []
     with Session(engine) as session:
         users = session.exec(select(User).where(col(User.username).in_(ROLE_NAMES))).all()
     assert sorted(u.username for u in users) == sorted(ROLE_NAMES)
     for user in users:
         if user.username in first.users_created:
             assert user.roles == [user.username]
-            if user.username != Role.vendor:
+            if user.username not in (Role.vendor, Role.county_network):
                 assert user.scopes == ["*"]
             assert user.full_name == ROLE_TITLES_FA[Role(user.username)]
             assert user.email == f"{user.username}@{settings.mail_domain}"
@@ -145,3 +148,23 @@ def test_demo_vendors_once_each_and_the_vendor_login_sees_the_first(
     if Role.vendor.value in first.users_created:
         assert login.roles == [Role.vendor.value]
         assert login.scopes == [vendor_scope(company.id or 0)]
+
+
+def test_demo_counties_once_each_and_the_county_login_answers_for_the_first(
+    first: SeedReport, engine: Engine
+) -> None:
+    codes = [c.code for c in demo_counties()]
+    assert len(codes) >= 3
+    with Session(engine) as session:
+        stored = session.exec(select(County).where(col(County.code).in_(codes))).all()
+        county_login = session.exec(
+            select(User).where(User.username == Role.county_network.value)
+        ).one()
+        carrier = session.exec(select(User).where(User.username == Role.carrier.value)).one()
+    assert sorted(c.code for c in stored) == sorted(codes)
+    for county in stored:
+        assert county.active and county.mobile is not None
+        assert normalize_mobile(county.mobile) == county.mobile
+    if Role.county_network.value in first.users_created:
+        assert county_login.scopes == [county_scope(codes[0])]
+        assert carrier.scopes == ["*"]

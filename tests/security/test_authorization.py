@@ -32,12 +32,16 @@ from api.security import SESSION_COOKIE, issue_token
 from api.web.pages import CSRF_COOKIE
 from db.models import Case, Task, User
 from db.repair import Asset, Vendor
+from db.seed import demo_counties
+from db.shams import County, Site
+from db.site_register import SITE_FIELD_FA
 from db.stored_files import store
 from domain.calendar import jalali_to_gregorian
 from domain.cases import STAFF_ROLES, Role, TaskStatus
 from domain.passwords import hash_password
 from domain.repair import AssetKind
 from domain.requester_link import requester_link_token
+from domain.shams import LinkType, SiteKind, SiteState
 from domain.uploads import UploadKind, check
 from tests import samples
 from tests.factories import form_data, open_case
@@ -56,6 +60,13 @@ CODEC_USERS = frozenset({Role.admin, Role.operator})
 REGISTER_MANAGERS = frozenset({Role.admin, Role.support_lead})
 """Who changes the equipment register and the vendors (process 2)."""
 REGISTER_READERS = REGISTER_MANAGERS | {Role.technician, Role.it_supervisor}
+COUNTY_MANAGERS = frozenset({Role.admin, Role.it_office})
+"""Who keeps the SHAMS counties' list (process 4)."""
+COUNTY_READERS = COUNTY_MANAGERS | {Role.it_director}
+SITE_UPLOADERS = COUNTY_MANAGERS | {Role.county_network}
+SITE_READERS = SITE_UPLOADERS | {Role.it_director, Role.carrier}
+"""The matrix's site is of the demo county login's county and sent to the carrier: every site
+reader sees it (scopes are tested in tests/api/test_shams_register.py)."""
 
 # (method, path) → who is let in. ("MOUNT", path) is a mounted app (static files).
 ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
@@ -102,6 +113,15 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/repair/assets/import"): REGISTER_MANAGERS,
     ("POST", "/api/files"): CASE_READERS,
     ("GET", "/api/files/{file_id}"): CASE_READERS,
+    ("GET", "/api/shams/counties"): COUNTY_READERS,
+    ("POST", "/api/shams/counties"): COUNTY_MANAGERS,
+    ("PATCH", "/api/shams/counties/{code}"): COUNTY_MANAGERS,
+    ("POST", "/api/shams/counties/import"): COUNTY_MANAGERS,
+    ("GET", "/api/shams/sites"): SITE_READERS,
+    ("GET", "/api/shams/sites/template"): SITE_UPLOADERS,
+    ("GET", "/api/shams/sites/export"): SITE_READERS,
+    ("POST", "/api/shams/sites/import"): SITE_UPLOADERS,
+    ("GET", "/api/shams/sites/{site_code}"): SITE_READERS,
     # web pages
     ("MOUNT", "/static"): PUBLIC,
     ("GET", "/"): PUBLIC,
@@ -143,6 +163,14 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/admin/vendors"): REGISTER_MANAGERS,
     ("POST", "/admin/vendors/{vendor_id}"): REGISTER_MANAGERS,
     ("POST", "/admin/vendors/{vendor_id}/active"): REGISTER_MANAGERS,
+    ("GET", "/admin/shams/sites"): SITE_READERS,
+    ("POST", "/admin/shams/sites/import"): SITE_UPLOADERS,
+    ("GET", "/admin/shams/sites/template"): SITE_UPLOADERS,
+    ("GET", "/admin/shams/sites/export"): SITE_READERS,
+    ("GET", "/shams/sites/{site_code}"): SITE_READERS,
+    ("GET", "/admin/shams/counties"): COUNTY_READERS,
+    ("POST", "/admin/shams/counties"): COUNTY_MANAGERS,
+    ("POST", "/admin/shams/counties/{code}"): COUNTY_MANAGERS,
 }
 
 ANONYMOUS = "anonymous"
@@ -169,6 +197,9 @@ class Fixtures:
     property_number: str
     file_id: int
     """A letter kept for the case `case_code`."""
+    county_code: str
+    """A SHAMS county made for the matrix (its edits touch no demo county)."""
+    site_code: str
 
 
 Call = Callable[[Fixtures, str], dict[str, Any]]
@@ -183,6 +214,8 @@ CSRF = "matrix-csrf-token"
 REGISTRY_HEADER = "national_code,member_id,first_name,last_name,affiliation,unit\n"
 ASSET_HEADER = "property_number,kind\n"
 """A register with no rows: the import checks it and writes nothing."""
+SITE_HEADER = ",".join(SITE_FIELD_FA).encode() + b"\n"
+COUNTY_HEADER = b"code,name\n"
 
 
 def repair_report() -> dict[str, Any]:
@@ -327,6 +360,31 @@ CALLS: dict[tuple[str, str], Call] = {
         "files": {"file": ("letter.pdf", samples.pdf(), "application/pdf")},
     },
     ("GET", "/api/files/{file_id}"): lambda f, p: {"url": f"/api/files/{f.file_id}"},
+    ("GET", "/api/shams/counties"): lambda f, p: {"url": "/api/shams/counties"},
+    ("POST", "/api/shams/counties"): lambda f, p: {
+        "url": "/api/shams/counties",
+        "json": {"code": f"M{uuid.uuid4().hex[:10]}", "name": f"شبکه {p}"},
+    },
+    ("PATCH", "/api/shams/counties/{code}"): lambda f, p: {
+        "url": f"/api/shams/counties/{f.county_code}",
+        "json": {"contact_name": f"رابط {p}"},
+    },
+    ("POST", "/api/shams/counties/import"): lambda f, p: {
+        "url": "/api/shams/counties/import",
+        "params": {"dry_run": "true"},
+        "files": {"file": ("counties.csv", COUNTY_HEADER, "text/csv")},
+    },
+    ("GET", "/api/shams/sites"): lambda f, p: {"url": "/api/shams/sites"},
+    ("GET", "/api/shams/sites/template"): lambda f, p: {"url": "/api/shams/sites/template"},
+    ("GET", "/api/shams/sites/export"): lambda f, p: {"url": "/api/shams/sites/export"},
+    ("POST", "/api/shams/sites/import"): lambda f, p: {
+        "url": "/api/shams/sites/import",
+        "params": {"dry_run": "true"},
+        "files": {"file": ("sites.csv", SITE_HEADER, "text/csv")},
+    },
+    ("GET", "/api/shams/sites/{site_code}"): lambda f, p: {
+        "url": f"/api/shams/sites/{f.site_code}"
+    },
     ("MOUNT", "/static"): lambda f, p: {"url": "/static/style.css", "method": "GET"},
     ("GET", "/"): lambda f, p: _page("/"),
     ("GET", "/lang/{code}"): lambda f, p: _page("/lang/en?next=/track"),
@@ -365,6 +423,21 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/admin/vendors/{vendor_id}/active"): lambda f, p: _page(
         f"/admin/vendors/{f.vendor_id}/active", active="true"
+    ),
+    ("GET", "/admin/shams/sites"): lambda f, p: _page("/admin/shams/sites"),
+    ("POST", "/admin/shams/sites/import"): lambda f, p: {
+        **_page("/admin/shams/sites/import", dry_run="1"),
+        "files": {"file": ("sites.csv", SITE_HEADER, "text/csv")},
+    },
+    ("GET", "/admin/shams/sites/template"): lambda f, p: _page("/admin/shams/sites/template"),
+    ("GET", "/admin/shams/sites/export"): lambda f, p: _page("/admin/shams/sites/export"),
+    ("GET", "/shams/sites/{site_code}"): lambda f, p: _page(f"/shams/sites/{f.site_code}"),
+    ("GET", "/admin/shams/counties"): lambda f, p: _page("/admin/shams/counties"),
+    ("POST", "/admin/shams/counties"): lambda f, p: _page(
+        "/admin/shams/counties", code=f"P{uuid.uuid4().hex[:10]}", name=f"شبکه {p}", active="true"
+    ),
+    ("POST", "/admin/shams/counties/{code}"): lambda f, p: _page(
+        f"/admin/shams/counties/{f.county_code}", name=f"شبکه ماتریس {p}", active="true"
     ),
     ("GET", "/login"): lambda f, p: _page("/login"),
     ("POST", "/login"): lambda f, p: _page(
@@ -485,12 +558,27 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         session.add(
             User(username=target, password_hash=hash_password("target-pass-1"), roles=["vendor"])
         )
+        county = County(code=f"M{uuid.uuid4().hex[:8]}", name="شبکه ماتریس")
+        site = Site(
+            county_code=demo_counties()[0].code,
+            site_code=f"M-{uuid.uuid4().hex[:8]}",
+            name="خانه بهداشت ماتریس",
+            kind=SiteKind.health_house,
+            address="روستای آزمون دسترسی",
+            latitude=33.98,
+            longitude=51.43,
+            link_type=LinkType.fibre,
+            state=SiteState.sent_to_carrier,
+        )
+        session.add(county)
+        session.add(site)
         vendor = Vendor(name=f"شرکت ماتریس {uuid.uuid4().hex[:6]}", fields=["pc"])
         asset = Asset(property_number=f"M-{uuid.uuid4().hex[:6]}", kind=AssetKind.pc)
         session.add(vendor)
         session.add(asset)
         session.commit()
         vendor_id, property_number = vendor.id or 0, asset.property_number
+        county_code, site_code = county.code, site.site_code
         case = session.exec(select(Case).where(Case.tracking_code == case_code)).one()
         letter = check(samples.pdf(), UploadKind.pdf)
         kept = store(
@@ -509,6 +597,8 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         vendor_id=vendor_id,
         property_number=property_number,
         file_id=kept.id or 0,
+        county_code=county_code,
+        site_code=site_code,
     )
 
 
