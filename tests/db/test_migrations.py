@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 
 import db.models
 import db.shams  # noqa: F401  (process 4's tables, until its declaration lists them)
+import db.shams_progress  # noqa: F401  (the rollout's progress tables, likewise)
 from processes.registry import PROCESSES
 
 
