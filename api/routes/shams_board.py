@@ -53,7 +53,15 @@ Rollout = Annotated[
     Query(max_length=40, description="A rollout's tracking code; left out: the whole register"),
 ]
 Days = Annotated[int, Query(ge=7, le=731, description="Days the series spans")]
-Until = Annotated[date | None, Query(description="The series' last day; left out: today")]
+Until = Annotated[
+    date | None,
+    # Bounded, so the span's first day and the day after its last stay real dates.
+    Query(
+        ge=date(2000, 1, 1),
+        le=date(2100, 12, 31),
+        description="The series' last day; left out: today",
+    ),
+]
 
 
 def reach_of(user: User) -> SiteReach:

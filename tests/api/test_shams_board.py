@@ -143,6 +143,11 @@ async def test_each_view_exports_what_it_shows(
     too_long = await api.get("/api/shams/board/progress", params={"days": 5000}, headers=office)
     assert too_long.status_code == 422
     assert too_long.json()["errors"][0]["field"] == "days"
+    ancient = await api.get(
+        "/api/shams/board/progress", params={"until": "0001-01-01"}, headers=office
+    )
+    assert ancient.status_code == 422
+    assert ancient.json()["errors"][0]["field"] == "until"
 
 
 async def test_the_board_is_in_the_openapi_document(api: httpx.AsyncClient) -> None:

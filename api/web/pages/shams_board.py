@@ -159,7 +159,7 @@ def county_page(
     me = _allowed(request, user)
     chosen = _rollout(rollout)
     filtered = SiteState(state) if state in SiteState.__members__ else None
-    view = api.county_for(session, me, code, chosen, filtered, max(page, 1), PER_PAGE)
+    view = api.county_for(session, me, code, chosen, filtered, min(max(page, 1), 100_000), PER_PAGE)
     filters = {"rollout": chosen or "", "state": filtered.value if filtered else ""}
     return _page(
         request,
