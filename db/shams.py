@@ -139,7 +139,11 @@ class SiteEvent(SQLModel, table=True):
     """A line of a site's history: its state after the event, who did it, why."""
 
     __tablename__ = "site_events"
-    __table_args__ = (Index("ix_site_events_site_at", "site_id", "at"),)
+    __table_args__ = (
+        Index("ix_site_events_site_at", "site_id", "at"),
+        # The board's progress chart: the sites that reached each state, day by day.
+        Index("ix_site_events_state_at", "state", "at", "site_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="sites.id")

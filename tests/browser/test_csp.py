@@ -229,7 +229,7 @@ async def test_staff_and_admin_pages_work_under_the_policy(browser: Browser, sta
     await expect(page).to_have_url(re.compile(f"/cases/{code}$"))
 
     pages = ("/admin/users", "/admin/holidays", "/admin/assets", "/admin/shams/sites")
-    for path in (*pages, "/admin/shams/counties", "/admin/vendors"):
+    for path in (*pages, "/admin/shams/counties", "/shams/board", "/admin/vendors"):
         await admin.goto(path)
         await expect(page.locator("h1")).to_be_visible()
     vendor = f"پارس {uuid.uuid4().hex[:5]}"

@@ -67,6 +67,9 @@ SITE_UPLOADERS = COUNTY_MANAGERS | {Role.county_network}
 SITE_READERS = SITE_UPLOADERS | {Role.it_director, Role.carrier}
 """The matrix's site is of the demo county login's county and sent to the carrier: every site
 reader sees it (scopes are tested in tests/api/test_shams_register.py)."""
+BOARD_READERS = COUNTY_READERS | {Role.it_supervisor, Role.county_network, Role.carrier}
+"""The SHAMS rollout board; its county pages are asked about the demo county login's county,
+which every board reader may open (scopes are tested in tests/api/test_shams_board.py)."""
 
 # (method, path) → who is let in. ("MOUNT", path) is a mounted app (static files).
 ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
@@ -122,6 +125,12 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/shams/sites/export"): SITE_READERS,
     ("POST", "/api/shams/sites/import"): SITE_UPLOADERS,
     ("GET", "/api/shams/sites/{site_code}"): SITE_READERS,
+    ("GET", "/api/shams/board"): BOARD_READERS,
+    ("GET", "/api/shams/board/export"): BOARD_READERS,
+    ("GET", "/api/shams/board/progress"): BOARD_READERS,
+    ("GET", "/api/shams/board/progress/export"): BOARD_READERS,
+    ("GET", "/api/shams/board/counties/{code}"): BOARD_READERS,
+    ("GET", "/api/shams/board/counties/{code}/export"): BOARD_READERS,
     # web pages
     ("MOUNT", "/static"): PUBLIC,
     ("GET", "/"): PUBLIC,
@@ -171,6 +180,11 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/admin/shams/counties"): COUNTY_READERS,
     ("POST", "/admin/shams/counties"): COUNTY_MANAGERS,
     ("POST", "/admin/shams/counties/{code}"): COUNTY_MANAGERS,
+    ("GET", "/shams/board"): BOARD_READERS,
+    ("GET", "/shams/board/export"): BOARD_READERS,
+    ("GET", "/shams/board/progress/export"): BOARD_READERS,
+    ("GET", "/shams/board/counties/{code}"): BOARD_READERS,
+    ("GET", "/shams/board/counties/{code}/export"): BOARD_READERS,
 }
 
 ANONYMOUS = "anonymous"
@@ -216,6 +230,8 @@ ASSET_HEADER = "property_number,kind\n"
 """A register with no rows: the import checks it and writes nothing."""
 SITE_HEADER = ",".join(SITE_FIELD_FA).encode() + b"\n"
 COUNTY_HEADER = b"code,name\n"
+DEMO_COUNTY = demo_counties()[0].code
+"""The demo `county_network` login's county."""
 
 
 def repair_report() -> dict[str, Any]:
@@ -385,6 +401,18 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/shams/sites/{site_code}"): lambda f, p: {
         "url": f"/api/shams/sites/{f.site_code}"
     },
+    ("GET", "/api/shams/board"): lambda f, p: {"url": "/api/shams/board"},
+    ("GET", "/api/shams/board/export"): lambda f, p: {"url": "/api/shams/board/export"},
+    ("GET", "/api/shams/board/progress"): lambda f, p: {"url": "/api/shams/board/progress"},
+    ("GET", "/api/shams/board/progress/export"): lambda f, p: {
+        "url": "/api/shams/board/progress/export"
+    },
+    ("GET", "/api/shams/board/counties/{code}"): lambda f, p: {
+        "url": f"/api/shams/board/counties/{DEMO_COUNTY}"
+    },
+    ("GET", "/api/shams/board/counties/{code}/export"): lambda f, p: {
+        "url": f"/api/shams/board/counties/{DEMO_COUNTY}/export"
+    },
     ("MOUNT", "/static"): lambda f, p: {"url": "/static/style.css", "method": "GET"},
     ("GET", "/"): lambda f, p: _page("/"),
     ("GET", "/lang/{code}"): lambda f, p: _page("/lang/en?next=/track"),
@@ -438,6 +466,15 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/admin/shams/counties/{code}"): lambda f, p: _page(
         f"/admin/shams/counties/{f.county_code}", name=f"شبکه ماتریس {p}", active="true"
+    ),
+    ("GET", "/shams/board"): lambda f, p: _page("/shams/board"),
+    ("GET", "/shams/board/export"): lambda f, p: _page("/shams/board/export"),
+    ("GET", "/shams/board/progress/export"): lambda f, p: _page("/shams/board/progress/export"),
+    ("GET", "/shams/board/counties/{code}"): lambda f, p: _page(
+        f"/shams/board/counties/{DEMO_COUNTY}"
+    ),
+    ("GET", "/shams/board/counties/{code}/export"): lambda f, p: _page(
+        f"/shams/board/counties/{DEMO_COUNTY}/export"
     ),
     ("GET", "/login"): lambda f, p: _page("/login"),
     ("POST", "/login"): lambda f, p: _page(
