@@ -8,8 +8,9 @@ from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
 import db.models
-import db.shams  # noqa: F401  (process 4's tables, until its declaration lists them)
-import db.shams_progress  # noqa: F401  (the rollout's progress tables, likewise)
+# Process 4's register and progress tables, until its declaration lists them.
+import db.shams
+import db.shams_progress
 from processes.registry import PROCESSES
 
 
