@@ -7,10 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
-import db.models
 # Process 4's register and progress tables, until its declaration lists them.
-import db.shams
-import db.shams_progress
 from processes.registry import PROCESSES
 
 
