@@ -41,6 +41,17 @@ def requester_actor(tracking_code: str) -> Actor:
     )
 
 
+def task_id_of(workflow_id: str, step: str, number: int) -> str:
+    """A task's id: the workflow that asks it, the step, and which time it is asked there."""
+    return f"{workflow_id}:{step}:{number}"
+
+
+def workflow_of_task(task_id: str) -> str:
+    """The workflow that asked the task, which its decision goes to: the case's own, or one of
+    the case's child workflows (a SHAMS site asks its tasks under its rollout's case)."""
+    return task_id.rsplit(":", 2)[0]
+
+
 class Decision(BaseModel):
     """Base of every decision model: unknown fields are refused, not silently dropped."""
 

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         ReassignTaskInput,
         TaskCompletion,
         TaskRefusal,
+        task_id_of,
     )
     from workflows.search_attributes import CURRENT_STEP, PROCESS_KIND
 
@@ -327,7 +328,7 @@ class CaseWorkflow:
         self._raise_if_cancelled()
         number = self._progress.task_numbers.get(step.key, 0) + 1
         self._progress.task_numbers[step.key] = number
-        task_id = f"{workflow.info().workflow_id}:{step.key}:{number}"
+        task_id = task_id_of(workflow.info().workflow_id, step.key, number)
         self.enter_stage(step.key, step.title_fa, step.title_en)
         opened: TaskOpened = await self.record(
             CaseRecordActivities.open_task,

@@ -222,7 +222,7 @@ async def cancel_case(
     status_now: CaseStatus = await run_update(
         client,
         session,
-        case,
+        case.workflow_id,
         CaseWorkflow.cancel_case,
         CancelCaseInput(actor=actor_of(admin), reason=body.reason),
         lang_of(request),

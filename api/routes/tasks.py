@@ -24,7 +24,7 @@ from api.audit import record
 from api.blocking import run_blocking
 from api.errors import ApiError, FieldProblem, documented, field_problems, lang_of, unavailable
 from api.security import CurrentUser, ProcessesDep, SessionDep, actor_of, require_role
-from api.temporal import case_handle, temporal_client
+from api.temporal import temporal_client
 from db.models import Case, Task, User
 from domain.calendar import format_jalali
 from domain.cases import ALL_SCOPES, CaseStatus, Role, TaskStatus
@@ -35,6 +35,7 @@ from domain.tasks import (
     ReassignTaskInput,
     TaskCompletion,
     TaskRefusal,
+    workflow_of_task,
 )
 from workflows.human_task import CaseWorkflow
 
@@ -251,25 +252,25 @@ def _as_errors(details: list[dict[str, str]]) -> list[dict[str, Any]]:
 
 
 async def run_update(
-    client: Client, session: Session, case: Case, update: Any, arg: BaseModel, lang: Lang
+    client: Client, session: Session, workflow_id: str, update: Any, arg: BaseModel, lang: Lang
 ) -> Any:
-    """Deliver an Update to the case's workflow; its validator's refusal becomes 4xx.
+    """Deliver an Update to a workflow of the case; its validator's refusal becomes 4xx.
 
     The session's read transaction ends first (in a worker thread): no pooled connection
     waits on Temporal.
     """
     await run_blocking(session.commit)
     try:
-        return await case_handle(client, case).execute_update(update, arg)
+        return await client.get_workflow_handle(workflow_id).execute_update(update, arg)
     except WorkflowUpdateFailedError as error:
         raise _refusal(error, lang) from None
     except RPCError as error:
         if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             raise ApiError(409, "task_not_open") from None  # the workflow has closed
-        log.warning("update to %s failed: %s", case.workflow_id, error.status.name)
+        log.warning("update to %s failed: %s", workflow_id, error.status.name)
         raise unavailable() from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
-        log.warning("update to %s timed out (no worker?)", case.workflow_id)
+        log.warning("update to %s timed out (no worker?)", workflow_id)
         raise unavailable() from None
 
 
@@ -285,15 +286,16 @@ async def run_task_update(
     client: Client,
     session: Session,
     task: Task,
-    case: Case,
     update: Any,
     arg: BaseModel,
     lang: Lang,
 ) -> Any:
-    """`run_update` for a task's Update, asking again while the read model is ahead."""
+    """`run_update` to the workflow that asked the task, asking again while the read model
+    is ahead."""
+    workflow_id = workflow_of_task(task.id)
     for pause in READ_MODEL_LEAD:
         try:
-            return await run_update(client, session, case, update, arg, lang)
+            return await run_update(client, session, workflow_id, update, arg, lang)
         except ApiError as error:
             if error.code != "task_not_open":
                 raise
@@ -301,16 +303,16 @@ async def run_task_update(
         await run_blocking(session.refresh, task)
         if task.status != TaskStatus.open:
             raise ApiError(409, "task_not_open")
-    return await run_update(client, session, case, update, arg, lang)
+    return await run_update(client, session, workflow_id, update, arg, lang)
 
 
-def _decidable_task(session: Session, task_id: str, user: User) -> tuple[Task, Case]:
+def _decidable_task(session: Session, task_id: str, user: User) -> Task:
     task, case = _task_and_case(session, task_id)
     if task.status != TaskStatus.open or case.status != CaseStatus.open:
         raise ApiError(409, "task_not_open")
     if not _may_see(user, task):
         raise ApiError(403, "task_not_yours")
-    return task, case
+    return task
 
 
 @router.post(
@@ -327,12 +329,11 @@ async def complete_task(
     session: SessionDep,
     client: ClientDep,
 ) -> TaskCompletion:
-    task, case = await run_blocking(_decidable_task, session, task_id, user)
+    task = await run_blocking(_decidable_task, session, task_id, user)
     completion: TaskCompletion = await run_task_update(
         client,
         session,
         task,
-        case,
         CaseWorkflow.complete_task,
         CompleteTaskInput(task_id=task_id, actor=actor_of(user), decision=decision),
         lang_of(request),
@@ -388,7 +389,6 @@ async def reassign_task(
         client,
         session,
         task,
-        case,
         CaseWorkflow.reassign_task,
         ReassignTaskInput(
             task_id=task_id, actor=actor_of(admin), assignee=body.assignee, reason=body.reason

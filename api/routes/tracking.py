@@ -344,7 +344,6 @@ async def complete_requester_task(
         client,
         session,
         task,
-        case,
         CaseWorkflow.complete_task,
         CompleteTaskInput(
             task_id=task.id, actor=requester_actor(case.tracking_code), decision=body.decision

@@ -18,7 +18,7 @@ from api.errors import ApiError
 from api.routes import tasks as task_routes
 from db.models import Task
 from domain.cases import Role, TaskStatus
-from domain.tasks import TaskCompletion
+from domain.tasks import TaskCompletion, task_id_of
 from tests.api.test_cartable import add_task
 
 
@@ -29,11 +29,13 @@ class ScriptedWorkflow:
         self.refusals = refusals
         self.on_refusal = on_refusal
         self.calls = 0
+        self.workflow_ids: list[str] = []
 
     async def __call__(
-        self, client: Any, session: Any, case: Any, update: Any, arg: Any, lang: Any
+        self, client: Any, session: Any, workflow_id: str, update: Any, arg: Any, lang: Any
     ) -> Any:
         self.calls += 1
+        self.workflow_ids.append(workflow_id)
         if self.calls <= self.refusals:
             if self.on_refusal is not None:
                 self.on_refusal()
@@ -97,3 +99,28 @@ async def test_gives_up_with_409_when_the_pauses_run_out(api, open_task, monkeyp
     answer = await complete(api, open_task, workflow, monkeypatch)
     assert answer.status_code == 409
     assert workflow.calls == 4  # the first ask and one after each of the three pauses
+
+
+async def test_a_decision_goes_to_the_workflow_that_asked_the_task(  # type: ignore[no-untyped-def]
+    api, engine: Engine, make_user, quick_pauses, monkeypatch
+) -> None:
+    """A child workflow (a SHAMS site) asks its tasks under its parent's case: the decision
+    must reach the child, named by the task's id, not the case's own workflow."""
+    _, headers = make_user(Role.email_admin)
+    task = add_task(engine, Role.email_admin)
+    child = f"{task.id.rsplit(':', 2)[0]}-site-0042"
+    with Session(engine) as session:
+        row = session.get(Task, task.id)
+        assert row is not None
+        session.delete(row)
+        session.add(Task.model_validate({**row.model_dump(), "id": task_id_of(child, "range", 1)}))
+        session.commit()
+    workflow = ScriptedWorkflow(refusals=0)
+    monkeypatch.setattr(task_routes, "run_update", workflow)
+    answer = await api.post(
+        f"/api/tasks/{task_id_of(child, 'range', 1)}/complete",
+        json={"form_complete": True},
+        headers=headers,
+    )
+    assert answer.status_code == 200, answer.text
+    assert workflow.workflow_ids == [child]
