@@ -61,3 +61,10 @@ def case_handle(client: Client, case: Case) -> WorkflowHandle[Any, Any]:
     """The workflow handle of a case: every process answers the `CaseWorkflow` handlers, which
     callers name by method (`CaseWorkflow.complete_task`), so no process needs listing here."""
     return client.get_workflow_handle(case.workflow_id)
+
+
+def task_handle(client: Client, task_id: str) -> WorkflowHandle[Any, Any]:
+    """The workflow that opened a task, which takes its Updates: task ids are
+    `{workflow id}:{step}:{number}` (workflows/human_task.py). Mostly the case's own workflow;
+    for a process whose case is a tree (a SHAMS rollout), a county's or a site's."""
+    return client.get_workflow_handle(task_id.rsplit(":", 2)[0])

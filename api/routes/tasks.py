@@ -23,7 +23,7 @@ from api.audit import record
 from api.blocking import run_blocking
 from api.errors import ApiError, FieldProblem, documented, field_problems, lang_of, unavailable
 from api.security import CurrentUser, ProcessesDep, SessionDep, actor_of, require_role
-from api.temporal import case_handle, temporal_client
+from api.temporal import case_handle, task_handle, temporal_client
 from db.models import Case, Task, User
 from domain.calendar import format_jalali
 from domain.cases import ALL_SCOPES, CaseStatus, Role, TaskStatus
@@ -226,16 +226,24 @@ def _as_errors(details: list[dict[str, str]]) -> list[dict[str, Any]]:
 
 
 async def run_update(
-    client: Client, session: Session, case: Case, update: Any, arg: BaseModel, lang: Lang
+    client: Client,
+    session: Session,
+    case: Case,
+    update: Any,
+    arg: BaseModel,
+    lang: Lang,
+    task_id: str | None = None,
 ) -> Any:
-    """Deliver an Update to the case's workflow; its validator's refusal becomes 4xx.
+    """Deliver an Update to the case's workflow, or to the workflow that opened `task_id`;
+    its validator's refusal becomes 4xx.
 
     The session's read transaction ends first (in a worker thread): no pooled connection
     waits on Temporal.
     """
     await run_blocking(session.commit)
+    handle = case_handle(client, case) if task_id is None else task_handle(client, task_id)
     try:
-        return await case_handle(client, case).execute_update(update, arg)
+        return await handle.execute_update(update, arg)
     except WorkflowUpdateFailedError as error:
         raise _refusal(error, lang) from None
     except RPCError as error:
@@ -268,7 +276,7 @@ async def run_task_update(
     """`run_update` for a task's Update, asking again while the read model is ahead."""
     for pause in READ_MODEL_LEAD:
         try:
-            return await run_update(client, session, case, update, arg, lang)
+            return await run_update(client, session, case, update, arg, lang, task_id=task.id)
         except ApiError as error:
             if error.code != "task_not_open":
                 raise
@@ -276,7 +284,7 @@ async def run_task_update(
         await run_blocking(session.refresh, task)
         if task.status != TaskStatus.open:
             raise ApiError(409, "task_not_open")
-    return await run_update(client, session, case, update, arg, lang)
+    return await run_update(client, session, case, update, arg, lang, task_id=task.id)
 
 
 def _decidable_task(session: Session, task_id: str, user: User) -> tuple[Task, Case]:

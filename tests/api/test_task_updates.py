@@ -31,7 +31,14 @@ class ScriptedWorkflow:
         self.calls = 0
 
     async def __call__(
-        self, client: Any, session: Any, case: Any, update: Any, arg: Any, lang: Any
+        self,
+        client: Any,
+        session: Any,
+        case: Any,
+        update: Any,
+        arg: Any,
+        lang: Any,
+        task_id: str | None = None,
     ) -> Any:
         self.calls += 1
         if self.calls <= self.refusals:
