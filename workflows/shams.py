@@ -73,6 +73,9 @@ class RolloutWorkflow(ShamsWorkflow):
         self.begin_case(start.case_id, start.tracking_code)
         self._start = start
         self._resume = start.resume
+        if start.resume is None and self.searchable():
+            # The API starts every case alike; the rollout is found by RolloutId as its parts are.
+            workflow.upsert_search_attributes([ROLLOUT_ID.value_set(start.tracking_code)])
         try:
             if self._resume is None:
                 self._resume = await self._send_letter(start)

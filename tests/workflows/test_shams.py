@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from db.case_store import open_case
-from db.models import Case, CaseEvent, OutboundMessage, Task
+from db.models import Case, CaseEvent, OutboundMessage, Task, User
 from db.shams import County, Site, SiteEvent, county_scope
 from db.shams_progress import CountyRun, SiteRun
 from domain.calendar import TEHRAN
@@ -410,6 +410,18 @@ async def test_sites_returned_for_correction_and_a_second_round(
     case, handle = await start(env, shams_settings, engine)
     await send_letter(env, engine, case, [county], await today(env) + timedelta(days=10))
 
+    carrier_email = f"carrier-{uuid.uuid4().hex[:6]}@tci.example"
+    with Session(engine) as session:
+        session.add(
+            User(
+                username=f"carrier-{uuid.uuid4().hex[:6]}",
+                password_hash="x",
+                roles=[Role.carrier],
+                scopes=["*"],
+                email=carrier_email,
+            )
+        )
+        session.commit()
     await send_sites(env, engine, case, county, [first, second, "NOT-REGISTERED"])
     check = await open_task(engine, county_id(case, county), CHECK_SITES.key)
     assert check.context["sites"] == [first, second]
@@ -434,6 +446,19 @@ async def test_sites_returned_for_correction_and_a_second_round(
 
     history = [e.note for e in site_history(engine, second)]
     assert "مختصات نادرست است" in history
+
+    # Three sites wait for ranging: the carrier gets one digest every few working days.
+    def reminders() -> list[OutboundMessage]:
+        with Session(engine) as session:
+            sent = session.exec(
+                select(OutboundMessage).where(OutboundMessage.recipient == carrier_email)
+            )
+            return [m for m in sent if m.subject.startswith("یادآوری")]
+
+    await env.sleep(timedelta(days=9))
+    await until(lambda: len(reminders()) >= 1, "the carrier was never reminded")
+    assert all(m.body.startswith("3 نقطه") for m in reminders())
+    assert len(reminders()) <= 3
     await cancel(handle)
     assert await handle.result() == CaseOutcome.cancelled
 
