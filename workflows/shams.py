@@ -17,9 +17,11 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.case_records import CaseRecordActivities
     from activities.shams import ShamsActivities
     from domain.calendar import to_jalali_date_str
     from domain.cases import CaseOutcome, CaseStatus, Role
+    from domain.records import StagesEntered
     from domain.shams_process import (
         CountyNotice,
         CountyRef,
@@ -161,6 +163,11 @@ class RolloutWorkflow(ShamsWorkflow):
                 retry_policy=RECORD_RETRY,
             )
         self.enter_stage("counties", "جمع‌آوری نقاط در شبکه‌ها", "The counties collect their sites")
+        # Written now: the rollout's next write may be weeks away (its closing).
+        await self.record(
+            CaseRecordActivities.record_stages,
+            StagesEntered(case_id=start.case_id, stages=self._take_stages()),
+        )
         return RolloutResume(
             rollout_id=start.tracking_code,
             counties=[c.code for c in opened.counties],

@@ -349,6 +349,9 @@ async def test_letter_rejected_twice_then_approved(env, shams_settings, engine, 
     await send_letter(env, engine, case, [county], answer_by, round=3)
 
     collect = await open_task(engine, county_id(case, county), COLLECT_SITES.key)
+    with Session(engine) as session:
+        waiting = session.get(Case, case.id)
+    assert waiting is not None and waiting.current_step == "counties"
     assert collect.scope == county_scope(county.code) and collect.role == Role.county_network
     assert collect.due_at.astimezone(TEHRAN).date() == answer_by + timedelta(days=1)
     await decide(env, collect, {"no_sites": True}, county_actor(county))
@@ -639,7 +642,7 @@ async def test_a_county_continues_as_new_and_keeps_every_site(env, settings, eng
         history = await env.client.get_workflow_handle(county_id(case, county)).fetch_history()
         started_by = history.events[0].workflow_execution_started_event_attributes
         assert started_by.continued_execution_run_id, "the county never continued-as-new"
-        assert len(history.events) < 150
+        assert len(history.events) < 250  # the threshold (100) plus one batch and a task
         await decide(env, more, {"no_sites": True}, county_actor(county))
         assert {run_of(engine, case, c).step for c in codes} == {RANGE_SITE.key}
         await cancel(handle)
