@@ -106,8 +106,9 @@ class Settings(BaseSettings):
     shams_probe_give_up_working_days: int = Field(default=5, ge=1, le=60)
     """A site still unreachable this many working days after its entry in SHAMS goes back to
     the carrier as a fault."""
-    shams_continue_as_new_after_events: int | None = Field(default=None, ge=100)
-    """Counties continue-as-new at this history length even before Temporal suggests it."""
+    shams_continue_as_new_after_events: int = Field(default=8000, ge=100, le=10_000)
+    """SHAMS workflows continue-as-new at this history length if Temporal has not suggested
+    it yet (it does from 4,096 events): below the 10,240-event warning whatever the server."""
     file_store_dir: str = "var/files"
     """Where uploaded files kept for cases live (db/stored_files.py), under generated names;
     outside the web root, served only through GET /api/files/{id}."""

@@ -100,8 +100,8 @@ class ShamsPolicy(BaseModel):
     probe_give_up_working_days: int
     """A site still unreachable this many working days after it was entered in SHAMS goes
     back to the carrier as a fault."""
-    continue_as_new_after_events: int | None = None
-    """Continue-as-new at this history length even before Temporal suggests it (tests)."""
+    continue_as_new_after_events: int
+    """Continue-as-new at this history length if Temporal has not suggested it yet."""
 
 
 class RolloutResume(BaseModel):
@@ -357,6 +357,8 @@ class SiteChange(BaseModel):
     registration_number: str | None = None
     outcome: SiteOutcome | None = None
     """Set when the site's workflow ends."""
+    close_tasks_of: str | None = None
+    """Wound down: this workflow's open tasks leave the cartable (the case may be closed)."""
 
 
 class CountySubmission(BaseModel):
@@ -390,6 +392,8 @@ class CountyChange(BaseModel):
     phase: CountyPhase | None = None
     ended: bool = False
     cancelled: bool = False
+    close_tasks_of: str | None = None
+    """Wound down: this workflow's open tasks leave the cartable (the case may be closed)."""
 
 
 class SitesWithdrawn(BaseModel):

@@ -102,6 +102,9 @@ class Process(Generic[F]):
     """The start form's page, e.g. `/email/new`."""
     answer_working_days: int
     """The promise on the receipt: the final answer within this many working days."""
+    child_workflows: tuple[type[CaseWorkflow], ...] = ()
+    """Workflows its own workflow starts (a rollout's counties and sites): the worker hosts them and
+    the replay test replays them; their tasks belong to the case."""
     starters: frozenset[Role] = frozenset()
     """Staff roles that may start a case; empty: anyone, from the public portal."""
     tables: tuple[type[SQLModel], ...] = ()
@@ -177,4 +180,4 @@ class Registry:
         return list(self._by_kind)
 
     def workflows(self) -> list[type[CaseWorkflow]]:
-        return [p.workflow for p in self]
+        return [w for p in self for w in (p.workflow, *p.child_workflows)]

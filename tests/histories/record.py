@@ -9,6 +9,7 @@ Payloads are encrypted with the tests' key (tests/conftest.py TEST_KEYS).
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle
 
 from activities.mail_directory import LocalMailDirectory, MailboxSpec
@@ -27,18 +28,24 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Case, Task
 from db.repair import Vendor, vendor_scope
+from db.shams import County, Site, county_scope
 from domain.cases import Role, TaskStatus
 from domain.email_account import EmailRequestForm
 from domain.repair import AssetKind, RepairForm
+from domain.shams import LinkType, SiteKind
+from domain.shams_process import RolloutForm
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, ReassignTaskInput
 from processes.email_account import EMAIL_ACCOUNT
 from processes.repair import REPAIR
+from processes.shams import SHAMS
 from settings import Settings
 from tests.conftest import TEST_KEYS, start_dev_server
 from tests.factories import form_data, open_case
 from worker import build_worker
 from workflows.email_account import EmailAccountWorkflow
+from workflows.human_task import CaseWorkflow
 from workflows.repair import RepairWorkflow
+from workflows.shams import RolloutWorkflow
 
 HERE = Path(__file__).parent
 EXPERT = Actor(username="email_admin", roles=[Role.email_admin], scopes=["*"])
@@ -133,12 +140,15 @@ async def _reassigned_at_once(client: Client, settings: Settings, engine: Engine
 
 
 async def _store(
-    handle: WorkflowHandle[Any, str], scenario: str, process: str = EMAIL_ACCOUNT.kind
+    handle: WorkflowHandle[Any, Any], scenario: str, process: str = EMAIL_ACCOUNT.kind
 ) -> None:
+    """Its history once it ended, named `<process>_<scenario>@<workflow id>.json` (`process`
+    empty: the scenario names the workflow, as a SHAMS county's or site's does)."""
     await handle.result()
     history = await handle.fetch_history()
     # The workflow id is part of the name: task ids derive from it, so replay needs it.
-    (HERE / f"{process}_{scenario}@{handle.id}.json").write_text(history.to_json())
+    name = f"{process}_{scenario}" if process else scenario
+    (HERE / f"{name}@{handle.id}.json").write_text(history.to_json())
 
 
 async def _repair_through_a_vendor(client: Client, settings: Settings, engine: Engine) -> None:
@@ -191,6 +201,96 @@ async def _repair_through_a_vendor(client: Client, settings: Settings, engine: E
     await _store(handle, "through_a_vendor", REPAIR.kind)
 
 
+async def _shams_site_connected(client: Client, settings: Settings, engine: Engine) -> None:
+    """A rollout of one county and one site: the letter returned once, then approved; the
+    site ranged not feasible and ranged again for another link, installed, entered in SHAMS
+    and connected (a local listener as its router). Stores the rollout's, the county's and
+    the site's histories."""
+    county = County(code="REC1", name="شهرستان نمونه", mobile="09121234567")
+    site = Site(
+        county_code="REC1",
+        site_code="REC1-1",
+        name="خانه بهداشت نمونه",
+        kind=SiteKind.health_house,
+        address="روستای نمونه، خیابان اصلی",
+        latitude=35.7,
+        longitude=51.4,
+        link_type=LinkType.fibre,
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        session.add(county)
+        session.commit()
+        session.add(site)
+        session.commit()
+    form = RolloutForm(title="اتصال نقاط، مرحله نمونه")
+    with Session(engine, expire_on_commit=False) as session:
+        case = open_case_of(
+            session, SHAMS, form, idempotency_key=None, answer_due_at=datetime.now(UTC)
+        )
+        session.commit()
+    await start_case_workflow(client, settings.temporal_task_queue, SHAMS, case, form)
+    rollout = client.get_workflow_handle_for(RolloutWorkflow.run, case.workflow_id)
+    county_id = f"{case.workflow_id}-REC1"
+    site_id = f"{county_id}-REC1-1"
+    office = Actor(username="office", roles=[Role.it_office], scopes=["*"])
+    director = Actor(username="director", roles=[Role.it_director], scopes=["*"])
+    network = Actor(username="net", roles=[Role.county_network], scopes=[county_scope("REC1")])
+    carrier = Actor(username="carrier", roles=[Role.carrier], scopes=["*"])
+    letter = {"text": "نامه دانشگاه درباره اتصال نقاط به شمس", "answer_by": "2099-01-01"}
+    with socket.socket() as router:
+        router.bind(("127.0.0.1", 0))
+        router.listen(4)
+        port = router.getsockname()[1]
+        decisions: list[tuple[str, Actor, dict[str, Any]]] = [
+            (case.workflow_id, office, letter),
+            (case.workflow_id, director, {"approved": False, "comments": "مهلت را بیشتر کنید"}),
+            (case.workflow_id, office, letter),
+            (case.workflow_id, director, {"approved": True}),
+            (county_id, network, {"site_codes": ["REC1-1"]}),
+            (county_id, office, {"returned": []}),
+            (site_id, carrier, {"feasible": False, "reason": "no_coverage"}),
+            (site_id, office, {"action": "other_link", "link_type": "wireless"}),
+            (site_id, carrier, {"feasible": True, "exchange": "EX", "link_type": "wireless"}),
+            (site_id, carrier, {"circuit_id": "77"}),
+            (
+                site_id,
+                office,
+                {"registration_number": "5001", "router_host": "127.0.0.1", "router_port": port},
+            ),
+            (county_id, network, {"no_sites": True}),
+        ]
+        for workflow_id, actor, decision in decisions:
+            task = await _next_task_of(engine, case.id or 0, workflow_id)
+            await client.get_workflow_handle(workflow_id).execute_update(
+                CaseWorkflow.complete_task,
+                CompleteTaskInput(task_id=task.id, actor=actor, decision=decision),
+            )
+        await client.get_workflow_handle(site_id).result()
+    for workflow_id, scenario in (
+        (site_id, "shams_site_connected"),
+        (county_id, "shams_county_one_site"),
+    ):
+        await _store(client.get_workflow_handle(workflow_id), scenario, "")
+    await _store(rollout, "letter_returned_once", SHAMS.kind)
+
+
+async def _next_task_of(engine: Engine, case_id: int, workflow_id: str) -> Task:
+    """The open task the workflow `workflow_id` opened in the case (a county's, a site's)."""
+    for _ in range(1200):
+        with Session(engine) as session:
+            task = session.exec(
+                select(Task).where(
+                    Task.case_id == case_id,
+                    Task.status == TaskStatus.open,
+                    col(Task.id).startswith(workflow_id + ":"),
+                )
+            ).first()
+        if task:
+            return task
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"no task of {workflow_id}")
+
+
 async def _identity_and_username(client: Client, settings: Settings, engine: Engine) -> None:
     data = form_data(requested_username="zahra.m")
     LocalMailDirectory(engine).create_mailbox(
@@ -215,6 +315,7 @@ SCENARIOS: dict[str, Callable[[Client, Settings, Engine], Awaitable[None]]] = {
     "cancelled_in_identity": _cancelled_in_identity,
     "reassigned_at_once": _reassigned_at_once,
     "repair_through_a_vendor": _repair_through_a_vendor,
+    "shams_site_connected": _shams_site_connected,
 }
 
 
@@ -228,6 +329,8 @@ async def main(names: list[str]) -> None:
             payload_keys=TEST_KEYS,
             secret_key="x",
             temporal_task_queue="record",
+            # A SHAMS rollout reads its counties' progress this often: minutes, not an hour.
+            shams_progress_check_minutes=1,
         )
         engine = make_engine(url)
         env = await start_dev_server(settings)

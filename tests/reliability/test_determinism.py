@@ -21,15 +21,20 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.case_records import CaseRecordActivities
     from activities.email_account import EmailAccountActivities
+    from activities.shams import ShamsActivities
     from domain.email_account import EmailAccountInput
     from domain.records import StagesEntered
     from domain.repair import RepairStart
+    from domain.shams_process import CountyStart, RolloutStart, SiteStart
     from settings import Settings
     from tests.workflows.test_replay import HISTORIES
     from workflows.client import data_converter
     from workflows.email_account import EmailAccountWorkflow
     from workflows.human_task import RECORD_RETRY, RECORD_TIMEOUT
     from workflows.repair import RepairWorkflow
+    from workflows.shams import RolloutWorkflow
+    from workflows.shams_county import CountyWorkflow
+    from workflows.shams_site import SiteWorkflow
 
 
 @workflow.defn(name="EmailAccountWorkflow")
@@ -89,9 +94,86 @@ class RepairSilentWorkflow(RepairWorkflow):
         return None
 
 
+async def _stages_first(case_id: int) -> None:
+    await workflow.execute_activity_method(
+        CaseRecordActivities.record_stages,
+        StagesEntered(case_id=case_id, stages=[]),
+        start_to_close_timeout=RECORD_TIMEOUT,
+        retry_policy=RECORD_RETRY,
+    )
+
+
+@workflow.defn(name="RolloutWorkflow")
+class RolloutExtraActivityWorkflow(RolloutWorkflow):
+    """Writes an (empty) list of stages before the rollout begins: one activity more."""
+
+    @workflow.run
+    async def run(self, start: RolloutStart) -> str:
+        await _stages_first(start.case_id)
+        return await super().run(start)
+
+
+@workflow.defn(name="RolloutWorkflow")
+class RolloutSilentWorkflow(RolloutWorkflow):
+    """Never shows its step in the Temporal UI: no search-attribute upserts, commands less."""
+
+    @workflow.run
+    async def run(self, start: RolloutStart) -> str:
+        return await super().run(start)
+
+    @staticmethod
+    def _show_step(key: str) -> None:
+        return None
+
+
+@workflow.defn(name="CountyWorkflow")
+class CountyExtraActivityWorkflow(CountyWorkflow):
+    @workflow.run
+    async def run(self, start: CountyStart) -> str:
+        await _stages_first(start.rollout.case_id)
+        return await super().run(start)
+
+
+@workflow.defn(name="CountyWorkflow")
+class CountySilentWorkflow(CountyWorkflow):
+    """Never writes its row on the board: activities less."""
+
+    @workflow.run
+    async def run(self, start: CountyStart) -> str:
+        return await super().run(start)
+
+    async def record(self, activity: Any, arg: Any) -> Any:
+        if activity is ShamsActivities.record_county:
+            return None
+        return await super().record(activity, arg)
+
+
+@workflow.defn(name="SiteWorkflow")
+class SiteExtraActivityWorkflow(SiteWorkflow):
+    @workflow.run
+    async def run(self, start: SiteStart) -> str:
+        await _stages_first(start.rollout.case_id)
+        return await super().run(start)
+
+
+@workflow.defn(name="SiteWorkflow")
+class SiteSilentWorkflow(SiteWorkflow):
+    """Never shows its step in the Temporal UI: no search-attribute upserts, commands less."""
+
+    @workflow.run
+    async def run(self, start: SiteStart) -> str:
+        return await super().run(start)
+
+    def show(self, key: str) -> None:
+        return None
+
+
 BROKEN: dict[str, tuple[type, list[type]]] = {
     "email_account": (EmailAccountWorkflow, [ExtraActivityWorkflow, SilentWorkflow]),
     "equipment_repair": (RepairWorkflow, [RepairExtraActivityWorkflow, RepairSilentWorkflow]),
+    "shams_rollout": (RolloutWorkflow, [RolloutExtraActivityWorkflow, RolloutSilentWorkflow]),
+    "shams_county": (CountyWorkflow, [CountyExtraActivityWorkflow, CountySilentWorkflow]),
+    "shams_site": (SiteWorkflow, [SiteExtraActivityWorkflow, SiteSilentWorkflow]),
 }
 """Each stored history's process (its name's prefix): its workflow and broken copies of it."""
 
