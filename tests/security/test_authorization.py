@@ -61,6 +61,8 @@ REGISTER_MANAGERS = frozenset({Role.admin, Role.support_lead})
 """Who changes the equipment register and the vendors (process 2)."""
 REGISTER_READERS = REGISTER_MANAGERS | {Role.technician, Role.it_supervisor}
 COUNTY_MANAGERS = frozenset({Role.admin, Role.it_office})
+ROLLOUT_STARTERS = frozenset({Role.admin, Role.it_office})
+"""Who starts a SHAMS rollout (processes/shams.py's starters, and admins)."""
 """Who keeps the SHAMS counties' list (process 4)."""
 COUNTY_READERS = COUNTY_MANAGERS | {Role.it_director}
 SITE_UPLOADERS = COUNTY_MANAGERS | {Role.county_network}
@@ -116,6 +118,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/repair/assets/import"): REGISTER_MANAGERS,
     ("POST", "/api/files"): CASE_READERS,
     ("GET", "/api/files/{file_id}"): CASE_READERS,
+    ("POST", "/api/shams-rollouts"): ROLLOUT_STARTERS,
     ("GET", "/api/shams/counties"): COUNTY_READERS,
     ("POST", "/api/shams/counties"): COUNTY_MANAGERS,
     ("PATCH", "/api/shams/counties/{code}"): COUNTY_MANAGERS,
@@ -172,6 +175,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/admin/vendors"): REGISTER_MANAGERS,
     ("POST", "/admin/vendors/{vendor_id}"): REGISTER_MANAGERS,
     ("POST", "/admin/vendors/{vendor_id}/active"): REGISTER_MANAGERS,
+    ("GET", "/shams/new"): ROLLOUT_STARTERS,
+    ("POST", "/shams/new"): ROLLOUT_STARTERS,
     ("GET", "/admin/shams/sites"): SITE_READERS,
     ("POST", "/admin/shams/sites/import"): SITE_UPLOADERS,
     ("GET", "/admin/shams/sites/template"): SITE_UPLOADERS,
@@ -376,6 +381,10 @@ CALLS: dict[tuple[str, str], Call] = {
         "files": {"file": ("letter.pdf", samples.pdf(), "application/pdf")},
     },
     ("GET", "/api/files/{file_id}"): lambda f, p: {"url": f"/api/files/{f.file_id}"},
+    ("POST", "/api/shams-rollouts"): lambda f, p: {
+        "url": "/api/shams-rollouts",
+        "json": {"title": "مرحله آزمون دسترسی"},
+    },
     ("GET", "/api/shams/counties"): lambda f, p: {"url": "/api/shams/counties"},
     ("POST", "/api/shams/counties"): lambda f, p: {
         "url": "/api/shams/counties",
@@ -433,6 +442,10 @@ CALLS: dict[tuple[str, str], Call] = {
         f"/track/{f.case_code}/tasks/{f.case_code}:no-such-step:1", k=f.case_link_token
     ),
     ("GET", "/repair/new"): lambda f, p: _page("/repair/new"),
+    ("GET", "/shams/new"): lambda f, p: _page("/shams/new"),
+    ("POST", "/shams/new"): lambda f, p: _page(
+        "/shams/new", form_token=str(uuid.uuid4()), title="مرحله آزمون دسترسی"
+    ),
     ("POST", "/repair/new"): lambda f, p: _page(
         "/repair/new", form_token=str(uuid.uuid4()), **repair_report()
     ),
