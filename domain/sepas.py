@@ -242,18 +242,13 @@ class BankEntry(BankEntryText):
     active: bool = True
 
 
-@dataclass(frozen=True)
-class BankMatch:
+class BankMatch(BaseModel, frozen=True):
     """A bank entry that explains a message, and how surely."""
 
     entry_id: int
     kind: MatchKind
     literal_length: int
     """Literal characters of the entry's text: what ranks patterns among themselves."""
-
-    @property
-    def rank(self) -> tuple[int, int]:
-        return (1 if self.kind is MatchKind.exact else 0, self.literal_length)
 
 
 class BankMatcher:
@@ -278,9 +273,11 @@ class BankMatcher:
         found: list[BankMatch] = []
         exact = self._exact.get(key)
         if exact is not None:
-            found.append(BankMatch(exact, MatchKind.exact, len(key)))
+            found.append(BankMatch(entry_id=exact, kind=MatchKind.exact, literal_length=len(key)))
         found += [
-            BankMatch(entry_id, MatchKind.pattern, compiled.literal_length)
+            BankMatch(
+                entry_id=entry_id, kind=MatchKind.pattern, literal_length=compiled.literal_length
+            )
             for entry_id, compiled in self._patterns
             if compiled.regex.fullmatch(key)
         ]
