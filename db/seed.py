@@ -4,8 +4,8 @@ One user per role (username = the role's name, password = DEMO_PASSWORD), a few 
 person registry, a few repair vendors (the `vendor` login works for the first), a few county
 health networks for SHAMS (the `county_network` login answers for the first; the `carrier`
 login for the whole province), a few hospitals and their HIS vendors for SEPAS (the
-`hospital_it` login answers for the first hospital, the `his_vendor` login for the first vendor)
-with the error bank's first entries, and the fixed-date official holidays of the solar calendar for
+`hospital_it` login answers for the first hospital, the `his_vendor` login for the first vendor),
+and the fixed-date official holidays of the solar calendar for
 this Jalali year and the next. Lunar holidays move every year: admins add them.
 """
 
@@ -20,7 +20,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from db.engine import get_engine
-from db.error_bank import seed_error_bank
 from db.models import Holiday, Person, User
 from db.repair import Vendor, vendor_scope
 from db.sepas import HisVendor, Hospital, his_vendor_scope, hospital_scope
@@ -141,8 +140,6 @@ class SeedReport(BaseModel):
     """Codes of the SHAMS counties added."""
     sepas_created: list[str] = []
     """Names of the HIS vendors and codes of the hospitals added."""
-    error_bank_created: list[str] = []
-    """Messages of the error bank's seed entries added."""
 
 
 def demo_people() -> list[Person]:
@@ -334,7 +331,6 @@ def seed(settings: Settings, engine: Engine) -> SeedReport:
             vendors_created=vendors_created,
             counties_created=counties_created,
             sepas_created=sepas_created,
-            error_bank_created=seed_error_bank(session),
         )
         session.commit()
     return report
@@ -347,8 +343,7 @@ def describe(report: SeedReport) -> str:
         f"seed: added {len(report.users_created)} users, {len(report.people_created)} people, "
         f"{len(report.holidays_created)} holidays, {len(report.vendors_created)} vendors, "
         f"{len(report.counties_created)} counties, "
-        f"{len(report.sepas_created)} SEPAS hospitals and HIS vendors, "
-        f"{len(report.error_bank_created)} error bank entries (what existed was kept)"
+        f"{len(report.sepas_created)} SEPAS hospitals and HIS vendors (what existed was kept)"
     )
 
 

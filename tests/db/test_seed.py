@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from db.error_bank import SEED_ENTRIES
 from db.models import Holiday, Person, User
 from db.repair import Vendor, vendor_scope
 from db.seed import (
@@ -19,7 +18,7 @@ from db.seed import (
     demo_vendors,
     seed,
 )
-from db.sepas import ErrorBankEntry, Hospital, his_vendor_scope, hospital_scope
+from db.sepas import Hospital, his_vendor_scope, hospital_scope
 from db.shams import County, county_scope
 from domain.cases import STAFF_ROLES, Role
 from domain.identity import is_valid_national_code, normalize_mobile
@@ -73,7 +72,6 @@ def test_seeding_twice_creates_users_once(
     assert again.vendors_created == []
     assert again.counties_created == []
     assert again.sepas_created == []
-    assert again.error_bank_created == []
     with Session(engine) as session:
         users = session.exec(select(User).where(col(User.username).in_(ROLE_NAMES))).all()
     assert sorted(u.username for u in users) == sorted(ROLE_NAMES)
@@ -190,8 +188,6 @@ def test_the_sepas_logins_see_their_own_hospital_and_company(
                 select(User).where(col(User.username).in_([Role.hospital_it, Role.his_vendor]))
             )
         }
-        entries = session.exec(select(func.count()).select_from(ErrorBankEntry)).one()
     assert hospital.his_vendor_id is not None
     assert users[Role.hospital_it].scopes == [hospital_scope("H1001")]
     assert users[Role.his_vendor].scopes == [his_vendor_scope(hospital.his_vendor_id)]
-    assert entries >= len(SEED_ENTRIES)
