@@ -380,7 +380,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.en: "The window must end after it starts.",
     },
     "srm_file_imported": {
-        Lang.fa: "این پرونده پیش‌تر وارد شده است؛ چیزی افزوده نشد.",
+        Lang.fa: "این فایل پیش‌تر وارد شده است؛ چیزی افزوده نشد.",
         Lang.en: "This file was imported before; nothing was added.",
     },
     "srm_source_auth": {
