@@ -109,6 +109,16 @@ class Settings(BaseSettings):
     shams_continue_as_new_after_events: int = Field(default=8000, ge=100, le=10_000)
     """SHAMS workflows continue-as-new at this history length if Temporal has not suggested
     it yet (it does from 4,096 events): below the 10,240-event warning whatever the server."""
+    srm_import_dir: str = "var/srm/inbox"
+    """Where exports downloaded from SRM are dropped for `python -m db.srm_import folder` (an ops
+    cron or the worker calls it): each file is imported once, then moved to `imported/` or, with
+    its errors, to `rejected/`."""
+    srm_api_url: str = ""
+    """SRM's HTTP JSON endpoint of error reports (activities/srm_http.py); empty: files only."""
+    srm_api_token: str = Field(default="", repr=False)
+    """The bearer token of that endpoint; never logged, never in an error message."""
+    srm_api_timeout_seconds: float = Field(default=30, gt=0, le=300)
+    """How long one read of the endpoint may take (connect, then each read of the answer)."""
     file_store_dir: str = "var/files"
     """Where uploaded files kept for cases live (db/stored_files.py), under generated names;
     outside the web root, served only through GET /api/files/{id}."""

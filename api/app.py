@@ -24,6 +24,7 @@ from api.rate_limit import RateLimiter
 from api.recovery import keep_restarting
 from api.routes import admin, admin_logs, auth, cases, codec, files, tasks, tracking
 from api.routes.case_starts import start_routes
+from api.sepas import sepas_routes
 from api.shams import shams_routes
 from api.web import pages
 from db.engine import make_engine
@@ -129,8 +130,8 @@ def create_app(
     for process in processes:
         for own in process.routes() if process.routes is not None else ():
             app.include_router(own)
-    # The SHAMS register, until the SHAMS process's declaration carries it in `routes`.
-    for own in shams_routes():
+    # The SHAMS and SEPAS registers, until their processes' declarations carry them in `routes`.
+    for own in (*shams_routes(), *sepas_routes()):
         app.include_router(own)
     pages.install(app)
     static = StaticFiles(directory=Path(__file__).parent / "web" / "static")

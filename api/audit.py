@@ -39,6 +39,13 @@ ACTIONS = (
     "county.change",
     "counties.import",
     "sites.import",
+    "his_vendor.create",
+    "his_vendor.change",
+    "hospital.create",
+    "hospital.change",
+    "error_bank.create",
+    "error_bank.change",
+    "srm.import",
 )
 """Every action written (the audit page filters by these)."""
 

@@ -3,7 +3,9 @@
 One user per role (username = the role's name, password = DEMO_PASSWORD), a few people in the
 person registry, a few repair vendors (the `vendor` login works for the first), a few county
 health networks for SHAMS (the `county_network` login answers for the first; the `carrier`
-login for the whole province), and the fixed-date official holidays of the solar calendar for
+login for the whole province), a few hospitals and their HIS vendors for SEPAS (the
+`hospital_it` login answers for the first hospital, the `his_vendor` login for the first vendor),
+and the fixed-date official holidays of the solar calendar for
 this Jalali year and the next. Lunar holidays move every year: admins add them.
 """
 
@@ -20,6 +22,7 @@ from sqlmodel import Session, col, select
 from db.engine import get_engine
 from db.models import Holiday, Person, User
 from db.repair import Vendor, vendor_scope
+from db.sepas import HisVendor, Hospital, his_vendor_scope, hospital_scope
 from db.shams import County, county_scope
 from domain.cases import ALL_SCOPES, STAFF_ROLES, Role
 from domain.passwords import hash_password
@@ -96,6 +99,20 @@ _COUNTIES: tuple[tuple[str, str, str, str, str], ...] = (
     ("103", "شبکه بهداشت و درمان شهرستان نطنز", "آقای حسن یزدانی", "09131110103", ""),
 )
 
+# (name, products, contact, mobile): the HIS vendors; the first is the demo `his_vendor` login's.
+_HIS_VENDORS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
+    ("شرکت نمونه سامانه سلامت", ("HIS نمونه",), "آقای کامران فراهانی", "09124440001"),
+    ("شرکت نمونه داده‌پردازان درمان", ("HIS درمان‌یار",), "خانم لیلا شریفی", "09124440002"),
+)
+
+# (code, name, county code, HIS product, index of its vendor in _HIS_VENDORS): the hospitals;
+# the first is the demo `hospital_it` login's.
+_HOSPITALS: tuple[tuple[str, str, str, str, int], ...] = (
+    ("H1001", "بیمارستان شهید بهشتی کاشان", "101", "HIS نمونه", 0),
+    ("H1002", "بیمارستان نقوی کاشان", "101", "HIS درمان‌یار", 1),
+    ("H1003", "بیمارستان سیدالشهدا آران و بیدگل", "102", "HIS نمونه", 0),
+)
+
 # (Jalali month, day, Persian title): the official holidays of the solar calendar.
 _SOLAR_HOLIDAYS: tuple[tuple[int, int, str], ...] = (
     (1, 1, "عید نوروز"),
@@ -121,6 +138,8 @@ class SeedReport(BaseModel):
     vendors_created: list[str] = []
     counties_created: list[str] = []
     """Codes of the SHAMS counties added."""
+    sepas_created: list[str] = []
+    """Names of the HIS vendors and codes of the hospitals added."""
 
 
 def demo_people() -> list[Person]:
@@ -196,16 +215,59 @@ def _seed_counties(session: Session) -> list[str]:
     return created
 
 
-def _demo_scope(role: Role, vendor_id: int) -> str:
+def _seed_sepas(session: Session) -> tuple[list[str], int]:
+    """The missing HIS vendors and hospitals; and the id of the first vendor, the `his_vendor`
+    login's company."""
+    names = [name for name, *_ in _HIS_VENDORS]
+    vendors = {
+        v.name: v for v in session.exec(select(HisVendor).where(col(HisVendor.name).in_(names)))
+    }
+    created = []
+    for name, products, contact, mobile in _HIS_VENDORS:
+        if name not in vendors:
+            vendors[name] = HisVendor(
+                name=name, products=list(products), contact_name=contact, mobile=mobile
+            )
+            session.add(vendors[name])
+            created.append(name)
+    session.flush()
+    codes = [code for code, *_ in _HOSPITALS]
+    existing = set(session.exec(select(Hospital.code).where(col(Hospital.code).in_(codes))))
+    for code, name, county, product, vendor in _HOSPITALS:
+        if code not in existing:
+            vendor_id = vendors[names[vendor]].id
+            session.add(
+                Hospital(
+                    code=code,
+                    name=name,
+                    county_code=county,
+                    his_product=product,
+                    his_vendor_id=vendor_id,
+                )
+            )
+            created.append(code)
+    session.flush()
+    first = vendors[names[0]].id
+    assert first is not None
+    return created, first
+
+
+def _demo_scope(role: Role, vendor_id: int, his_vendor_id: int) -> str:
     """An outside party's login sees its own share only; the university's staff see all."""
     if role == Role.vendor:
         return vendor_scope(vendor_id)
     if role == Role.county_network:
         return county_scope(_COUNTIES[0][0])
+    if role == Role.hospital_it:
+        return hospital_scope(_HOSPITALS[0][0])
+    if role == Role.his_vendor:
+        return his_vendor_scope(his_vendor_id)
     return ALL_SCOPES
 
 
-def _seed_users(session: Session, settings: Settings, vendor_id: int) -> list[str]:
+def _seed_users(
+    session: Session, settings: Settings, vendor_id: int, his_vendor_id: int
+) -> list[str]:
     wanted = [role.value for role in STAFF_ROLES]
     existing = set(session.exec(select(User.username).where(col(User.username).in_(wanted))))
     created = []
@@ -218,7 +280,7 @@ def _seed_users(session: Session, settings: Settings, vendor_id: int) -> list[st
                 full_name=ROLE_TITLES_FA[role],
                 password_hash=hash_password(settings.demo_password),
                 roles=[role.value],
-                scopes=[_demo_scope(role, vendor_id)],
+                scopes=[_demo_scope(role, vendor_id, his_vendor_id)],
                 email=f"{role.value}@{settings.mail_domain}",
             )
         )
@@ -261,12 +323,14 @@ def seed(settings: Settings, engine: Engine) -> SeedReport:
     with Session(engine) as session:
         vendors_created, first_vendor = _seed_vendors(session)
         counties_created = _seed_counties(session)
+        sepas_created, first_his_vendor = _seed_sepas(session)
         report = SeedReport(
-            users_created=_seed_users(session, settings, first_vendor),
+            users_created=_seed_users(session, settings, first_vendor, first_his_vendor),
             people_created=_seed_people(session),
             holidays_created=_seed_holidays(session, settings),
             vendors_created=vendors_created,
             counties_created=counties_created,
+            sepas_created=sepas_created,
         )
         session.commit()
     return report
@@ -278,7 +342,8 @@ def describe(report: SeedReport) -> str:
     return (
         f"seed: added {len(report.users_created)} users, {len(report.people_created)} people, "
         f"{len(report.holidays_created)} holidays, {len(report.vendors_created)} vendors, "
-        f"{len(report.counties_created)} counties (what existed was kept)"
+        f"{len(report.counties_created)} counties, "
+        f"{len(report.sepas_created)} SEPAS hospitals and HIS vendors (what existed was kept)"
     )
 
 

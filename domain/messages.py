@@ -220,7 +220,9 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     },
     # Every upload (domain/uploads.py): judged by its content, never by its name.
     "file_not_pdf": {
-        Lang.fa: "پرونده باید سند PDF باشد (نوع پرونده از محتوای آن تشخیص داده می‌شود، نه از نامش).",
+        Lang.fa: (
+            "پرونده باید سند PDF باشد (نوع پرونده از محتوای آن تشخیص داده می‌شود، نه از نامش)."
+        ),
         Lang.en: "The file must be a PDF document (judged by its content, not its name).",
     },
     "file_not_image": {
@@ -353,6 +355,95 @@ MESSAGES: dict[str, dict[Lang, str]] = {
             "This site is past the stage of corrections; its data can no longer be changed"
             " by an upload. Ask the IT office."
         ),
+    },
+    # The SEPAS error bank and SRM's error reports (process 5).
+    "hospital_code_invalid": {
+        Lang.fa: (
+            "کد بیمارستان فقط می‌تواند حرف انگلیسی، رقم و خط تیره داشته باشد (حداکثر ۲۰ نویسه)."
+        ),
+        Lang.en: "A hospital code holds only Latin letters, digits and - (20 at most).",
+    },
+    "hospital_code_taken": {
+        Lang.fa: "بیمارستانی با این کد پیش‌تر ثبت شده است.",
+        Lang.en: "A hospital of this code is already registered.",
+    },
+    "his_vendor_unknown": {
+        Lang.fa: "شرکت پشتیبان HIS با این شناسه ثبت نشده است.",
+        Lang.en: "No HIS vendor of this id is registered.",
+    },
+    "srm_time_invalid": {
+        Lang.fa: "زمان معتبر نیست؛ آن را مانند ۱۴۰۴/۰۹/۱۰ ۱۴:۳۰ یا 2025-12-01 14:30 بنویسید.",
+        Lang.en: "Not a valid time; write it like 1404/09/10 14:30 or 2025-12-01 14:30.",
+    },
+    "srm_window_invalid": {
+        Lang.fa: "پایان بازه باید پس از آغاز آن باشد.",
+        Lang.en: "The window must end after it starts.",
+    },
+    "srm_file_imported": {
+        Lang.fa: "این فایل پیش‌تر وارد شده است؛ چیزی افزوده نشد.",
+        Lang.en: "This file was imported before; nothing was added.",
+    },
+    "srm_source_auth": {
+        Lang.fa: (
+            "سامانه SRM توکن دسترسی را نپذیرفت (HTTP {status}); تنظیم SRM_API_TOKEN را بررسی کنید."
+        ),
+        Lang.en: "SRM refused the access token (HTTP {status}); check the SRM_API_TOKEN setting.",
+    },
+    "srm_source_refused": {
+        Lang.fa: "سامانه SRM درخواست را نپذیرفت (HTTP {status}).",
+        Lang.en: "SRM refused the request (HTTP {status}).",
+    },
+    "srm_source_unavailable": {
+        Lang.fa: "سامانه SRM در دسترس نیست ({detail}); بعداً دوباره تلاش کنید.",
+        Lang.en: "SRM is unavailable ({detail}); try again later.",
+    },
+    "srm_source_answer_invalid": {
+        Lang.fa: "پاسخ سامانه SRM قالب مورد انتظار را ندارد ({detail}).",
+        Lang.en: "SRM's answer is not in the expected shape ({detail}).",
+    },
+    "jira_key_invalid": {
+        Lang.fa: "کلید جیرا معتبر نیست؛ آن را مانند SEPAS-123 بنویسید.",
+        Lang.en: "Not a valid Jira key; write it like SEPAS-123.",
+    },
+    "jira_key_required": {
+        Lang.fa: "برای موردی که از جیرای وزارت آمده، کلید مسئله جیرا را بنویسید.",
+        Lang.en: "An entry from the ministry's Jira needs the Jira issue's key.",
+    },
+    "bank_entry_taken": {
+        Lang.fa: "این پیام یا الگو پیش‌تر در بانک خطا ثبت شده است.",
+        Lang.en: "This message or pattern is already in the error bank.",
+    },
+    "pattern_brace": {
+        Lang.fa: "آکولاد تنها در الگو مجاز نیست؛ برای آکولاد عادی {{{{ یا }}}} بنویسید.",
+        Lang.en: (
+            "A lone brace is not allowed in a pattern; write {{{{ or }}}} for a literal brace."
+        ),
+    },
+    "pattern_placeholder_unknown": {
+        Lang.fa: "جای‌نگهدار شناخته نیست؛ یکی از {{number}}، {{code}} یا {{text}} را بنویسید.",
+        Lang.en: "Unknown placeholder; write one of {{number}}, {{code}} or {{text}}.",
+    },
+    "pattern_placeholders_adjacent": {
+        Lang.fa: "میان دو جای‌نگهدار باید متنی ثابت باشد.",
+        Lang.en: "Two placeholders must be separated by fixed text.",
+    },
+    "pattern_without_placeholder": {
+        Lang.fa: (
+            "الگو جای‌نگهداری ندارد؛ آن را پیام دقیق ثبت کنید یا"
+            " {{number}}، {{code}} یا {{text}} بگذارید."
+        ),
+        Lang.en: (
+            "The pattern has no placeholder; save it as an exact message"
+            " or add {{number}}, {{code}} or {{text}}."
+        ),
+    },
+    "pattern_too_many_placeholders": {
+        Lang.fa: "الگو حداکثر {limit} جای‌نگهدار می‌تواند داشته باشد.",
+        Lang.en: "A pattern may hold at most {limit} placeholders.",
+    },
+    "pattern_too_loose": {
+        Lang.fa: "الگو متن ثابت کافی ندارد و با هر پیامی جور می‌شود.",
+        Lang.en: "The pattern has too little fixed text and would match any message.",
     },
 }
 

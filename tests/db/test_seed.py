@@ -18,6 +18,7 @@ from db.seed import (
     demo_vendors,
     seed,
 )
+from db.sepas import Hospital, his_vendor_scope, hospital_scope
 from db.shams import County, county_scope
 from domain.cases import STAFF_ROLES, Role
 from domain.identity import is_valid_national_code, normalize_mobile
@@ -70,13 +71,19 @@ def test_seeding_twice_creates_users_once(
     assert again.holidays_created == []
     assert again.vendors_created == []
     assert again.counties_created == []
+    assert again.sepas_created == []
     with Session(engine) as session:
         users = session.exec(select(User).where(col(User.username).in_(ROLE_NAMES))).all()
     assert sorted(u.username for u in users) == sorted(ROLE_NAMES)
     for user in users:
         if user.username in first.users_created:
             assert user.roles == [user.username]
-            if user.username not in (Role.vendor, Role.county_network):
+            if user.username not in (
+                Role.vendor,
+                Role.county_network,
+                Role.hospital_it,
+                Role.his_vendor,
+            ):
                 assert user.scopes == ["*"]
             assert user.full_name == ROLE_TITLES_FA[Role(user.username)]
             assert user.email == f"{user.username}@{settings.mail_domain}"
@@ -168,3 +175,19 @@ def test_demo_counties_once_each_and_the_county_login_answers_for_the_first(
     if Role.county_network.value in first.users_created:
         assert county_login.scopes == [county_scope(codes[0])]
         assert carrier.scopes == ["*"]
+
+
+def test_the_sepas_logins_see_their_own_hospital_and_company(
+    first: SeedReport, engine: Engine
+) -> None:
+    with Session(engine) as session:
+        hospital = session.exec(select(Hospital).where(Hospital.code == "H1001")).one()
+        users = {
+            u.username: u
+            for u in session.exec(
+                select(User).where(col(User.username).in_([Role.hospital_it, Role.his_vendor]))
+            )
+        }
+    assert hospital.his_vendor_id is not None
+    assert users[Role.hospital_it].scopes == [hospital_scope("H1001")]
+    assert users[Role.his_vendor].scopes == [his_vendor_scope(hospital.his_vendor_id)]

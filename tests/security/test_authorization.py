@@ -30,17 +30,21 @@ from starlette.routing import BaseRoute, Mount
 from api.app import create_app
 from api.security import SESSION_COOKIE, issue_token
 from api.web.pages import CSRF_COOKIE
+from db.error_bank import add_entry
 from db.models import Case, Task, User
 from db.repair import Asset, Vendor
 from db.seed import demo_counties
+from db.sepas import HisVendor, Hospital
 from db.shams import County, Site
 from db.site_register import SITE_FIELD_FA
+from db.srm_import import SRM_FIELD_FA
 from db.stored_files import store
 from domain.calendar import jalali_to_gregorian
 from domain.cases import STAFF_ROLES, Role, TaskStatus
 from domain.passwords import hash_password
 from domain.repair import AssetKind
 from domain.requester_link import requester_link_token
+from domain.sepas import BankEntryText
 from domain.shams import LinkType, SiteKind, SiteState
 from domain.uploads import UploadKind, check
 from tests import samples
@@ -72,6 +76,12 @@ reader sees it (scopes are tested in tests/api/test_shams_register.py)."""
 BOARD_READERS = COUNTY_READERS | {Role.it_supervisor, Role.county_network, Role.carrier}
 """The SHAMS rollout board; its county pages are asked about the demo county login's county,
 which every board reader may open (scopes are tested in tests/api/test_shams_board.py)."""
+SEPAS_KEEPERS = frozenset({Role.admin, Role.sepas_expert})
+"""Who keeps the SEPAS hospitals, HIS vendors and error bank, and uploads SRM's exports."""
+BANK_READERS = SEPAS_KEEPERS | {Role.hospital_it, Role.his_vendor}
+SRM_READERS = BANK_READERS
+"""Asked about the demo `hospital_it` login's hospital, whose HIS the demo `his_vendor` login's
+company supports (scopes are tested in tests/api/test_sepas_register.py)."""
 
 # (method, path) → who is let in. ("MOUNT", path) is a mounted app (static files).
 ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
@@ -134,6 +144,18 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/shams/board/progress/export"): BOARD_READERS,
     ("GET", "/api/shams/board/counties/{code}"): BOARD_READERS,
     ("GET", "/api/shams/board/counties/{code}/export"): BOARD_READERS,
+    ("GET", "/api/sepas/his-vendors"): SEPAS_KEEPERS,
+    ("POST", "/api/sepas/his-vendors"): SEPAS_KEEPERS,
+    ("PATCH", "/api/sepas/his-vendors/{vendor_id}"): SEPAS_KEEPERS,
+    ("GET", "/api/sepas/hospitals"): SEPAS_KEEPERS,
+    ("POST", "/api/sepas/hospitals"): SEPAS_KEEPERS,
+    ("PATCH", "/api/sepas/hospitals/{code}"): SEPAS_KEEPERS,
+    ("GET", "/api/sepas/error-bank"): BANK_READERS,
+    ("GET", "/api/sepas/error-bank/{entry_id}"): BANK_READERS,
+    ("POST", "/api/sepas/error-bank"): SEPAS_KEEPERS,
+    ("PATCH", "/api/sepas/error-bank/{entry_id}"): SEPAS_KEEPERS,
+    ("POST", "/api/sepas/srm/import"): SEPAS_KEEPERS,
+    ("GET", "/api/sepas/hospitals/{code}/srm-errors"): SRM_READERS,
     # web pages
     ("MOUNT", "/static"): PUBLIC,
     ("GET", "/"): PUBLIC,
@@ -190,6 +212,12 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/shams/board/progress/export"): BOARD_READERS,
     ("GET", "/shams/board/counties/{code}"): BOARD_READERS,
     ("GET", "/shams/board/counties/{code}/export"): BOARD_READERS,
+    ("GET", "/admin/sepas/error-bank"): BANK_READERS,
+    ("POST", "/admin/sepas/error-bank"): SEPAS_KEEPERS,
+    ("POST", "/admin/sepas/error-bank/{entry_id}"): SEPAS_KEEPERS,
+    ("GET", "/admin/sepas/hospitals"): SEPAS_KEEPERS,
+    ("GET", "/admin/sepas/srm"): SEPAS_KEEPERS,
+    ("POST", "/admin/sepas/srm/import"): SEPAS_KEEPERS,
 }
 
 ANONYMOUS = "anonymous"
@@ -219,6 +247,11 @@ class Fixtures:
     county_code: str
     """A SHAMS county made for the matrix (its edits touch no demo county)."""
     site_code: str
+    his_vendor_id: int
+    hospital_code: str
+    """A SEPAS hospital made for the matrix (its edits touch no demo hospital)."""
+    bank_entry_id: int
+    """An error bank entry made for the matrix."""
 
 
 Call = Callable[[Fixtures, str], dict[str, Any]]
@@ -237,6 +270,21 @@ SITE_HEADER = ",".join(SITE_FIELD_FA).encode() + b"\n"
 COUNTY_HEADER = b"code,name\n"
 DEMO_COUNTY = demo_counties()[0].code
 """The demo `county_network` login's county."""
+DEMO_HOSPITAL = "H1001"
+"""The demo `hospital_it` login's hospital (db/seed.py)."""
+SRM_HEADER = ",".join(SRM_FIELD_FA).encode() + b"\n"
+"""An SRM export with no rows: every allowed upload is the same file, imported once."""
+
+
+def bank_entry(principal: str) -> dict[str, Any]:
+    return {
+        "message": f"Matrix error {principal} {uuid.uuid4().hex[:8]}",
+        "category": "other",
+        "cause_fa": "علت",
+        "cause_en": "cause",
+        "remedy_fa": "راه",
+        "remedy_en": "fix",
+    }
 
 
 def repair_report() -> dict[str, Any]:
@@ -422,6 +470,43 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/shams/board/counties/{code}/export"): lambda f, p: {
         "url": f"/api/shams/board/counties/{DEMO_COUNTY}/export"
     },
+    ("GET", "/api/sepas/his-vendors"): lambda f, p: {"url": "/api/sepas/his-vendors"},
+    ("POST", "/api/sepas/his-vendors"): lambda f, p: {
+        "url": "/api/sepas/his-vendors",
+        "json": {"name": f"شرکت HIS {uuid.uuid4().hex[:8]}"},
+    },
+    ("PATCH", "/api/sepas/his-vendors/{vendor_id}"): lambda f, p: {
+        "url": f"/api/sepas/his-vendors/{f.his_vendor_id}",
+        "json": {"contact_name": f"رابط {p}"},
+    },
+    ("GET", "/api/sepas/hospitals"): lambda f, p: {"url": "/api/sepas/hospitals"},
+    ("POST", "/api/sepas/hospitals"): lambda f, p: {
+        "url": "/api/sepas/hospitals",
+        "json": {"code": f"M{uuid.uuid4().hex[:10]}", "name": f"بیمارستان {p}"},
+    },
+    ("PATCH", "/api/sepas/hospitals/{code}"): lambda f, p: {
+        "url": f"/api/sepas/hospitals/{f.hospital_code}",
+        "json": {"his_product": f"HIS {p}"},
+    },
+    ("GET", "/api/sepas/error-bank"): lambda f, p: {"url": "/api/sepas/error-bank"},
+    ("GET", "/api/sepas/error-bank/{entry_id}"): lambda f, p: {
+        "url": f"/api/sepas/error-bank/{f.bank_entry_id}"
+    },
+    ("POST", "/api/sepas/error-bank"): lambda f, p: {
+        "url": "/api/sepas/error-bank",
+        "json": bank_entry(p),
+    },
+    ("PATCH", "/api/sepas/error-bank/{entry_id}"): lambda f, p: {
+        "url": f"/api/sepas/error-bank/{f.bank_entry_id}",
+        "json": {"remedy_en": f"fix {p}"},
+    },
+    ("POST", "/api/sepas/srm/import"): lambda f, p: {
+        "url": "/api/sepas/srm/import",
+        "files": {"file": ("srm.csv", SRM_HEADER, "text/csv")},
+    },
+    ("GET", "/api/sepas/hospitals/{code}/srm-errors"): lambda f, p: {
+        "url": f"/api/sepas/hospitals/{DEMO_HOSPITAL}/srm-errors"
+    },
     ("MOUNT", "/static"): lambda f, p: {"url": "/static/style.css", "method": "GET"},
     ("GET", "/"): lambda f, p: _page("/"),
     ("GET", "/lang/{code}"): lambda f, p: _page("/lang/en?next=/track"),
@@ -489,6 +574,22 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/shams/board/counties/{code}/export"): lambda f, p: _page(
         f"/shams/board/counties/{DEMO_COUNTY}/export"
     ),
+    ("GET", "/admin/sepas/error-bank"): lambda f, p: _page("/admin/sepas/error-bank"),
+    ("POST", "/admin/sepas/error-bank"): lambda f, p: _page(
+        "/admin/sepas/error-bank", **bank_entry(p), source="expert"
+    ),
+    ("POST", "/admin/sepas/error-bank/{entry_id}"): lambda f, p: _page(
+        f"/admin/sepas/error-bank/{f.bank_entry_id}",
+        **bank_entry(p),
+        source="expert",
+        active="true",
+    ),
+    ("GET", "/admin/sepas/hospitals"): lambda f, p: _page("/admin/sepas/hospitals"),
+    ("GET", "/admin/sepas/srm"): lambda f, p: _page("/admin/sepas/srm"),
+    ("POST", "/admin/sepas/srm/import"): lambda f, p: {
+        **_page("/admin/sepas/srm/import"),
+        "files": {"file": ("srm.csv", SRM_HEADER, "text/csv")},
+    },
     ("GET", "/login"): lambda f, p: _page("/login"),
     ("POST", "/login"): lambda f, p: _page(
         "/login", username=_login_name(p), password=DEMO_PASSWORD
@@ -627,6 +728,13 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         session.add(vendor)
         session.add(asset)
         session.commit()
+        his_vendor = HisVendor(name=f"شرکت HIS ماتریس {uuid.uuid4().hex[:6]}")
+        hospital = Hospital(code=f"M{uuid.uuid4().hex[:10]}", name="بیمارستان ماتریس")
+        session.add(his_vendor)
+        session.add(hospital)
+        entry = add_entry(session, BankEntryText.model_validate(bank_entry("fixture")), "matrix")
+        session.commit()
+        sepas_ids = (his_vendor.id or 0, hospital.code, entry.id or 0)
         vendor_id, property_number = vendor.id or 0, asset.property_number
         county_code, site_code = county.code, site.site_code
         case = session.exec(select(Case).where(Case.tracking_code == case_code)).one()
@@ -649,6 +757,9 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         file_id=kept.id or 0,
         county_code=county_code,
         site_code=site_code,
+        his_vendor_id=sepas_ids[0],
+        hospital_code=sepas_ids[1],
+        bank_entry_id=sepas_ids[2],
     )
 
 

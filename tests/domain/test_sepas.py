@@ -1,0 +1,182 @@
+"""The error bank's matching (exact text, patterns compiled safely, the ranking), SRM rows read
+in any digits and calendar, and a hospital's rows grouped by message."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from domain.calendar import TEHRAN
+from domain.sepas import (
+    BankEntry,
+    BankEntryText,
+    BankMatcher,
+    BankSource,
+    ErrorCategory,
+    MatchKind,
+    PatternInvalid,
+    SrmErrorRow,
+    compile_pattern,
+    group_errors,
+    match_key,
+)
+
+EXPLAINED = {"cause_fa": "علت", "cause_en": "cause", "remedy_fa": "راه حل", "remedy_en": "fix"}
+
+
+def entry(entry_id: int, message: str, *, pattern: bool = False, active: bool = True) -> BankEntry:
+    return BankEntry(
+        id=entry_id,
+        message=message,
+        is_pattern=pattern,
+        category=ErrorCategory.hospital,
+        active=active,
+        **EXPLAINED,
+    )
+
+
+def test_messages_compare_normalised() -> None:
+    assert match_key("  NationalCode   is block. ") == "nationalcode is block"
+    assert match_key("Record ۱۲۳ is ٤٥") == "record 123 is 45"
+    assert match_key("NATIONALCODE INVALID") == match_key("NationalCode invalid.")
+
+
+def test_a_pattern_escapes_everything_but_its_placeholders() -> None:
+    compiled = compile_pattern("Value (a+b)* of {code} at [x] is {number}.")
+    assert compiled.regex.fullmatch(match_key("value (a+b)* of DO_X.1 at [x] is ۴۲"))
+    # The regex characters are literal: `(a+b)*` does not match `aab`.
+    assert not compiled.regex.fullmatch(match_key("value aab of DO_X at [x] is 42"))
+    assert not compiled.regex.fullmatch(match_key("value (a+b)* of DO X at [x] is 42"))
+    assert not compiled.regex.fullmatch(match_key("value (a+b)* of DO_X at [x] is forty"))
+    assert compiled.literal_length == len("value (a+b)* of  at [x] is ")
+
+
+def test_literal_braces_and_text_placeholder() -> None:
+    compiled = compile_pattern("DO_CODED_TEXT {{{text}}} is not Complete.")
+    assert compiled.regex.fullmatch(match_key("DO_CODED_TEXT {Diagnosis, code 12} is not Complete"))
+    assert not compiled.regex.fullmatch(match_key("DO_CODED_TEXT {} is not Complete"))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "code"),
+    [
+        ("Record {id} failed", "pattern_placeholder_unknown"),
+        ("Record { failed", "pattern_brace"),
+        ("Record failed", "pattern_without_placeholder"),
+        ("Record {number}{code} failed", "pattern_placeholders_adjacent"),
+        ("{text}", "pattern_too_loose"),
+        ("a {number} b {number} c {number} d {number} e {number} f {number}", None),
+    ],
+)
+def test_bad_patterns_say_why(pattern: str, code: str | None) -> None:
+    with pytest.raises(PatternInvalid) as refused:
+        compile_pattern(pattern)
+    assert refused.value.code == (code or "pattern_too_many_placeholders")
+
+
+def test_an_entry_with_a_bad_pattern_is_refused_on_its_message() -> None:
+    with pytest.raises(ValidationError) as refused:
+        BankEntryText(
+            is_pattern=True, message="Error {foo}", category=ErrorCategory.other, **EXPLAINED
+        )
+    assert [(e["loc"], e["type"]) for e in refused.value.errors()] == [
+        (("message",), "pattern_placeholder_unknown")
+    ]
+    with pytest.raises(ValidationError) as no_key:
+        BankEntryText(
+            message="Error at X.", category="structural", source=BankSource.jira, **EXPLAINED
+        )
+    assert [(e["loc"], e["type"]) for e in no_key.value.errors()] == [
+        (("jira_key",), "jira_key_required")
+    ]
+    jira = BankEntryText(
+        message="Error at X.",
+        category="structural",
+        source="jira",
+        jira_key="sepas-۱۲",
+        **EXPLAINED,
+    )
+    assert jira.jira_key == "SEPAS-12"
+
+
+def test_exact_beats_pattern_and_the_longest_literal_wins() -> None:
+    matcher = BankMatcher(
+        [
+            entry(1, "Error at {text}.", pattern=True),
+            entry(2, "Error at CTS validation."),
+            entry(3, "Error at {code} validation", pattern=True),
+            entry(4, "Error at CTS validation", active=False),
+        ]
+    )
+    found = matcher.matches("ERROR AT CTS VALIDATION")
+    assert [(m.entry_id, m.kind) for m in found] == [
+        (2, MatchKind.exact),
+        (3, MatchKind.pattern),
+        (1, MatchKind.pattern),
+    ]
+    best = matcher.best("Error at VerifyPerson.")
+    assert best is not None and best.entry_id == 1
+    assert matcher.best("Destination SepasNode is Down") is None
+
+
+def test_srm_rows_in_any_digits_and_calendar() -> None:
+    jalali = SrmErrorRow.model_validate(
+        {
+            "hospital_code": "H۱۰۰۱",
+            "at": "۱۴۰۴/۰۹/۱۰ ۱۴:۳۰",
+            "record_id": "۹۸۷",
+            "message": " NationalCode   invalid ",
+            "count": "",
+        }
+    )
+    assert (jalali.hospital_code, jalali.record_id, jalali.count) == ("H1001", "987", 1)
+    assert jalali.at == datetime(2025, 12, 1, 14, 30, tzinfo=TEHRAN)
+    assert jalali.message == "NationalCode invalid"
+    iso = SrmErrorRow.model_validate(
+        {"hospital_code": "H1", "at": "2025-12-01T11:00:00Z", "message": "x", "count": "3"}
+    )
+    assert iso.at == jalali.at
+    with pytest.raises(ValidationError) as refused:
+        SrmErrorRow.model_validate(
+            {"hospital_code": "بیمارستان", "at": "دیروز", "message": "", "count": "0"}
+        )
+    assert {e["loc"][0]: e["type"] for e in refused.value.errors()} == {
+        "hospital_code": "hospital_code_invalid",
+        "at": "srm_time_invalid",
+        "message": "required",
+        "count": "greater_than_equal",
+    }
+
+
+def test_rows_grouped_by_message_with_counts_and_the_best_match() -> None:
+    start = datetime(2025, 12, 1, 8, tzinfo=TEHRAN)
+    rows = [
+        SrmErrorRow(hospital_code="H1", at=start, record_id="1", message="NationalCode invalid"),
+        SrmErrorRow(
+            hospital_code="H1",
+            at=start + timedelta(hours=2),
+            record_id="2",
+            message="nationalcode invalid.",
+            count=4,
+        ),
+        SrmErrorRow(
+            hospital_code="H1",
+            at=start + timedelta(hours=1),
+            record_id="1",
+            message="NationalCode invalid",
+        ),
+        SrmErrorRow(hospital_code="H1", at=start, message="Destination SepasNode is Down"),
+    ]
+    matcher = BankMatcher([entry(7, "NationalCode invalid")])
+    groups = group_errors(rows, matcher)
+    assert [(g.message, g.count, g.records) for g in groups] == [
+        ("NationalCode invalid", 6, 2),
+        ("Destination SepasNode is Down", 1, 0),
+    ]
+    first = groups[0]
+    assert (first.first_at, first.last_at) == (start, start + timedelta(hours=2))
+    assert first.sample_records == ["1", "2"]
+    assert first.match is not None and first.match.entry_id == 7
+    assert groups[1].match is None
