@@ -66,6 +66,8 @@ REGISTER_MANAGERS = frozenset({Role.admin, Role.support_lead})
 REGISTER_READERS = REGISTER_MANAGERS | {Role.technician, Role.it_supervisor}
 COUNTY_MANAGERS = frozenset({Role.admin, Role.it_office})
 ROLLOUT_STARTERS = frozenset({Role.admin, Role.it_office})
+CARRIERS = frozenset({Role.admin, Role.carrier})
+"""The carrier's bulk reports (a row for a site it was not sent is answered rejected)."""
 """Who starts a SHAMS rollout (processes/shams.py's starters, and admins)."""
 """Who keeps the SHAMS counties' list (process 4)."""
 COUNTY_READERS = COUNTY_MANAGERS | {Role.it_director}
@@ -138,6 +140,9 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/shams/sites/export"): SITE_READERS,
     ("POST", "/api/shams/sites/import"): SITE_UPLOADERS,
     ("GET", "/api/shams/sites/{site_code}"): SITE_READERS,
+    ("POST", "/api/shams/carrier/reports"): CARRIERS,
+    ("POST", "/api/shams/carrier/reports/upload"): CARRIERS,
+    ("GET", "/api/shams/carrier/reports/template"): CARRIERS,
     ("GET", "/api/shams/board"): BOARD_READERS,
     ("GET", "/api/shams/board/export"): BOARD_READERS,
     ("GET", "/api/shams/board/progress"): BOARD_READERS,
@@ -457,6 +462,17 @@ CALLS: dict[tuple[str, str], Call] = {
     },
     ("GET", "/api/shams/sites/{site_code}"): lambda f, p: {
         "url": f"/api/shams/sites/{f.site_code}"
+    },
+    ("POST", "/api/shams/carrier/reports"): lambda f, p: {
+        "url": "/api/shams/carrier/reports",
+        "json": {"rows": [{"site_code": "no-such-site", "report": "line_installed"}]},
+    },
+    ("POST", "/api/shams/carrier/reports/upload"): lambda f, p: {
+        "url": "/api/shams/carrier/reports/upload",
+        "files": {"file": ("c.csv", "site_code,report\r\nno-such-site,line_installed\r\n")},
+    },
+    ("GET", "/api/shams/carrier/reports/template"): lambda f, p: {
+        "url": "/api/shams/carrier/reports/template"
     },
     ("GET", "/api/shams/board"): lambda f, p: {"url": "/api/shams/board"},
     ("GET", "/api/shams/board/export"): lambda f, p: {"url": "/api/shams/board/export"},
