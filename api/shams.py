@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from api.routes import shams_board, shams_carrier, shams_register
 from api.web.pages import shams
 from api.web.pages import shams_board as board_pages
+from api.web.pages import shams_carrier as carrier_pages
 
 
 def shams_routes() -> list[APIRouter]:
@@ -18,4 +19,5 @@ def shams_routes() -> list[APIRouter]:
         shams_carrier.router,
         shams.router,
         board_pages.router,
+        carrier_pages.router,
     ]

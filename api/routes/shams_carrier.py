@@ -23,7 +23,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from api.blocking import run_blocking
-from api.errors import ApiError, documented, field_problems, lang_of
+from api.errors import ApiError, FieldProblem, documented, field_problems, lang_of
 from api.routes.tasks import ClientDep, update_refusal
 from api.security import actor_of, require_role
 from api.uploads import receive, refusal
@@ -35,7 +35,6 @@ from domain.cases import Role, TaskStatus
 from domain.messages import Lang, message
 from domain.shams_carrier import (
     CARRIER_HEADERS,
-    CARRIER_REPORT_FA,
     CARRIER_REQUIRED,
     CarrierReport,
     CarrierReportAnswer,
@@ -88,18 +87,29 @@ class _TaskRow:
 
 
 def _reject(row: _Row, code: str, lang: Lang, detail: str | None = None) -> None:
-    reason = message(code, lang)
+    """Rejected with `code`; the reason is `detail` where it names the fields at fault."""
     row.answer = RowAnswer(
         row=row.number,
         site_code=row.site_code,
         outcome=RowOutcome.rejected,
         code=code,
-        reason=f"{reason}: {detail}" if detail else reason,
+        reason=detail or message(code, lang),
     )
 
 
+def _fields_text(problems: list[FieldProblem], lang: Lang) -> str:
+    """«column: reason; …», the columns by the spreadsheet's own headers in Persian."""
+
+    def column(field: str) -> str:
+        names = CARRIER_HEADERS.get(field.split(".")[0])
+        return names[0] if names is not None and lang == Lang.fa else field
+
+    separator = "؛ " if lang == Lang.fa else "; "
+    return separator.join(f"{column(p.field)}: {p.reason}" for p in problems)
+
+
 def _problems_text(errors: list[dict[str, Any]], lang: Lang) -> str:
-    return "; ".join(f"{p.field}: {p.reason}" for p in field_problems(errors, lang))
+    return _fields_text(field_problems(errors, lang), lang)
 
 
 def _checked_rows(raw: list[tuple[int, dict[str, Any]]], lang: Lang) -> list[_Row]:
@@ -209,7 +219,7 @@ def _find_tasks(engine: Engine, user: User, rows: list[_Row], lang: Lang) -> Non
                 row=row.number, site_code=row.site_code, outcome=RowOutcome.unchanged
             )
         else:
-            _reject(row, "not_at_this_step", lang, CARRIER_REPORT_FA[row.report.report])
+            _reject(row, "not_at_this_step", lang)
 
 
 async def _deliver(client: Client, user: User, row: _Row, lang: Lang) -> None:
@@ -222,8 +232,7 @@ async def _deliver(client: Client, user: User, row: _Row, lang: Lang) -> None:
         )
     except WorkflowUpdateFailedError as error:
         refused = update_refusal(error, lang)
-        detail = "; ".join(f"{p.field}: {p.reason}" for p in refused.errors) or None
-        _reject(row, refused.code, lang, detail)
+        _reject(row, refused.code, lang, _fields_text(refused.errors, lang) or None)
         return
     except RPCError:
         _reject(row, "unavailable", lang)  # nothing was taken: the row may be sent again
@@ -231,10 +240,14 @@ async def _deliver(client: Client, user: User, row: _Row, lang: Lang) -> None:
     row.answer = RowAnswer(row=row.number, site_code=row.site_code, outcome=RowOutcome.accepted)
 
 
-async def _report(
-    request: Request, client: Client, user: User, raw: list[tuple[int, dict[str, Any]]]
+async def report(
+    request: Request,
+    client: Client,
+    user: User,
+    raw: list[tuple[int, dict[str, Any]]],
+    lang: Lang,
 ) -> CarrierReportAnswer:
-    lang = lang_of(request)
+    """Every row checked, matched to its site's task and delivered; each answered."""
     rows = _checked_rows(raw, lang)
     await run_blocking(_find_tasks, request.app.state.engine, user, rows, lang)
     turns = asyncio.Semaphore(UPDATES_AT_ONCE)
@@ -267,10 +280,12 @@ async def report_sites(
     fields (ranging: feasible, exchange, link_type, reason, expected_on, note; line: circuit_id,
     note). Every row is answered accepted, unchanged (taken before) or rejected with its
     reason, in the order sent; the call itself fails only when it cannot be read."""
-    return await _report(request, client, user, list(enumerate(body.rows, start=1)))
+    return await report(
+        request, client, user, list(enumerate(body.rows, start=1)), lang_of(request)
+    )
 
 
-def _file_rows(file: UploadFile, lang: Lang) -> list[tuple[int, dict[str, Any]]]:
+def file_rows(file: UploadFile, lang: Lang) -> list[tuple[int, dict[str, Any]]]:
     upload = receive(file, UploadKind.spreadsheet, lang)
     try:
         table = read_table(upload, CARRIER_HEADERS, CARRIER_REQUIRED)
@@ -288,10 +303,10 @@ async def upload_report(
 ) -> CarrierReportAnswer:
     """The same as the carrier's spreadsheet (CSV or XLSX, headers in Persian or English, the
     template's); each row is answered by its line in the file."""
-    raw = await run_blocking(_file_rows, file, lang_of(request))
+    raw = await run_blocking(file_rows, file, lang_of(request))
     if not raw:
         raise ApiError(422, "file_empty")
-    return await _report(request, client, user, raw)
+    return await report(request, client, user, raw, lang_of(request))
 
 
 @router.get(

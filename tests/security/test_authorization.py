@@ -203,6 +203,9 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/admin/vendors/{vendor_id}"): REGISTER_MANAGERS,
     ("POST", "/admin/vendors/{vendor_id}/active"): REGISTER_MANAGERS,
     ("GET", "/shams/new"): ROLLOUT_STARTERS,
+    ("GET", "/shams/carrier"): CARRIERS,
+    ("POST", "/shams/carrier/reports"): CARRIERS,
+    ("GET", "/shams/carrier/template"): CARRIERS,
     ("POST", "/shams/new"): ROLLOUT_STARTERS,
     ("GET", "/admin/shams/sites"): SITE_READERS,
     ("POST", "/admin/shams/sites/import"): SITE_UPLOADERS,
@@ -544,6 +547,12 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/repair/new"): lambda f, p: _page("/repair/new"),
     ("GET", "/shams/new"): lambda f, p: _page("/shams/new"),
+    ("GET", "/shams/carrier"): lambda f, p: _page("/shams/carrier"),
+    ("POST", "/shams/carrier/reports"): lambda f, p: {
+        **_page("/shams/carrier/reports"),
+        "files": {"file": ("c.csv", "site_code,report\r\nno-such-site,line_installed\r\n")},
+    },
+    ("GET", "/shams/carrier/template"): lambda f, p: _page("/shams/carrier/template"),
     ("POST", "/shams/new"): lambda f, p: _page(
         "/shams/new", form_token=str(uuid.uuid4()), title="مرحله آزمون دسترسی"
     ),
