@@ -68,6 +68,20 @@ bench's own processes; a PostgreSQL server's is not counted, though it runs on t
    person polls the tracking API and confirms receipt through it (this figure's API allows every
    tracking lookup: all the people speak from one loopback address). Target ≥ 0.2: not below
    e-mail's target of 0.3 by more than a third; e-mail's ratio of the same run is shown beside.
+7. **shams**: one SHAMS rollout of 20k sites across 40 counties, driven over HTTP: each county's
+   user uploads its sites (one CSV per county, `POST /api/shams/sites/import`; the import's
+   rows/s), the office starts the rollout and drafts the letter, the director approves it, each
+   county answers with its codes and the office accepts them, all from their cartables; the
+   counties start one site workflow each. The rollout goes in two parts: a tenth of the counties
+   first (2k sites), then the rest; once every site of a part waits for ranging (its task open
+   in the read model), `GET /api/shams/board?rollout=` (p95 of 60 sequential reads by the
+   office) and the worker's VmRSS are read. Targets: board p95 at 20k ≤ 1.5× at 2k and < 100 ms;
+   RSS at 20k ≤ 1.3× at 2k. The carrier then ranges every site with bulk reports (`POST
+   /api/shams/carrier/reports`, 5,000 rows a call, calls in turn): sites/s against a floor of
+   as many Updates, as many in flight as the API sends per call, from the bench's Temporal
+   client to trivial waiting workflows (no target; sides alternate in two rounds). Last, the
+   longest history (every run, by describe() and visibility) of the rollout, each county and a
+   site of each county: below 10,240 events.
 
 Run it: `make bench` (full sizes), or `BENCH_SCALE=0.05 make bench` for a quick run (every size
 multiplied; this file states the scale). `BENCH_ONLY=submit,cartable` runs some figures only
