@@ -92,6 +92,16 @@ async def main() -> int:
             commit_before=commit_before,
         )
         print(f"bench     wrote {doc.relative_to(report.ROOT)}", flush=True)
+    elif figures:
+        doc = report.write_partial(
+            figures,
+            scale=factor,
+            database=stack.database,
+            started=started_at,
+            load_before=load_before,
+            commit_before=commit_before,
+        )
+        print(f"bench     wrote {', '.join(f.name for f in figures)} into {doc.name}", flush=True)
     return 1 if failed else 0
 
 

@@ -133,7 +133,7 @@ def commit() -> str:
     return f"{head}{' with uncommitted changes' if dirty else ''}"
 
 
-ORDER = ("submit", "decision", "process", "cartable", "memory", "repair")
+ORDER = ("submit", "decision", "process", "cartable", "memory", "repair", "shams")
 """The figures in the order of the method below (the bench runs the cartable first)."""
 DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 """The app databases the doc shows, each from its own last full run."""
@@ -200,6 +200,82 @@ def write(
     old = DOC.read_text() if DOC.exists() else ""
     sections = {name: _section(old, name) for name in DATABASES}
     sections[database] = "\n".join(lines)
+    partials = {name: _partials(old, name) for name in DATABASES}
+    partials[database] = {}  # older than this full run
+    return _write_doc(sections, partials)
+
+
+def write_partial(
+    figures: list[Figure],
+    *,
+    scale: float,
+    database: str,
+    started: datetime,
+    load_before: str,
+    commit_before: str,
+) -> Path:
+    """A run of some figures (BENCH_ONLY): each replaces that figure's last partial result on
+    this database, shown beside the last full run's and in the glance table, until the next
+    full run on this database."""
+    old = DOC.read_text() if DOC.exists() else ""
+    sections = {name: _section(old, name) for name in DATABASES}
+    partials = {name: _partials(old, name) for name in DATABASES}
+    for figure in figures:
+        glance = {
+            "target": figure.target,
+            "result": figure.result,
+            "met": figure.met,
+            "date": started.strftime("%Y-%m-%d %H:%M"),
+        }
+        marker = f"{database} {figure.name}"
+        partials[database][figure.name] = "\n".join(
+            [
+                f"<!-- partial {marker} {json.dumps(glance, ensure_ascii=False)} -->",
+                f"#### {figure.name} ({started.strftime('%Y-%m-%d %H:%M')} UTC, "
+                f"BENCH_SCALE={scale:g}, load {load_before} before, commit {commit_before})",
+                "",
+                "```text",
+                figure.line,
+                "```",
+                "",
+                "| Measure | Value |",
+                "|---|---|",
+                *(f"| {k} | {v} |" for k, v in figure.numbers.items()),
+                "",
+                *(f"- {note}" for note in figure.notes),
+                "",
+                f"<!-- /partial {marker} -->",
+            ]
+        )
+    return _write_doc(sections, partials)
+
+
+PARTIAL = re.compile(
+    r"<!-- partial (?P<db>\w+) (?P<name>\w+) (?P<glance>\{.*?\}) -->\n.*?"
+    r"<!-- /partial (?P=db) (?P=name) -->",
+    flags=re.S,
+)
+
+
+def _partials(text: str, database: str) -> dict[str, str]:
+    """Figure name → its last partial run's block on `database`, markers included."""
+    return {m["name"]: m.group(0) for m in PARTIAL.finditer(text) if m["db"] == database}
+
+
+def _write_doc(sections: dict[str, str | None], partials: dict[str, dict[str, str]]) -> Path:
+    def partial_section(name: str, title: str) -> list[str]:
+        blocks = partials[name]
+        if not blocks:
+            return []
+        return [
+            f"### {title}: figures run on their own since",
+            "",
+            "Run with `BENCH_ONLY`; each replaces the full run's result of its figure in the"
+            " table above until the next full run on this database.",
+            "",
+            *(blocks[n] + "\n" for n in ORDER if n in blocks),
+        ]
+
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(
         "\n".join(
@@ -208,13 +284,19 @@ def write(
                 "",
                 "Written by `make bench` (`bench/`) at the end of a full run, one section per app",
                 "database: a run on SQLite (the default) rewrites the SQLite section, a run with",
-                "`BENCH_DATABASE_URL` the PostgreSQL one. Do not edit by hand. The figures are",
-                "ratios measured side by side; see the method below.",
+                "`BENCH_DATABASE_URL` the PostgreSQL one; a run of some figures (`BENCH_ONLY`)",
+                "adds them below its database's section until the next full run. Do not edit by",
+                "hand. The figures are ratios measured side by side; see the method below.",
                 "",
-                *_glance(sections),
+                *_glance(sections, partials),
                 "",
                 *(
-                    sections[name] or f"## {title}\n\nNo full run on {title} yet.\n"
+                    "\n".join(
+                        [
+                            sections[name] or f"## {title}\n\nNo full run on {title} yet.\n",
+                            *partial_section(name, title),
+                        ]
+                    )
                     for name, title in DATABASES.items()
                 ),
                 METHOD,
@@ -224,12 +306,19 @@ def write(
     return DOC
 
 
-def _glance(sections: dict[str, str | None]) -> list[str]:
-    """One table: every figure's target and its result on each database."""
+def _glance(sections: dict[str, str | None], partials: dict[str, dict[str, str]]) -> list[str]:
+    """One table: every figure's target and its latest result on each database (a figure run
+    on its own since the last full run shows that run's result, with its date)."""
     results: dict[str, dict[str, dict[str, object]]] = {}
     for name, section in sections.items():
         found = GLANCE.search(section or "")
         results[name] = json.loads(found.group(1)) if found else {}
+        for block in partials[name].values():
+            match = PARTIAL.match(block)
+            assert match is not None
+            row = json.loads(match["glance"])
+            row["result"] = f"{row['result']} (run alone {row['date']})"
+            results[name][match["name"]] = row
     names = [n for n in ORDER if any(n in r for r in results.values())]
     lines = [
         "| Figure | Target | " + " | ".join(DATABASES.values()) + " |",
