@@ -119,6 +119,21 @@ class Settings(BaseSettings):
     """The bearer token of that endpoint; never logged, never in an error message."""
     srm_api_timeout_seconds: float = Field(default=30, gt=0, le=300)
     """How long one read of the endpoint may take (connect, then each read of the answer)."""
+    sepas_similarity_threshold: float = Field(default=80, ge=50, le=100)
+    """The least similarity (0–100, rapidfuzz's WRatio) at which the error bank offers an entry
+    for a message it names neither exactly nor by a pattern; below it, the message is unknown."""
+    jira_base_url: str = ""
+    """The ministry's Jira Server / Data Center (https://jira.example.ir), REST API v2
+    (activities/jira.py); empty: no issue can be opened."""
+    jira_token: str = Field(default="", repr=False)
+    """The Personal Access Token Peygir's Jira user sends as a bearer token; never logged, never
+    in an error message."""
+    jira_project_key: str = "SEPAS"
+    """The Jira project the university's issues are opened in."""
+    jira_issue_type: str = "Bug"
+    """The issue type they are opened as (its name in that project)."""
+    jira_timeout_seconds: float = Field(default=30, gt=0, le=300)
+    """How long one call to Jira may take (connect, then each read of the answer)."""
     file_store_dir: str = "var/files"
     """Where uploaded files kept for cases live (db/stored_files.py), under generated names;
     outside the web root, served only through GET /api/files/{id}."""

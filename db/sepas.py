@@ -25,6 +25,7 @@ from domain.sepas import (
     BankSource,
     ErrorCategory,
 )
+from settings import get_settings
 
 HOSPITAL_SCOPE = "hospital:"
 HIS_VENDOR_SCOPE = "his_vendor:"
@@ -208,6 +209,9 @@ def bank_entry(row: ErrorBankEntry) -> BankEntry:
 
 
 def bank_matcher(session: Session) -> BankMatcher:
-    """The active bank, ready to explain messages."""
+    """The active bank, ready to explain messages, similar ones from SEPAS_SIMILARITY_THRESHOLD."""
     rows = session.exec(select(ErrorBankEntry).where(col(ErrorBankEntry.active)))
-    return BankMatcher(bank_entry(row) for row in rows)
+    return BankMatcher(
+        (bank_entry(row) for row in rows),
+        similarity_threshold=get_settings().sepas_similarity_threshold,
+    )

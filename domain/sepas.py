@@ -13,6 +13,15 @@ Everything else in a pattern is literal (regex characters included); `{{` and `}
 brace. Messages and patterns are compared normalised: whitespace collapsed, Persian and Arabic
 digits as ASCII, case folded, a final full stop dropped (SRM writes `NationalCode is block.` in one
 report and `NationalCode is block` in another).
+
+A message that no entry names exactly or by a pattern may still be close to one (a word more, a
+record number in the middle, a space or a typo in the HIS's text): rapidfuzz's `fuzz.ratio` (the
+normalised Indel similarity) scores it against each entry's text (a pattern's without its
+placeholders), and entries scoring at least the threshold (SEPAS_SIMILARITY_THRESHOLD) are offered
+to the expert as similar. Below it, the message is unknown. The ratio weighs the characters both
+texts share against both lengths, so a word in common (`is`, `invalid`) cannot carry a short
+message to a long entry, as the partial and subset scores of WRatio and token_set_ratio do (SRM's
+texts come from templates, so words in another order are not worth that price).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+from rapidfuzz import fuzz, process
 
 from domain.calendar import TEHRAN, jalali_to_gregorian
 from domain.shams import ContactName, Email, Flag, Phone, SmsMobile
@@ -90,8 +100,12 @@ SOURCE_EN: dict[BankSource, str] = {
 
 
 class MatchKind(StrEnum):
+    """How an entry explains a message, the surest first."""
+
     exact = "exact"
     pattern = "pattern"
+    similar = "similar"
+    """Only close to the entry's text: the expert confirms or corrects it."""
 
 
 PLACEHOLDERS: dict[str, str] = {
@@ -107,6 +121,10 @@ MESSAGE_MAX = 500
 SRM_MESSAGE_MAX = 2000
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _FINAL_STOP = re.compile(r"[\s.]+$")
+SIMILARITY_THRESHOLD = 80.0
+"""The least similarity score (0–100) that still offers an entry; the setting's default."""
+SIMILAR_SHOWN = 3
+"""Similar entries offered for one message, the closest first."""
 
 
 class PatternInvalid(ValueError):
@@ -128,11 +146,14 @@ class CompiledPattern:
     regex: re.Pattern[str]
     literal_length: int
     """Characters of literal text: of two matching patterns, the longer one is more specific."""
+    literal_text: str
+    """The literal text alone, placeholders dropped: what a similar message is compared with."""
 
 
 def compile_pattern(pattern: str) -> CompiledPattern:
     """The pattern as a regex over `match_key` text; PatternInvalid says what is wrong."""
     parts: list[str] = []
+    literals: list[str] = []
     literal = 0
     placeholders = 0
     after_placeholder = False
@@ -143,10 +164,12 @@ def compile_pattern(pattern: str) -> CompiledPattern:
         position = token.end()
         if text:
             parts.append(re.escape(text))
+            literals.append(text)
             literal += len(text)
             after_placeholder = False
         if token[0] in ("{{", "}}"):
             parts.append(re.escape(token[0][0]))
+            literals.append(token[0][0])
             literal += 1
             after_placeholder = False
         elif token[0] in ("{", "}"):
@@ -159,10 +182,12 @@ def compile_pattern(pattern: str) -> CompiledPattern:
                 raise PatternInvalid("pattern_placeholders_adjacent")
             placeholders += 1
             parts.append(f"(?:{PLACEHOLDERS[name]})")
+            literals.append(" ")
             after_placeholder = True
     tail = key[position:]
     if tail:
         parts.append(re.escape(tail))
+        literals.append(tail)
         literal += len(tail)
     if placeholders == 0:
         raise PatternInvalid("pattern_without_placeholder")
@@ -171,7 +196,11 @@ def compile_pattern(pattern: str) -> CompiledPattern:
     if literal < 3:
         # `{text}` alone would match every message and shadow the whole bank.
         raise PatternInvalid("pattern_too_loose")
-    return CompiledPattern(regex=re.compile("".join(parts), re.DOTALL), literal_length=literal)
+    return CompiledPattern(
+        regex=re.compile("".join(parts), re.DOTALL),
+        literal_length=literal,
+        literal_text=" ".join("".join(literals).split()),
+    )
 
 
 def _required_text(value: object) -> object:
@@ -247,41 +276,94 @@ class BankMatch(BaseModel, frozen=True):
 
     entry_id: int
     kind: MatchKind
+    score: float = Field(ge=0, le=100)
+    """100 for an exact text or a pattern; rapidfuzz's similarity for a similar entry."""
     literal_length: int
     """Literal characters of the entry's text: what ranks patterns among themselves."""
 
 
 class BankMatcher:
-    """The active entries of the bank, ready to explain SRM messages: an exact text first,
-    then the pattern with the most literal text (the most specific), then the lowest id."""
+    """The active entries of the bank, ready to explain SRM messages: an exact text first, then
+    the patterns, the most literal text (the most specific) first, then, only when neither
+    matched, the similar entries by score; ties go to the lowest id.
 
-    def __init__(self, entries: Iterable[BankEntry]) -> None:
+    The similarity choices are built once here, and each distinct message (as compared) is
+    matched once however often it is asked about: SRM repeats a few messages thousands of times.
+    """
+
+    def __init__(
+        self, entries: Iterable[BankEntry], *, similarity_threshold: float = SIMILARITY_THRESHOLD
+    ) -> None:
         self._exact: dict[str, int] = {}
         self._patterns: list[tuple[int, CompiledPattern]] = []
+        self._threshold = similarity_threshold
+        self._choices: list[str] = []
+        """Each entry's text as similar messages are compared with it, by the entries' order."""
+        self._choice_entries: list[tuple[int, int]] = []
+        """Each choice's entry id and literal length, by the choice's position."""
+        self._found: dict[str, list[BankMatch]] = {}
         for entry in sorted(entries, key=lambda e: e.id):
             if not entry.active:
                 continue
             if entry.is_pattern:
-                self._patterns.append((entry.id, compile_pattern(entry.message)))
+                compiled = compile_pattern(entry.message)
+                self._patterns.append((entry.id, compiled))
+                text, length = compiled.literal_text, compiled.literal_length
             else:
-                self._exact.setdefault(match_key(entry.message), entry.id)
+                text = match_key(entry.message)
+                length = len(text)
+                self._exact.setdefault(text, entry.id)
+            self._choices.append(text)
+            self._choice_entries.append((entry.id, length))
         self._patterns.sort(key=lambda p: (-p[1].literal_length, p[0]))
 
     def matches(self, message: str) -> list[BankMatch]:
-        """Every entry that explains `message`, the best first."""
+        """Every entry that explains `message`, the best first; none: the message is unknown."""
         key = match_key(message)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._match(key)
+        return list(found)
+
+    def _match(self, key: str) -> list[BankMatch]:
         found: list[BankMatch] = []
         exact = self._exact.get(key)
         if exact is not None:
-            found.append(BankMatch(entry_id=exact, kind=MatchKind.exact, literal_length=len(key)))
+            found.append(
+                BankMatch(entry_id=exact, kind=MatchKind.exact, score=100, literal_length=len(key))
+            )
         found += [
             BankMatch(
-                entry_id=entry_id, kind=MatchKind.pattern, literal_length=compiled.literal_length
+                entry_id=entry_id,
+                kind=MatchKind.pattern,
+                score=100,
+                literal_length=compiled.literal_length,
             )
             for entry_id, compiled in self._patterns
             if compiled.regex.fullmatch(key)
         ]
-        return found
+        if found:
+            return found
+        # The texts are compared as match_key made them, so rapidfuzz's own processing is off.
+        close = process.extract(
+            key,
+            self._choices,
+            scorer=fuzz.ratio,
+            processor=None,
+            score_cutoff=self._threshold,
+            limit=None,
+        )
+        similar = [
+            BankMatch(
+                entry_id=self._choice_entries[position][0],
+                kind=MatchKind.similar,
+                score=round(score, 1),
+                literal_length=self._choice_entries[position][1],
+            )
+            for _, score, position in close
+        ]
+        similar.sort(key=lambda m: (-m.score, m.entry_id))
+        return similar[:SIMILAR_SHOWN]
 
     def best(self, message: str) -> BankMatch | None:
         found = self.matches(message)

@@ -31,7 +31,13 @@ SETTINGS = {name.upper() for name in Settings.model_fields}
 # Compose must refuse to start without these.
 REQUIRED_SECRETS = ("PAYLOAD_KEYS", "SECRET_KEY", "POSTGRES_PASSWORD")
 # Settings that hold secrets but may stay empty (their feature is off by default).
-OPTIONAL_SECRETS = ("LDAP_BIND_PASSWORD", "SMTP_PASSWORD", "DEMO_PASSWORD", "SRM_API_TOKEN")
+OPTIONAL_SECRETS = (
+    "LDAP_BIND_PASSWORD",
+    "SMTP_PASSWORD",
+    "DEMO_PASSWORD",
+    "SRM_API_TOKEN",
+    "JIRA_TOKEN",
+)
 # The knobs of temporalio/auto-setup that carry neither prefix.
 AUTO_SETUP_KNOBS = {
     "DB",

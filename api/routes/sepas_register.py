@@ -153,6 +153,8 @@ class MatchView(BaseModel):
 
     entry_id: int
     kind: MatchKind
+    score: float
+    """100 for an exact text or a pattern; the similarity (0–100) of a similar entry."""
     message: str
     """The entry's message or pattern."""
     category: ErrorCategory
@@ -562,6 +564,7 @@ def _match_view(session: Session, group: SrmGroup) -> MatchView | None:
     return MatchView(
         entry_id=group.match.entry_id,
         kind=group.match.kind,
+        score=group.match.score,
         **entry.model_dump(
             include={"message", "category", "cause_fa", "cause_en", "remedy_fa", "remedy_en"}
         ),

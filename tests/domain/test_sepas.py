@@ -1,8 +1,10 @@
-"""The error bank's matching (exact text, patterns compiled safely, the ranking), SRM rows read
-in any digits and calendar, and a hospital's rows grouped by message."""
+"""The error bank's matching (exact text, patterns compiled safely, similar texts with their
+scores, the ranking, the threshold), SRM rows read in any digits and calendar, and a hospital's rows
+grouped by message."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -111,14 +113,85 @@ def test_exact_beats_pattern_and_the_longest_literal_wins() -> None:
         ]
     )
     found = matcher.matches("ERROR AT CTS VALIDATION")
-    assert [(m.entry_id, m.kind) for m in found] == [
-        (2, MatchKind.exact),
-        (3, MatchKind.pattern),
-        (1, MatchKind.pattern),
+    assert [(m.entry_id, m.kind, m.score) for m in found] == [
+        (2, MatchKind.exact, 100),
+        (3, MatchKind.pattern, 100),
+        (1, MatchKind.pattern, 100),
     ]
     best = matcher.best("Error at VerifyPerson.")
     assert best is not None and best.entry_id == 1
     assert matcher.best("Destination SepasNode is Down") is None
+
+
+SEEDED = [
+    entry(1, "MedicalRecordNumber is mandatory."),
+    entry(2, "NationalCode invalid"),
+    entry(3, "NationalCode is block."),
+    entry(4, "InsuranceBox is invalid."),
+    entry(5, "DO_CODED_TEXT {code} is not Complete.", pattern=True),
+    entry(6, "Error at VerifyPerson."),
+]
+
+
+@pytest.mark.parametrize(
+    ("message", "entry_id", "least", "most"),
+    [
+        ("MedicalRecordNumber 4410273 is mandatory", 1, 88, 90),
+        ("Medical Record Number is mandatory.", 1, 96, 98),
+        ("NationalCod invalid", 2, 97, 98),
+        ("Error at VerifyPersonn", 6, 97, 98),
+        # A pattern is compared by its literal text: the placeholder's value is not there.
+        ("DO_CODED_TEXT is not complete yet", 5, 93, 94),
+    ],
+)
+def test_a_message_close_to_an_entry_is_similar_with_its_score(
+    message: str, entry_id: int, least: float, most: float
+) -> None:
+    best = BankMatcher(SEEDED).best(message)
+    assert best is not None
+    assert (best.entry_id, best.kind) == (entry_id, MatchKind.similar)
+    assert least <= best.score <= most < 100
+
+
+def test_similar_entries_rank_by_score_and_only_when_nothing_matches_exactly() -> None:
+    matcher = BankMatcher(SEEDED, similarity_threshold=60)
+    found = matcher.matches("NationalCode is blocked")
+    assert [m.kind for m in found] == [MatchKind.similar] * len(found)
+    assert [m.entry_id for m in found][:2] == [3, 2]
+    assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
+    # An exact text or a pattern is sure: no similar entry is offered beside it.
+    assert [(m.entry_id, m.kind) for m in matcher.matches("nationalcode is block")] == [
+        (3, MatchKind.exact)
+    ]
+    coded = matcher.matches("DO_CODED_TEXT 12.a is not Complete")
+    assert [(m.entry_id, m.kind) for m in coded] == [(5, MatchKind.pattern)]
+
+
+def test_below_the_threshold_a_message_is_unknown() -> None:
+    message = "InsuranceBox invalid"
+    score = BankMatcher(SEEDED).matches(message)[0].score
+    assert BankMatcher(SEEDED, similarity_threshold=score).best(message) is not None
+    assert BankMatcher(SEEDED, similarity_threshold=score + 0.5).best(message) is None
+    # A word in common does not make a message similar, nor does a short part of an entry.
+    for unknown in ("BirthDate is invalid", "invalid", "Destination SepasNode is Down"):
+        assert BankMatcher(SEEDED).matches(unknown) == [], unknown
+    inactive = BankMatcher([entry(1, "NationalCode invalid", active=False)])
+    assert inactive.best("NationalCod invalid") is None
+
+
+def test_ten_thousand_messages_against_a_thousand_entries_match_in_seconds() -> None:
+    words = "error at is invalid mandatory record patient code box node validation field".split()
+    bank = [
+        entry(i, " ".join(words[(i * k) % len(words)] for k in range(1, 6)) + f" E{i}")
+        for i in range(1, 1001)
+    ]
+    messages = [f"{words[i % len(words)]} value {i % 50} is not valid" for i in range(10_000)]
+    started = time.perf_counter()
+    matcher = BankMatcher(bank)
+    for text in messages:
+        matcher.matches(text)
+    # 50 distinct messages: each is matched once however often SRM repeats it.
+    assert time.perf_counter() - started < 5
 
 
 def test_srm_rows_in_any_digits_and_calendar() -> None:
