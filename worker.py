@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import logging
 import signal
 from collections.abc import Callable
@@ -11,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkerConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.case_records import CaseRecordActivities
@@ -21,6 +23,7 @@ from processes.declaration import Registry, WorkerResources
 from processes.registry import PROCESSES
 from settings import Settings, get_settings
 from workflows.client import connect
+from workflows.task_queues import waits_queue
 
 ACTIVITY_THREADS = 8
 """Activities running at once. Most are short database writes, which more threads than cores
@@ -58,15 +61,43 @@ def activities(
     return engine_activities + [a for p in processes for a in p.activities(resources)]
 
 
+WAITING_ACTIVITIES = 2000
+"""Long outside waits running at once on the waits queue: asyncio tasks, mostly asleep."""
+
+
+class Workers:
+    """The main worker, and the one for long outside waits (`workflows.task_queues`): their
+    activities hold a slot for as long as they wait, so on the main queue eight unreachable
+    routers would stop every case of every process. Used as one: `async with`."""
+
+    def __init__(self, main: Worker, waits: Worker | None) -> None:
+        self.main = main
+        self.waits = waits
+        self._running = contextlib.AsyncExitStack()
+
+    def config(self) -> WorkerConfig:
+        return self.main.config()
+
+    async def __aenter__(self) -> Workers:
+        await self._running.enter_async_context(self.main)
+        if self.waits is not None:
+            await self._running.enter_async_context(self.waits)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._running.aclose()
+
+
 def build_worker(
     client: Client, settings: Settings, engine: Engine, processes: Registry = PROCESSES
-) -> Worker:
-    """A worker for every declared process (tests pass a registry of their own)."""
-    return Worker(
+) -> Workers:
+    """The workers for every declared process (tests pass a registry of their own)."""
+    hosted = activities(settings, engine, processes)
+    main = Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=processes.workflows(),
-        activities=activities(settings, engine, processes),
+        activities=hosted,
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,
         max_cached_workflows=CACHED_CASES,
@@ -74,6 +105,19 @@ def build_worker(
             SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
         ),
     )
+    # Only async activities wait there: they need no thread, just a slot.
+    waiting = [a for a in hosted if inspect.iscoroutinefunction(a)]
+    waits = (
+        Worker(
+            client,
+            task_queue=waits_queue(settings.temporal_task_queue),
+            activities=waiting,
+            max_concurrent_activities=WAITING_ACTIVITIES,
+        )
+        if waiting
+        else None
+    )
+    return Workers(main, waits)
 
 
 async def main() -> None:

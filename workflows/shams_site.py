@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.human_task import CaseCancelled, Step
     from workflows.search_attributes import SITE_STEP
     from workflows.shams_common import RolloutPart
+    from workflows.task_queues import waits_queue
 
 RANGE_SITE = Step(
     key="range_site",
@@ -261,6 +262,7 @@ class SiteWorkflow(RolloutPart):
         probe = workflow.start_activity_method(
             ShamsActivities.probe,
             window,
+            task_queue=waits_queue(workflow.info().task_queue),
             start_to_close_timeout=timedelta(seconds=window.seconds + heartbeat),
             heartbeat_timeout=timedelta(seconds=heartbeat),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
