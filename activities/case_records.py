@@ -101,7 +101,7 @@ def close_decided_task(session: Session, closing: TaskClosing) -> None:
         .returning(col(Task.step), col(Task.title_fa), col(Task.title_en))
         .execution_options(synchronize_session=False)
     ).first()
-    if closed is None:
+    if closed is None or not closing.on_case_timeline:
         return
     step, title_fa, title_en = closed
     add_event(
@@ -207,20 +207,21 @@ class CaseRecordActivities:
                         context=opening.context,
                     ).model_dump(exclude_none=True),
                 )
-                add_event(
-                    session,
-                    CaseEvent(
-                        case_id=opening.case_id,
-                        event_key=f"{opening.task_id}:opened",
-                        kind=EventKind.task_opened,
-                        step=opening.step,
-                        text_fa=f"ارجاع به کارتابل: {opening.title_fa}",
-                        text_en=f"Sent to the cartable: {opening.title_en}",
-                    ),
-                )
+                if opening.on_case_timeline:
+                    add_event(
+                        session,
+                        CaseEvent(
+                            case_id=opening.case_id,
+                            event_key=f"{opening.task_id}:opened",
+                            kind=EventKind.task_opened,
+                            step=opening.step,
+                            text_fa=f"ارجاع به کارتابل: {opening.title_fa}",
+                            text_en=f"Sent to the cartable: {opening.title_en}",
+                        ),
+                    )
                 session.commit()
             # Read in the same transaction (no second session per task opened).
-            holders = _holders(session, opening.role, opening.scope)
+            holders = _holders(session, opening.role, opening.scope) if opening.notify else []
         self._email_each(
             holders,
             key=f"{opening.task_id}:opened",

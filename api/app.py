@@ -25,7 +25,6 @@ from api.recovery import keep_restarting
 from api.routes import admin, admin_logs, auth, cases, codec, files, tasks, tracking
 from api.routes.case_starts import start_routes
 from api.sepas import sepas_routes
-from api.shams import shams_routes
 from api.web import pages
 from db.engine import make_engine
 from processes.declaration import Registry
@@ -130,8 +129,8 @@ def create_app(
     for process in processes:
         for own in process.routes() if process.routes is not None else ():
             app.include_router(own)
-    # The SHAMS and SEPAS registers, until their processes' declarations carry them in `routes`.
-    for own in (*shams_routes(), *sepas_routes()):
+    # The SEPAS register, until its process's declaration carries it in `routes`.
+    for own in sepas_routes():
         app.include_router(own)
     pages.install(app)
     static = StaticFiles(directory=Path(__file__).parent / "web" / "static")

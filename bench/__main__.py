@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import NoReturn
 
-from bench import cartable, decision, memory, process, repair, report, submit
+from bench import cartable, decision, memory, process, repair, report, shams, submit
 from bench.measure import Figure, scale
 from bench.stack import Stack, open_stack
 
@@ -28,6 +28,7 @@ FIGURES: dict[str, Callable[[Stack], Awaitable[Figure]]] = {
     "process": process.run,
     "repair": repair.run,
     "memory": memory.run,
+    "shams": shams.run,
 }
 
 
@@ -91,6 +92,16 @@ async def main() -> int:
             commit_before=commit_before,
         )
         print(f"bench     wrote {doc.relative_to(report.ROOT)}", flush=True)
+    elif figures:
+        doc = report.write_partial(
+            figures,
+            scale=factor,
+            database=stack.database,
+            started=started_at,
+            load_before=load_before,
+            commit_before=commit_before,
+        )
+        print(f"bench     wrote {', '.join(f.name for f in figures)} into {doc.name}", flush=True)
     return 1 if failed else 0
 
 

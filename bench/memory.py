@@ -37,11 +37,11 @@ async def run(stack: Stack) -> Figure:
     started = time.perf_counter()
     rss: dict[int, float] = {}
     async with stack.worker(QUEUE) as worker:
-        idle = await _settled_rss(worker)
+        idle = await settled_rss(worker)
         opened: list[int] = []
         for size in (small, large):
             await _fill_to(stack, worker, opened, size)
-            rss[size] = await _settled_rss(worker)
+            rss[size] = await settled_rss(worker)
         peak = peak_rss_mib(worker)
     ratio = rss[large] / rss[small]
     met = ratio <= TARGET
@@ -116,7 +116,7 @@ async def _begin(stack: Stack, opened: list[int]) -> None:
     await begin_case_workflow(stack.client, QUEUE, EMAIL_ACCOUNT, case, request)
 
 
-async def _settled_rss(worker: Child) -> float:
+async def settled_rss(worker: Child) -> float:
     """Median VmRSS (MiB) of three readings, after the worker has had time to go quiet."""
     await asyncio.sleep(SETTLE_SECONDS)
     readings = []

@@ -68,6 +68,20 @@ bench's own processes; a PostgreSQL server's is not counted, though it runs on t
    person polls the tracking API and confirms receipt through it (this figure's API allows every
    tracking lookup: all the people speak from one loopback address). Target ≥ 0.2: not below
    e-mail's target of 0.3 by more than a third; e-mail's ratio of the same run is shown beside.
+7. **shams**: one SHAMS rollout of 20k sites across 40 counties, driven over HTTP: each county's
+   user uploads its sites (one CSV per county, `POST /api/shams/sites/import`; the import's
+   rows/s), the office starts the rollout and drafts the letter, the director approves it, each
+   county answers with its codes and the office accepts them, all from their cartables; the
+   counties start one site workflow each. The rollout goes in two parts: a tenth of the counties
+   first (2k sites), then the rest; once every site of a part waits for ranging (its task open
+   in the read model), `GET /api/shams/board?rollout=` (p95 of 60 sequential reads by the
+   office) and the worker's VmRSS are read. Targets: board p95 at 20k ≤ 1.5× at 2k and < 100 ms;
+   RSS at 20k ≤ 1.3× at 2k. The carrier then ranges every site with bulk reports (`POST
+   /api/shams/carrier/reports`, 5,000 rows a call, calls in turn): sites/s against a floor of
+   as many Updates, as many in flight as the API sends per call, from the bench's Temporal
+   client to trivial waiting workflows (no target; sides alternate in two rounds). Last, the
+   longest history (every run, by describe() and visibility) of the rollout, each county and a
+   site of each county: below 10,240 events.
 
 Run it: `make bench` (full sizes), or `BENCH_SCALE=0.05 make bench` for a quick run (every size
 multiplied; this file states the scale). `BENCH_ONLY=submit,cartable` runs some figures only
@@ -119,7 +133,7 @@ def commit() -> str:
     return f"{head}{' with uncommitted changes' if dirty else ''}"
 
 
-ORDER = ("submit", "decision", "process", "cartable", "memory", "repair")
+ORDER = ("submit", "decision", "process", "cartable", "memory", "repair", "shams")
 """The figures in the order of the method below (the bench runs the cartable first)."""
 DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 """The app databases the doc shows, each from its own last full run."""
@@ -186,6 +200,82 @@ def write(
     old = DOC.read_text() if DOC.exists() else ""
     sections = {name: _section(old, name) for name in DATABASES}
     sections[database] = "\n".join(lines)
+    partials = {name: _partials(old, name) for name in DATABASES}
+    partials[database] = {}  # older than this full run
+    return _write_doc(sections, partials)
+
+
+def write_partial(
+    figures: list[Figure],
+    *,
+    scale: float,
+    database: str,
+    started: datetime,
+    load_before: str,
+    commit_before: str,
+) -> Path:
+    """A run of some figures (BENCH_ONLY): each replaces that figure's last partial result on
+    this database, shown beside the last full run's and in the glance table, until the next
+    full run on this database."""
+    old = DOC.read_text() if DOC.exists() else ""
+    sections = {name: _section(old, name) for name in DATABASES}
+    partials = {name: _partials(old, name) for name in DATABASES}
+    for figure in figures:
+        glance = {
+            "target": figure.target,
+            "result": figure.result,
+            "met": figure.met,
+            "date": started.strftime("%Y-%m-%d %H:%M"),
+        }
+        marker = f"{database} {figure.name}"
+        partials[database][figure.name] = "\n".join(
+            [
+                f"<!-- partial {marker} {json.dumps(glance, ensure_ascii=False)} -->",
+                f"#### {figure.name} ({started.strftime('%Y-%m-%d %H:%M')} UTC, "
+                f"BENCH_SCALE={scale:g}, load {load_before} before, commit {commit_before})",
+                "",
+                "```text",
+                figure.line,
+                "```",
+                "",
+                "| Measure | Value |",
+                "|---|---|",
+                *(f"| {k} | {v} |" for k, v in figure.numbers.items()),
+                "",
+                *(f"- {note}" for note in figure.notes),
+                "",
+                f"<!-- /partial {marker} -->",
+            ]
+        )
+    return _write_doc(sections, partials)
+
+
+PARTIAL = re.compile(
+    r"<!-- partial (?P<db>\w+) (?P<name>\w+) (?P<glance>\{.*?\}) -->\n.*?"
+    r"<!-- /partial (?P=db) (?P=name) -->",
+    flags=re.S,
+)
+
+
+def _partials(text: str, database: str) -> dict[str, str]:
+    """Figure name → its last partial run's block on `database`, markers included."""
+    return {m["name"]: m.group(0) for m in PARTIAL.finditer(text) if m["db"] == database}
+
+
+def _write_doc(sections: dict[str, str | None], partials: dict[str, dict[str, str]]) -> Path:
+    def partial_section(name: str, title: str) -> list[str]:
+        blocks = partials[name]
+        if not blocks:
+            return []
+        return [
+            f"### {title}: figures run on their own since",
+            "",
+            "Run with `BENCH_ONLY`; each replaces the full run's result of its figure in the"
+            " table above until the next full run on this database.",
+            "",
+            *(blocks[n] + "\n" for n in ORDER if n in blocks),
+        ]
+
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(
         "\n".join(
@@ -194,13 +284,19 @@ def write(
                 "",
                 "Written by `make bench` (`bench/`) at the end of a full run, one section per app",
                 "database: a run on SQLite (the default) rewrites the SQLite section, a run with",
-                "`BENCH_DATABASE_URL` the PostgreSQL one. Do not edit by hand. The figures are",
-                "ratios measured side by side; see the method below.",
+                "`BENCH_DATABASE_URL` the PostgreSQL one; a run of some figures (`BENCH_ONLY`)",
+                "adds them below its database's section until the next full run. Do not edit by",
+                "hand. The figures are ratios measured side by side; see the method below.",
                 "",
-                *_glance(sections),
+                *_glance(sections, partials),
                 "",
                 *(
-                    sections[name] or f"## {title}\n\nNo full run on {title} yet.\n"
+                    "\n".join(
+                        [
+                            sections[name] or f"## {title}\n\nNo full run on {title} yet.\n",
+                            *partial_section(name, title),
+                        ]
+                    )
                     for name, title in DATABASES.items()
                 ),
                 METHOD,
@@ -210,12 +306,19 @@ def write(
     return DOC
 
 
-def _glance(sections: dict[str, str | None]) -> list[str]:
-    """One table: every figure's target and its result on each database."""
+def _glance(sections: dict[str, str | None], partials: dict[str, dict[str, str]]) -> list[str]:
+    """One table: every figure's target and its latest result on each database (a figure run
+    on its own since the last full run shows that run's result, with its date)."""
     results: dict[str, dict[str, dict[str, object]]] = {}
     for name, section in sections.items():
         found = GLANCE.search(section or "")
         results[name] = json.loads(found.group(1)) if found else {}
+        for block in partials[name].values():
+            match = PARTIAL.match(block)
+            assert match is not None
+            row = json.loads(match["glance"])
+            row["result"] = f"{row['result']} (run alone {row['date']})"
+            results[name][match["name"]] = row
     names = [n for n in ORDER if any(n in r for r in results.values())]
     lines = [
         "| Figure | Target | " + " | ".join(DATABASES.values()) + " |",

@@ -69,9 +69,9 @@ async def run(stack: Stack) -> Figure:
 
             async def raw(_: int) -> None:
                 request = form(stack.run_id, "sub", next(serial))
-                case, _, _ = accept_case(
+                case = accept_case(
                     stack.engine, stack.settings, EMAIL_ACCOUNT, request, None, None, Lang.fa
-                )
+                )[0]
                 await begin_case_workflow(stack.client, IDLE_QUEUE, EMAIL_ACCOUNT, case, request)
 
             await run_pool(warmup, CONCURRENCY, via_api, timeout=300)

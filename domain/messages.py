@@ -69,6 +69,18 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "شما اجازهٔ انجام این کار را ندارید.",
         Lang.en: "You are not allowed to do this.",
     },
+    "unknown_site": {
+        Lang.fa: "این نقطه در مرحله‌ای از اتصال که به شما سپرده شده باشد پیدا نشد.",
+        Lang.en: "No site with this code has been sent to you in a rollout.",
+    },
+    "not_at_this_step": {
+        Lang.fa: "نقطه اکنون در انتظار این گزارش نیست (گزارش دیگری پیش‌تر ثبت شده است)",
+        Lang.en: "The site is not waiting for this report (another one was taken before)",
+    },
+    "site_repeated": {
+        Lang.fa: "این نقطه در ردیف‌های پیشین همین گزارش آمده است.",
+        Lang.en: "This site is already on an earlier row of this report.",
+    },
     "task_not_open": {
         Lang.fa: "این کار دیگر باز نیست.",
         Lang.en: "This task is no longer open.",

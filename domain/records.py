@@ -15,6 +15,8 @@ class TaskClosing(BaseModel):
     case_id: int
     decision: dict[str, Any]
     completed_by: str
+    on_case_timeline: bool = True
+    """Its "done" line goes on the case's timeline (see `Step.on_case_timeline`)."""
 
 
 class CaseWrite(BaseModel):
@@ -64,6 +66,10 @@ class TaskOpening(CaseWrite):
     """The case's data shown beside the decision form."""
     stages: list[CaseStage] = Field(default_factory=list)
     """Stages entered since the last write (the step's own stage last), written first."""
+    notify: bool = True
+    """E-mail the role's holders (see `Step.notify`)."""
+    on_case_timeline: bool = True
+    """Its "sent to the cartable" line goes on the case's timeline."""
 
 
 class TaskOpened(BaseModel):

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fastapi import APIRouter
+
 from db.shams import County, Site, SiteEvent
 from db.shams_progress import CountyRun, RolloutRequest, SiteRun
 from domain.cases import Role
@@ -26,6 +28,13 @@ from workflows.shams_site import SiteWorkflow
 
 def _requester(form: RolloutForm) -> Requester:
     return Requester(name=form.title, unit="اداره فناوری اطلاعات")
+
+
+def _routes() -> Sequence[APIRouter]:
+    # Imported when the API asks: the worker, which reads this declaration too, loads no API.
+    from api.shams import shams_routes
+
+    return shams_routes()
 
 
 def _activities(worker: WorkerResources) -> Sequence[Callable[..., Any]]:
@@ -71,6 +80,7 @@ SHAMS: Process[RolloutForm] = Process(
     tables=(RolloutRequest, CountyRun, SiteRun, County, Site, SiteEvent),
     requester=_requester,
     activities=_activities,
+    routes=_routes,
     workflow_id_prefix="shams",
     api_path="/api/shams-rollouts",
     web_path="/shams/new",

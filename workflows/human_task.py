@@ -87,6 +87,13 @@ class Step(Generic[D]):
     expires: bool = False
     """No answer is required: at the due date the task closes unanswered and
     `CaseWorkflow.ask_or_expire` returns None (e.g. a requester's confirmation)."""
+    notify: bool = True
+    """E-mail the role's holders when a task opens (and its reminders and escalations); False
+    for a step asked of thousands of sites at once: the process sends its own digest, the
+    cartable lists them, and a late one is still marked late."""
+    on_case_timeline: bool = True
+    """Its task's opening and closing are lines of the case's timeline; False where the step
+    belongs to a part with a history of its own (a SHAMS site's, under its rollout's case)."""
 
 
 @dataclass
@@ -348,6 +355,8 @@ class CaseWorkflow:
                 form_schema=form_schema(step, options or {}),
                 context=context,
                 stages=self._take_stages(),
+                notify=step.notify,
+                on_case_timeline=step.on_case_timeline,
             ),
         )
         due_at = opened.due_at
@@ -370,6 +379,7 @@ class CaseWorkflow:
             case_id=self._case_id,
             decision=task.decision.model_dump(mode="json"),
             completed_by=task.completed_by,
+            on_case_timeline=step.on_case_timeline,
         )
         if workflow.patched(CLOSE_WITH_NEXT_WRITE):
             self._closing = (task, closing)
@@ -401,7 +411,9 @@ class CaseWorkflow:
         await self.record(
             CaseRecordActivities.mark_task_overdue,
             TaskOverdue(
-                task_id=task.task_id, case_id=self._case_id, escalate_to=task.step.escalate_to
+                task_id=task.task_id,
+                case_id=self._case_id,
+                escalate_to=task.step.escalate_to if task.step.notify else None,
             ),
         )
         await workflow.wait_condition(ready)
@@ -418,7 +430,8 @@ class CaseWorkflow:
             ready, opened.remind_at, f"reminder {step.key}"
         ):
             await self.record(
-                CaseRecordActivities.remind_task, deadline.model_copy(update={"notify": step.role})
+                CaseRecordActivities.remind_task,
+                deadline.model_copy(update={"notify": step.role if step.notify else None}),
             )
         if await self._wait_until(ready, task.due_at, f"SLA {step.key}"):
             return False
@@ -432,7 +445,7 @@ class CaseWorkflow:
             TaskOverdue(
                 task_id=task.task_id,
                 case_id=self._case_id,
-                escalate_to=step.escalate_to if escalate_now else None,
+                escalate_to=step.escalate_to if escalate_now and step.notify else None,
             ),
         )
         if opened.escalate_at is not None and not await self._wait_until(
@@ -440,7 +453,7 @@ class CaseWorkflow:
         ):
             await self.record(
                 CaseRecordActivities.escalate_task,
-                deadline.model_copy(update={"notify": step.escalate_to}),
+                deadline.model_copy(update={"notify": step.escalate_to if step.notify else None}),
             )
         await workflow.wait_condition(ready)
         return False

@@ -46,6 +46,8 @@ RANGE_SITE = Step(
     decision=RangingReport,
     sla_working_days=10,
     escalate_to=Role.it_director,
+    notify=False,
+    on_case_timeline=False,
 )
 """The long wait; the carrier's reminders come as one digest per rollout (not per site)."""
 DECIDE_NOT_FEASIBLE = Step(
@@ -55,6 +57,7 @@ DECIDE_NOT_FEASIBLE = Step(
     role=Role.it_office,
     decision=NotFeasibleChoice,
     sla_working_days=3,
+    on_case_timeline=False,
 )
 INSTALL_LINE = Step(
     key="install_line",
@@ -66,6 +69,8 @@ INSTALL_LINE = Step(
     escalate_to=Role.it_director,
     remind_working_days_before=1,
     escalate_after_working_days=2,
+    notify=False,
+    on_case_timeline=False,
 )
 """Due by the date the carrier gave when ranging (else in ten working days)."""
 ENTER_IN_SHAMS = Step(
@@ -75,6 +80,8 @@ ENTER_IN_SHAMS = Step(
     role=Role.it_office,
     decision=ShamsEntry,
     sla_working_days=2,
+    notify=False,
+    on_case_timeline=False,
 )
 REPAIR_LINE = Step(
     key="repair_line",
@@ -84,6 +91,8 @@ REPAIR_LINE = Step(
     decision=LineInstalled,
     sla_working_days=3,
     escalate_to=Role.it_director,
+    notify=False,
+    on_case_timeline=False,
 )
 PROBE = "probe"
 """The connection check's step (no task: an activity in attempt windows)."""

@@ -230,7 +230,8 @@ def read_task(session: Session, task_id: str, user: User) -> tuple[TaskDetail, b
     return TaskDetail.model_validate(_summary(task, case.tracking_code)), _may_see(user, task)
 
 
-def _refusal(error: WorkflowUpdateFailedError, lang: Lang) -> ApiError:
+def update_refusal(error: WorkflowUpdateFailedError, lang: Lang) -> ApiError:
+    """A task Update's refusal by the workflow's validator, as the API answers it."""
     cause = error.cause
     if isinstance(cause, ApplicationError):
         if cause.type == TaskRefusal.invalid_decision:
@@ -263,7 +264,7 @@ async def run_update(
     try:
         return await client.get_workflow_handle(workflow_id).execute_update(update, arg)
     except WorkflowUpdateFailedError as error:
-        raise _refusal(error, lang) from None
+        raise update_refusal(error, lang) from None
     except RPCError as error:
         if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             raise ApiError(409, "task_not_open") from None  # the workflow has closed

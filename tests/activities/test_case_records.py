@@ -10,7 +10,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.case_records import CaseRecordActivities
 from activities.notifications import make_email_sender
-from db.models import Case, CaseEvent, Holiday, Task
+from db.models import Case, CaseEvent, Holiday, OutboundMessage, Task, User
 from domain.calendar import TEHRAN
 from domain.cases import EventKind, Role, TaskStatus
 from domain.records import CaseStage, StagesEntered, TaskClosing, TaskOpening
@@ -109,3 +109,74 @@ def test_due_date_counts_the_holidays_known_when_the_task_opens(
     assert run(records.open_task, opening(2)).due_at == saturday + timedelta(days=3)
     # The first task keeps the due date it was given.
     assert run(records.open_task, opening(1)).due_at == saturday + timedelta(days=2)
+
+
+def test_a_step_of_a_part_with_its_own_history_stays_off_the_case(
+    engine: Engine, settings: Settings
+) -> None:
+    """A SHAMS site's carrier task (one of thousands under a rollout's case): no e-mail to
+    every carrier user, no lines on the rollout's timeline; the task itself is as any other.
+    The same task with the defaults e-mails the role's holders and shows on the timeline."""
+    records = CaseRecordActivities(engine, settings, make_email_sender(settings, engine))
+    run = ActivityEnvironment().run
+    case = open_case(engine, form_data())
+    assert case.id is not None
+    carrier = f"carrier-{case.tracking_code}"
+    with Session(engine) as session:
+        session.add(
+            User(
+                username=carrier,
+                password_hash="x",
+                roles=[Role.carrier.value],
+                scopes=["*"],
+                email=f"{carrier}@tci.example",
+            )
+        )
+        session.commit()
+
+    def ask(site: str, **part: bool) -> None:
+        opening = TaskOpening(
+            task_id=f"{case.workflow_id}-{site}:range_site:1",
+            case_id=case.id or 0,
+            step="range_site",
+            title_fa="رانژه",
+            title_en="Range",
+            role=Role.carrier,
+            scope="*",
+            opened_at=datetime.now(UTC),
+            sla_working_days=10,
+            form_schema={"type": "object"},
+            **part,
+        )
+        run(records.open_task, opening)
+        closing = TaskClosing(
+            task_id=opening.task_id,
+            case_id=case.id or 0,
+            decision={"feasible": True},
+            completed_by=carrier,
+            on_case_timeline=part.get("on_case_timeline", True),
+        )
+        run(records.close_task, closing)
+
+    ask("site-1", notify=False, on_case_timeline=False)
+    assert _events(engine, case.id) == [(EventKind.submitted, "submitted")]
+    assert _mails_to(engine, carrier) == 0
+    with Session(engine) as session:
+        task = session.get(Task, f"{case.workflow_id}-site-1:range_site:1")
+        assert task is not None and task.status == TaskStatus.done
+
+    ask("site-2")
+    assert _events(engine, case.id)[1:] == [
+        (EventKind.task_opened, "range_site"),
+        (EventKind.task_completed, "range_site"),
+    ]
+    assert _mails_to(engine, carrier) == 1
+
+
+def _mails_to(engine: Engine, username: str) -> int:
+    with Session(engine) as session:
+        return len(
+            session.exec(
+                select(OutboundMessage).where(col(OutboundMessage.recipient).startswith(username))
+            ).all()
+        )

@@ -49,6 +49,49 @@ def test_each_database_keeps_its_own_section(
     assert again.index("## SQLite") < again.index("## PostgreSQL") < again.index("## How each")
 
 
+def _write_alone(database: str, name: str, ratio: float) -> str:
+    figure = Figure(
+        name,
+        f"{name}    ratio {ratio}",
+        ratio >= 0.2,
+        {"ratio": ratio},
+        [],
+        target="ratio ≥ 0.2",
+        result=f"ratio {ratio}",
+    )
+    report.write_partial(
+        [figure],
+        scale=1,
+        database=database,
+        started=datetime(2026, 12, 2, 10, 30, tzinfo=UTC),
+        load_before="1 1 1",
+        commit_before="def5678",
+    )
+    return report.DOC.read_text()
+
+
+def test_a_figure_run_alone_shows_until_the_next_full_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report, "DOC", tmp_path / "performance.md")
+    _write("sqlite", 0.92)
+    _write("postgresql", 0.85)
+    alone = _write_alone("postgresql", "repair", 0.15)
+    again = _write_alone("postgresql", "repair", 0.21)
+    assert "ratio 0.15" not in again
+    assert "| repair | ratio ≥ 0.2 | not run | ratio 0.21 (run alone 2026-12-02 10:30) OK |" in (
+        again
+    )
+    assert again.count("repair    ratio 0.21") == 1
+    assert again.index("## PostgreSQL") < again.index("repair    ratio 0.21")
+    assert "| submit | ratio ≥ 0.9 | ratio 0.92 OK | ratio 0.85 MISSED |" in alone
+    submit_alone = _write_alone("postgresql", "submit", 0.91)
+    assert "ratio 0.91 (run alone 2026-12-02 10:30) OK |" in submit_alone
+    assert "repair    ratio 0.21" in submit_alone, "another figure's run alone stays"
+    full = _write("postgresql", 0.9)
+    assert "run alone" not in full and "repair    ratio" not in full
+
+
 def test_every_figure_has_its_place_and_its_method() -> None:
     """A figure the bench runs shows in the glance table (ORDER) and is described, numbered as
     in the report's sections, in the method text."""

@@ -66,6 +66,8 @@ REGISTER_MANAGERS = frozenset({Role.admin, Role.support_lead})
 REGISTER_READERS = REGISTER_MANAGERS | {Role.technician, Role.it_supervisor}
 COUNTY_MANAGERS = frozenset({Role.admin, Role.it_office})
 ROLLOUT_STARTERS = frozenset({Role.admin, Role.it_office})
+CARRIERS = frozenset({Role.admin, Role.carrier})
+"""The carrier's bulk reports (a row for a site it was not sent is answered rejected)."""
 """Who starts a SHAMS rollout (processes/shams.py's starters, and admins)."""
 """Who keeps the SHAMS counties' list (process 4)."""
 COUNTY_READERS = COUNTY_MANAGERS | {Role.it_director}
@@ -138,6 +140,9 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/shams/sites/export"): SITE_READERS,
     ("POST", "/api/shams/sites/import"): SITE_UPLOADERS,
     ("GET", "/api/shams/sites/{site_code}"): SITE_READERS,
+    ("POST", "/api/shams/carrier/reports"): CARRIERS,
+    ("POST", "/api/shams/carrier/reports/upload"): CARRIERS,
+    ("GET", "/api/shams/carrier/reports/template"): CARRIERS,
     ("GET", "/api/shams/board"): BOARD_READERS,
     ("GET", "/api/shams/board/export"): BOARD_READERS,
     ("GET", "/api/shams/board/progress"): BOARD_READERS,
@@ -198,6 +203,9 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/admin/vendors/{vendor_id}"): REGISTER_MANAGERS,
     ("POST", "/admin/vendors/{vendor_id}/active"): REGISTER_MANAGERS,
     ("GET", "/shams/new"): ROLLOUT_STARTERS,
+    ("GET", "/shams/carrier"): CARRIERS,
+    ("POST", "/shams/carrier/reports"): CARRIERS,
+    ("GET", "/shams/carrier/template"): CARRIERS,
     ("POST", "/shams/new"): ROLLOUT_STARTERS,
     ("GET", "/admin/shams/sites"): SITE_READERS,
     ("POST", "/admin/shams/sites/import"): SITE_UPLOADERS,
@@ -458,6 +466,17 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/shams/sites/{site_code}"): lambda f, p: {
         "url": f"/api/shams/sites/{f.site_code}"
     },
+    ("POST", "/api/shams/carrier/reports"): lambda f, p: {
+        "url": "/api/shams/carrier/reports",
+        "json": {"rows": [{"site_code": "no-such-site", "report": "line_installed"}]},
+    },
+    ("POST", "/api/shams/carrier/reports/upload"): lambda f, p: {
+        "url": "/api/shams/carrier/reports/upload",
+        "files": {"file": ("c.csv", "site_code,report\r\nno-such-site,line_installed\r\n")},
+    },
+    ("GET", "/api/shams/carrier/reports/template"): lambda f, p: {
+        "url": "/api/shams/carrier/reports/template"
+    },
     ("GET", "/api/shams/board"): lambda f, p: {"url": "/api/shams/board"},
     ("GET", "/api/shams/board/export"): lambda f, p: {"url": "/api/shams/board/export"},
     ("GET", "/api/shams/board/progress"): lambda f, p: {"url": "/api/shams/board/progress"},
@@ -528,6 +547,12 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/repair/new"): lambda f, p: _page("/repair/new"),
     ("GET", "/shams/new"): lambda f, p: _page("/shams/new"),
+    ("GET", "/shams/carrier"): lambda f, p: _page("/shams/carrier"),
+    ("POST", "/shams/carrier/reports"): lambda f, p: {
+        **_page("/shams/carrier/reports"),
+        "files": {"file": ("c.csv", "site_code,report\r\nno-such-site,line_installed\r\n")},
+    },
+    ("GET", "/shams/carrier/template"): lambda f, p: _page("/shams/carrier/template"),
     ("POST", "/shams/new"): lambda f, p: _page(
         "/shams/new", form_token=str(uuid.uuid4()), title="مرحله آزمون دسترسی"
     ),
