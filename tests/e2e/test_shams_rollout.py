@@ -12,7 +12,13 @@ check has failed, the board, and the rollout's end: every site connected or clos
 read model, no task left open.
 
 The stack runs the rollout with the e2e settings (tests/e2e/conftest.py: SHAMS_E2E): progress
-is read every minute, so the rollout closes up to two minutes after its last site.
+is read every minute, so the rollout closes up to two minutes after its last site (about two
+minutes in all on two cores).
+
+Known product bug, hence the strict xfail: each site's connection check holds one of the
+worker's eight activity slots while its router does not answer, so entering a site in SHAMS
+after the first eight or so stalls (see the mark). Once fixed, the test passes and the mark
+must go; with the slots raised locally (ACTIVITY_THREADS = 100) it passes in full.
 """
 
 from __future__ import annotations
@@ -26,20 +32,23 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from openpyxl import Workbook
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from db.models import User
-from db.shams import Site, county_scope
+from db.models import Case, Task, User
+from db.shams import Site, SiteEvent, county_scope
+from db.shams_progress import CountyRun, SiteRun
 from db.site_register import SITE_HEADERS
 from domain.calendar import TEHRAN
-from domain.cases import Role
+from domain.cases import CaseStatus, Role, TaskStatus
 from domain.passwords import hash_password
 from domain.shams import LINK_TYPE_FA, SITE_KIND_FA, LinkType, SiteKind, SiteState
+from domain.shams_carrier import CARRIER_HEADERS
 from domain.uploads import MediaType
 from tests.e2e.test_email_process import login
-from tests.stack import PASSWORD, Stack
+from tests.stack import PASSWORD, Stack, free_port
 
 PROCESS = "shams_rollout"
 SITES_PER_COUNTY = 30
@@ -99,6 +108,34 @@ def sites_xlsx(rows: list[dict[str, object]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def carrier_xlsx(rows: list[dict[str, object]]) -> bytes:
+    """The carrier's report as a spreadsheet, with the Persian headers of its template."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append([names[0] for names in CARRIER_HEADERS.values()])
+    for row in rows:
+        sheet.append([row.get(field, "") for field in CARRIER_HEADERS])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def report(
+    http: httpx.AsyncClient, headers: Headers, rows: list[dict[str, object]]
+) -> dict[str, Any]:
+    answer = await http.post("/api/shams/carrier/reports", json={"rows": rows}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    assert [r["row"] for r in body["rows"]] == list(range(1, len(rows) + 1))
+    assert [r["site_code"] for r in body["rows"]] == [r["site_code"] for r in rows]
+    return body
+
+
+def outcomes(body: dict[str, Any]) -> dict[str, str]:
+    return {r["site_code"]: r["outcome"] for r in body["rows"]}
 
 
 async def upload(http: httpx.AsyncClient, headers: Headers, content: bytes) -> httpx.Response:
@@ -205,6 +242,37 @@ async def decide(
     return task
 
 
+def site_events(engine: Engine, codes: list[str]) -> int:
+    with Session(engine) as session:
+        ids = select(Site.id).where(col(Site.site_code).in_(codes))
+        return len(session.exec(select(SiteEvent.id).where(col(SiteEvent.site_id).in_(ids))).all())
+
+
+async def board_states(
+    http: httpx.AsyncClient, headers: Headers, code: str, expected: dict[str, dict[SiteState, int]]
+) -> dict[str, Any]:
+    """The rollout's board once its counties' counts are `expected` (other states 0)."""
+
+    async def shows() -> dict[str, Any] | None:
+        answer = await http.get("/api/shams/board", params={"rollout": code}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        board: dict[str, Any] = answer.json()
+        counts = {c["code"]: {k: v for k, v in c["states"].items() if v} for c in board["counties"]}
+        return board if counts == expected else None
+
+    return await until(shows, f"the board showing {expected}")
+
+
+async def probe_failed(stack: Stack, workflow_id: str) -> bool:
+    """The site's connection check is running and has failed at least once: the probe
+    heartbeats only after a connect that failed."""
+    described = await stack.client.get_workflow_handle(workflow_id).describe()
+    return any(
+        a.activity_type.name == "probe" and a.HasField("last_heartbeat_time")
+        for a in described.raw_description.pending_activities
+    )
+
+
 def states(engine: Engine, codes: list[str]) -> dict[str, SiteState]:
     with Session(engine) as session:
         rows = session.exec(select(Site).where(col(Site.site_code).in_(codes))).all()
@@ -219,9 +287,22 @@ async def sites_in(engine: Engine, codes: list[str], state: SiteState, seconds: 
     await until(reached, f"{len(codes)} sites {state}", seconds)
 
 
+class DecisionStalled(Exception):
+    """A task's decision got no answer: its workflow could not close the task."""
+
+
 # --- The rollout -----------------------------------------------------------------------------
 
 
+@pytest.mark.xfail(
+    raises=DecisionStalled,
+    strict=True,
+    reason="Product bug: the connection check (activities.shams.probe) holds one of the"
+    " worker's ACTIVITY_THREADS (8) activity slots for its whole window (an hour by default),"
+    " so once eight sites wait for routers that do not answer yet, the next site entered in"
+    " SHAMS stalls, as does every activity of the worker and every task decision of every"
+    " process.",
+)
 async def test_shams_rollout_over_http(stack: Stack, engine: Engine) -> None:
     http = stack.http
     office = await login(http, add_user(engine, Role.it_office, ["*"]))
@@ -381,3 +462,199 @@ async def test_shams_rollout_over_http(stack: Stack, engine: Engine) -> None:
 
     ranging = await site_tasks(http, carrier, code, "range_site", set(every_site))
     assert len(ranging) == 2 * SITES_PER_COUNTY
+
+    # 6. The carrier ranges every site in one bulk report; two rows are bad and rejected
+    # alone. The carrier sees the sites sent to it.
+    shared = await http.get("/api/shams/sites", params={"per_page": 500}, headers=carrier)
+    assert {s["site_code"] for s in shared.json()["items"]} >= set(every_site)
+    closed, relinked = sites[first][0], sites[second][0]
+    feasible = [s for s in every_site if s not in (closed, relinked)]
+    expected_on = (datetime.now(TEHRAN).date() + timedelta(days=7)).isoformat()
+
+    def ranged(site: str, **change: object) -> dict[str, object]:
+        exchange = "مرکز مخابرات " + ("شمالی" if site in sites[first] else "جنوبی")
+        return {
+            "site_code": site,
+            "report": "ranging",
+            "feasible": True,
+            "exchange": exchange,
+            "link_type": "adsl",
+            "expected_on": expected_on,
+            **change,
+        }
+
+    unknown = f"S{tag}X999"
+    not_feasible = {"feasible": False, "exchange": None, "link_type": None, "expected_on": None}
+    rows = (
+        [ranged(s) for s in feasible[:20]]
+        + [ranged(unknown)]
+        + [ranged(s) for s in feasible[20:40]]
+        + [ranged(closed, **not_feasible, reason="no_free_port", note="پورت آزاد ندارد")]
+        + [ranged(relinked, **not_feasible)]  # no reason given
+        + [ranged(s) for s in feasible[40:]]
+    )
+    answer = await report(http, carrier, rows)
+    assert (answer["accepted"], answer["unchanged"], answer["rejected"]) == (59, 0, 2), answer
+    answered = outcomes(answer)
+    assert answered == {**{s: "accepted" for s in [*feasible, closed]}, **answered}
+    assert (answered[unknown], answered[relinked]) == ("rejected", "rejected")
+    for row in answer["rows"]:
+        rejected = row["outcome"] == "rejected"
+        assert (row["code"] is not None, row["reason"] is not None) == (rejected, rejected), row
+
+    await sites_in(engine, feasible, SiteState.feasible)
+    await sites_in(engine, [closed], SiteState.not_feasible)
+    assert states(engine, [relinked]) == {relinked: SiteState.sent_to_carrier}
+    events_before = site_events(engine, every_site)
+    again = await report(http, carrier, rows)
+    assert (again["accepted"], again["unchanged"], again["rejected"]) == (0, 59, 2), again
+    assert outcomes(again) == {**answered, **{s: "unchanged" for s in [*feasible, closed]}}
+    assert site_events(engine, every_site) == events_before
+
+    # The second county's site: not feasible after all, with its reason this time.
+    fixed_row = ranged(relinked, **not_feasible, reason="no_coverage")
+    assert outcomes(await report(http, carrier, [fixed_row])) == {relinked: "accepted"}
+
+    # The office closes one and has the other ranged again for a wireless link.
+    await decide(
+        http, office, code, "decide_not_feasible", {"action": "close", "note": "نقطه سیار"}, closed
+    )
+    await decide(
+        http,
+        office,
+        code,
+        "decide_not_feasible",
+        {"action": "other_link", "link_type": "wireless"},
+        relinked,
+    )
+    await sites_in(engine, [closed], SiteState.closed_not_feasible)
+    rerange = await task_of(http, carrier, code, "range_site", relinked)
+    assert rerange["id"].endswith(":range_site:2")
+    wireless = ranged(relinked, link_type="wireless")
+    assert outcomes(await report(http, carrier, [wireless])) == {relinked: "accepted"}
+    connecting = [*feasible, relinked]
+    await sites_in(engine, connecting, SiteState.feasible)
+    await board_states(
+        http,
+        office,
+        code,
+        {
+            first: {SiteState.feasible: 29, SiteState.closed_not_feasible: 1},
+            second: {SiteState.feasible: 30},
+        },
+    )
+
+    # 7. The carrier's spreadsheet: every line installed, and a row for the closed site.
+    await site_tasks(http, carrier, code, "install_line", set(connecting))
+    lines: list[dict[str, object]] = [
+        {"site_code": s, "report": "نصب خط", "circuit_id": f"DL-{n:04d}"}
+        for n, s in enumerate([*connecting, closed])
+    ]
+    installed = await http.post(
+        "/api/shams/carrier/reports/upload",
+        files={"file": ("installed.xlsx", carrier_xlsx(lines), MediaType.xlsx.value)},
+        headers=carrier,
+    )
+    assert installed.status_code == 200, installed.text
+    body = installed.json()
+    assert (body["accepted"], body["unchanged"], body["rejected"]) == (59, 0, 1), body
+    assert [r["row"] for r in body["rows"]] == list(range(2, len(lines) + 2))
+    assert outcomes(body)[closed] == "rejected"
+    await sites_in(engine, connecting, SiteState.line_installed)
+
+    # The office enters each site in SHAMS; its router does not answer yet.
+    port = free_port()
+    entries = await site_tasks(http, office, code, "enter_in_shams", set(connecting))
+    for n, site in enumerate(connecting):
+        entry = {
+            "registration_number": f"SH-{n:04d}",
+            "router_host": "127.0.0.1",
+            "router_port": port,
+        }
+        try:
+            done = await complete(http, office, entries[site], entry)
+        except httpx.ReadTimeout as stalled:
+            raise DecisionStalled(
+                f"entering site {n + 1} of {len(connecting)} in SHAMS got no answer in"
+                f" {http.timeout.read} s: the sites entered before hold the worker's activities"
+                " in their connection checks"
+            ) from stalled
+        assert done.status_code == 200, (site, done.text)
+    await sites_in(engine, connecting, SiteState.entered_in_shams)
+    site_workflows = {site_of(t): workflow_of(t) for t in entries.values()}
+
+    async def failing() -> bool | None:
+        failed = [await probe_failed(stack, w) for w in site_workflows.values()]
+        return True if any(failed) else None
+
+    await until(failing, "a connection check failing")
+    assert not any(s == SiteState.connected for s in states(engine, connecting).values())
+
+    probes = 0
+
+    async def answer_probe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal probes
+        probes += 1
+        writer.close()
+        await writer.wait_closed()
+
+    listener = await asyncio.start_server(answer_probe, "127.0.0.1", port)
+    async with listener:
+        await sites_in(engine, connecting, SiteState.connected, seconds=120)
+    assert probes >= len(connecting)
+
+    # 8. The board, the read model and the cartables at the end.
+    board = await board_states(
+        http,
+        office,
+        code,
+        {
+            first: {SiteState.connected: 29, SiteState.closed_not_feasible: 1},
+            second: {SiteState.connected: 30},
+        },
+    )
+    assert board["sites"] == 2 * SITES_PER_COUNTY
+    assert board["states"][SiteState.connected] == 59
+    assert board["connected_percent"] == round(100 * 59 / 60, 1)
+    detail = (await http.get(f"/api/shams/sites/{relinked}", headers=office)).json()
+    assert detail["router_port"] == port and detail["exchange"] == "مرکز مخابرات جنوبی"
+    assert "وصل شد" in detail["events"][-2]["note"]
+
+    async def case_closed() -> dict[str, Any] | None:
+        view = await http.get(f"/api/cases/{code}", headers=office)
+        assert view.status_code == 200, view.text
+        return view.json() if view.json()["status"] != CaseStatus.open else None
+
+    closed_case = await until(case_closed, "the rollout's end", seconds=200)
+    assert closed_case["status"] == CaseStatus.closed
+    with Session(engine) as session:
+        case = session.exec(select(Case).where(Case.tracking_code == code)).one()
+        runs = session.exec(select(SiteRun).where(SiteRun.rollout_id == code)).all()
+        assert sorted(r.site_code for r in runs) == sorted(every_site)
+        assert all(r.ended for r in runs)
+        assert {r.site_code: r.outcome for r in runs} == {
+            **{s: "connected" for s in connecting},
+            closed: "closed_not_feasible",
+        }
+        assert states(engine, every_site) == {
+            **{s: SiteState.connected for s in connecting},
+            closed: SiteState.closed_not_feasible,
+        }
+        ends = session.exec(
+            select(SiteEvent.site_id).where(
+                col(SiteEvent.site_id).in_(
+                    select(Site.id).where(col(Site.site_code).in_(every_site))
+                ),
+                col(SiteEvent.state).in_([SiteState.connected, SiteState.closed_not_feasible]),
+            )
+        ).all()
+        assert len(ends) == len(set(ends)) == len(every_site)
+        county_runs = session.exec(select(CountyRun).where(CountyRun.rollout_id == code)).all()
+        assert sorted(r.county_code for r in county_runs) == counties
+        assert all(r.ended for r in county_runs)
+        open_tasks = session.exec(
+            select(Task.id).where(Task.case_id == case.id, Task.status == TaskStatus.open)
+        ).all()
+        assert open_tasks == []
+    for headers in (office, director, carrier, *nets.values()):
+        assert await cartable(http, headers, code) == []
