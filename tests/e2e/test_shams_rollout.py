@@ -564,6 +564,14 @@ async def test_shams_rollout_over_http(stack: Stack, engine: Engine) -> None:
 
     # The office enters each site in SHAMS; its router does not answer yet.
     port = free_port()
+    probes = 0
+
+    async def answer_probe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal probes
+        probes += 1
+        writer.close()
+        await writer.wait_closed()
+
     entries = await site_tasks(http, office, code, "enter_in_shams", set(connecting))
     for n, site in enumerate(connecting):
         entry = {
@@ -574,6 +582,9 @@ async def test_shams_rollout_over_http(stack: Stack, engine: Engine) -> None:
         try:
             done = await complete(http, office, entries[site], entry)
         except httpx.ReadTimeout as stalled:
+            # The routers answer, so the checks end and free the worker for the tests after.
+            async with await asyncio.start_server(answer_probe, "127.0.0.1", port):
+                await sites_in(engine, connecting[: n + 1], SiteState.connected, seconds=120)
             raise DecisionStalled(
                 f"entering site {n + 1} of {len(connecting)} in SHAMS got no answer in"
                 f" {http.timeout.read} s: the sites entered before hold the worker's activities"
@@ -589,14 +600,6 @@ async def test_shams_rollout_over_http(stack: Stack, engine: Engine) -> None:
 
     await until(failing, "a connection check failing")
     assert not any(s == SiteState.connected for s in states(engine, connecting).values())
-
-    probes = 0
-
-    async def answer_probe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal probes
-        probes += 1
-        writer.close()
-        await writer.wait_closed()
 
     listener = await asyncio.start_server(answer_probe, "127.0.0.1", port)
     async with listener:
