@@ -83,7 +83,16 @@ async def running_stack(
     port = free_port()
     app = create_app(stack_settings, engine=engine, temporal=env.client, processes=processes)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            # A request still waiting on a workflow when the worker has stopped (a test that
+            # failed mid-decision) must not hold the session's teardown for ever.
+            timeout_graceful_shutdown=5,
+        )
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:

@@ -14,6 +14,18 @@ from settings import Settings
 from tests.e2e.loan_process import LOAN, loan_tables
 from tests.stack import Stack, running_stack
 
+SHAMS_E2E = {
+    "shams_progress_check_minutes": 1,
+    "shams_site_batch": 10,
+    "shams_probe_window_seconds": 120,
+    "shams_probe_pause_minutes": 1,
+    "shams_probe_first_retry_seconds": 0.2,
+    "shams_probe_max_retry_seconds": 1.0,
+}
+"""The SHAMS rollout in real seconds: its counties and the rollout read their progress every
+minute (the settings' least), counties start their sites ten at a time, and one probe window
+(two minutes, retrying every second at most) outlasts the wait for the test's late listener."""
+
 
 @pytest.fixture(scope="package")
 async def stack(
@@ -22,6 +34,10 @@ async def stack(
     processes = Registry([*PROCESSES, LOAN])
     with loan_tables(engine):
         async with running_stack(
-            settings, engine, tmp_path_factory.mktemp("temporal"), "peygir-e2e", processes
+            settings.model_copy(update=SHAMS_E2E),
+            engine,
+            tmp_path_factory.mktemp("temporal"),
+            "peygir-e2e",
+            processes,
         ) as running:
             yield running
