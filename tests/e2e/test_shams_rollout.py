@@ -15,10 +15,10 @@ The stack runs the rollout with the e2e settings (tests/e2e/conftest.py: SHAMS_E
 is read every minute, so the rollout closes up to two minutes after its last site (about two
 minutes in all on two cores).
 
-Known product bug, hence the strict xfail: each site's connection check holds one of the
-worker's eight activity slots while its router does not answer, so entering a site in SHAMS
-after the first eight or so stalls (see the mark). Once fixed, the test passes and the mark
-must go; with the slots raised locally (ACTIVITY_THREADS = 100) it passes in full.
+It found that each site's connection check held one of the worker's eight activity slots
+while its router did not answer, so entering a ninth site in SHAMS stalled every case; the
+checks now wait on a queue of their own (workflows.task_queues), and a stall fails the test
+as DecisionStalled.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 from openpyxl import Workbook
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -294,15 +293,6 @@ class DecisionStalled(Exception):
 # --- The rollout -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    raises=DecisionStalled,
-    strict=True,
-    reason="Product bug: the connection check (activities.shams.probe) holds one of the"
-    " worker's ACTIVITY_THREADS (8) activity slots for its whole window (an hour by default),"
-    " so once eight sites wait for routers that do not answer yet, the next site entered in"
-    " SHAMS stalls, as does every activity of the worker and every task decision of every"
-    " process.",
-)
 async def test_shams_rollout_over_http(stack: Stack, engine: Engine) -> None:
     http = stack.http
     office = await login(http, add_user(engine, Role.it_office, ["*"]))
