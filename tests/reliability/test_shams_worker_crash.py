@@ -159,7 +159,12 @@ class Rollout:
         match step:
             case "draft_letter":
                 answer_by = today + timedelta(days=20)
-                return OFFICE, {"text": "نقاط خود را اعلام کنید.", "answer_by": str(answer_by)}
+                # Named: by default a letter goes to every county in the register.
+                return OFFICE, {
+                    "text": "نقاط خود را اعلام کنید.",
+                    "counties": list(self.sites),
+                    "answer_by": str(answer_by),
+                }
             case "approve_letter":
                 return DIRECTOR, {"approved": True}
             case "collect_sites":
