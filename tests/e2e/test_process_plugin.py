@@ -89,7 +89,13 @@ async def test_a_process_declared_in_the_tests_runs_through_the_api(stack: Stack
     assert set(detail["form_schema"]["properties"]) == {"approved", "note"}
 
     handle = stack.client.get_workflow_handle(f"loan-{code}")
-    described = await handle.describe()
+    # The task row is written by a local activity, before the workflow task that sets the
+    # step's search attribute completes: the Temporal UI may show it a moment later.
+    for _ in range(100):
+        described = await handle.describe()
+        if described.typed_search_attributes.get(CURRENT_STEP) == "approve_loan":
+            break
+        await asyncio.sleep(0.1)
     assert described.typed_search_attributes.get(PROCESS_KIND) == "test_laptop_loan"
     assert described.typed_search_attributes.get(CURRENT_STEP) == "approve_loan"
 
