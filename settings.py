@@ -120,6 +120,18 @@ class Settings(BaseSettings):
     srm_api_timeout_seconds: float = Field(default=30, gt=0, le=300)
     """How long one read of the endpoint may take (connect, then each read of the answer)."""
     sepas_similarity_threshold: float = Field(default=80, ge=50, le=100)
+    sepas_srm_check_hours: int = Field(default=12, ge=1, le=168)
+    """A SEPAS case waiting on SRM (its data, or the evidence of a fix) looks again this often,
+    besides at each import."""
+    sepas_import_reminder_hours: int = Field(default=24, ge=1, le=720)
+    """While a case waits for SRM data, the SEPAS experts are reminded to import this often."""
+    sepas_jira_poll_hours: int = Field(default=6, ge=1, le=168)
+    """How often a case reads its issue in the ministry's Jira (a webhook wakes it sooner)."""
+    sepas_clean_days: int = Field(default=3, ge=1, le=60)
+    """A fix is confirmed when SRM's data shows none of the case's messages for this many days."""
+    jira_webhook_secret: str = Field(default="", repr=False)
+    """The secret the ministry's Jira sends with its webhook (`?secret=`); empty: webhooks are
+    refused and polling alone follows the issues."""
     """The least similarity (0–100, rapidfuzz's WRatio) at which the error bank offers an entry
     for a message it names neither exactly nor by a pattern; below it, the message is unknown."""
     jira_base_url: str = ""

@@ -124,7 +124,7 @@ def close_carried_task(session: Session, write: CaseWrite) -> None:
         close_decided_task(session, write.closing)
 
 
-def _holders(session: Session, role: Role, scope: str | None) -> list[tuple[str, str]]:
+def role_holders(session: Session, role: Role, scope: str | None) -> list[tuple[str, str]]:
     """(username, e-mail) of the active users who hold `role` in `scope` and have an address.
 
     Columns only, no ORM objects: this runs for every task opened."""
@@ -221,7 +221,7 @@ class CaseRecordActivities:
                     )
                 session.commit()
             # Read in the same transaction (no second session per task opened).
-            holders = _holders(session, opening.role, opening.scope) if opening.notify else []
+            holders = role_holders(session, opening.role, opening.scope) if opening.notify else []
         self._email_each(
             holders,
             key=f"{opening.task_id}:opened",
@@ -413,7 +413,7 @@ class CaseRecordActivities:
 
     def _holders_of(self, role: Role, scope: str | None) -> list[tuple[str, str]]:
         with self._session() as session:
-            return _holders(session, role, scope)
+            return role_holders(session, role, scope)
 
     def _email_each(
         self, holders: list[tuple[str, str]], *, key: str, subject: str, body: str

@@ -103,8 +103,6 @@ class JiraClient:
         timeout_seconds: float = 30,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if not base_url:
-            raise ValueError("JIRA_BASE_URL is not set")
         self._base = base_url.rstrip("/")
         self._token = token
         self._project = project_key
@@ -123,6 +121,9 @@ class JiraClient:
         )
 
     def _client(self) -> httpx.AsyncClient:
+        if not self._base:
+            # Retried until ops set it: the case waits at its Jira step, nothing is lost.
+            raise ApplicationError("JIRA_BASE_URL is not set", type="JiraNotConfigured")
         return httpx.AsyncClient(
             base_url=self._base,
             headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},

@@ -24,7 +24,6 @@ from api.rate_limit import RateLimiter
 from api.recovery import keep_restarting
 from api.routes import admin, admin_logs, auth, cases, codec, files, tasks, tracking
 from api.routes.case_starts import start_routes
-from api.sepas import sepas_routes
 from api.web import pages
 from db.engine import make_engine
 from processes.declaration import Registry
@@ -129,9 +128,6 @@ def create_app(
     for process in processes:
         for own in process.routes() if process.routes is not None else ():
             app.include_router(own)
-    # The SEPAS register, until its process's declaration carries it in `routes`.
-    for own in sepas_routes():
-        app.include_router(own)
     pages.install(app)
     static = StaticFiles(directory=Path(__file__).parent / "web" / "static")
     app.mount("/static", static, name="static")

@@ -78,6 +78,7 @@ def open_case(
             requester_contact=requester.contact,
             requester_unit=requester.unit,
             started_by=started_by,
+            scope=process.case_scope(form) if process.case_scope is not None else None,
             current_step="submitted",
             answer_due_at=answer_due_at,
         )

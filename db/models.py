@@ -91,6 +91,8 @@ class Case(SQLModel, table=True):
     """Where the answer goes: a mobile number or an e-mail address."""
     requester_unit: str = Field(default="", max_length=200)
     started_by: str | None = Field(default=None, max_length=64)
+    scope: str | None = Field(default=None, max_length=64, index=True)
+    """Whose case it is beyond its tasks (a hospital's): users of that scope see it."""
     """The staff member who started the case (for someone else, or a staff-only process)."""
     status: CaseStatus = Field(
         default=CaseStatus.open, sa_type=EnumText(CaseStatus, 20), index=True

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Index, UniqueConstraint, false, or_, true
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -25,6 +26,7 @@ from domain.sepas import (
     BankSource,
     ErrorCategory,
 )
+from domain.sepas_process import Verdict
 from settings import get_settings
 
 HOSPITAL_SCOPE = "hospital:"
@@ -190,6 +192,41 @@ class SrmError(SQLModel, table=True):
     message: str = Field(max_length=SRM_MESSAGE_MAX)
     count: int = 1
     import_id: int = Field(foreign_key="srm_imports.id", index=True)
+
+
+class SepasCase(SQLModel, table=True):
+    """A hospital's report of a SEPAS sending problem (the start form, by case), and where its
+    case stands: the errors SRM showed, the expert's verdict, the answer, the evidence."""
+
+    __tablename__ = "sepas_cases"
+
+    case_id: int = Field(primary_key=True, foreign_key="cases.id")
+    hospital_code: str = Field(max_length=20, index=True)
+    reporter_name: str = Field(max_length=200)
+    mobile: str = Field(max_length=20)
+    email: str | None = Field(default=None, max_length=200)
+    what_fails: str = Field(max_length=2000)
+    since: date
+    sample_record_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    error_text: str | None = Field(default=None, max_length=2000)
+    groups: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    """SRM's errors of the reported window, grouped by message, with the bank's matches."""
+    srm_data_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    verdict: Verdict | None = Field(default=None, sa_type=EnumText(Verdict, 20))
+    bank_entry_id: int | None = Field(default=None, foreign_key="error_bank.id")
+    jira_key: str | None = Field(default=None, max_length=30, index=True)
+    jira_url: str | None = Field(default=None, max_length=500)
+    jira_status: str | None = Field(default=None, max_length=100)
+    answer_fa: str | None = Field(default=None, max_length=4000)
+    """What resolved it: the hospital's correction, the vendor's fix, the ministry's answer."""
+    answer_source: str | None = Field(default=None, max_length=500)
+    fix_version: str | None = Field(default=None, max_length=60)
+    fixed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    """When the fix was reported: SRM's evidence is read from then."""
+    evidence: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    rounds: int = 0
+    """Times the case went back to the expert."""
+    updated_at: datetime = Field(sa_type=UtcDateTime, default_factory=utcnow)
 
 
 def reach_filter(reach: HospitalReach) -> ColumnElement[bool]:

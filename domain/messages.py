@@ -457,6 +457,19 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "الگو متن ثابت کافی ندارد و با هر پیامی جور می‌شود.",
         Lang.en: "The pattern has too little fixed text and would match any message.",
     },
+    # Process 5: the SEPAS report and its decisions.
+    "date_in_the_future": {
+        Lang.fa: "این روز هنوز نرسیده است.",
+        Lang.en: "This day has not come yet.",
+    },
+    "entry_for_unknown": {
+        Lang.fa: "خطای ناشناخته (یا «خطا نیست») مدخلی از بانک خطا ندارد؛ مدخل را خالی بگذارید.",
+        Lang.en: "An unknown error (or no error) has no bank entry: leave the entry empty.",
+    },
+    "hospital_unknown": {
+        Lang.fa: "بیمارستانی با این کد در فهرست بیمارستان‌ها (فعال) نیست.",
+        Lang.en: "No active hospital has this code.",
+    },
 }
 
 # RFC 9110 qvalue: 0..1 with at most three decimals.

@@ -22,7 +22,7 @@ from domain.cases import CaseStart
 from domain.email_account import EMAIL
 from domain.identity import checked_mobile
 from domain.records import CaseWrite
-from domain.tasks import Decision
+from domain.tasks import Decision, needed_when
 from domain.text import empty_as_none, typed_digits, typed_text
 
 
@@ -152,19 +152,6 @@ OptionalNote = Annotated[
 ]
 
 
-def _needed_when(flag: str, value: object, code: str, text: str) -> Any:
-    """A validator for a field the decision needs when `flag` holds `value`. It belongs to
-    that field (declared with `validate_default=True`, so it runs when the field is left out),
-    so the error names the field and the form shows it beside it, the rest kept as typed."""
-
-    def check(cls: type, given: object, info: ValidationInfo) -> object:
-        if flag in info.data and info.data[flag] == value and given is None:
-            raise PydanticCustomError(code, text)
-        return given
-
-    return classmethod(check)
-
-
 class RepairForm(BaseModel):
     """اعلام خرابی: what a member of the HQ staff reports."""
 
@@ -185,7 +172,7 @@ class RepairForm(BaseModel):
     urgency: Urgency = Field(default=Urgency.normal, title="Urgency")
 
     _kind = field_validator("kind")(
-        _needed_when("property_number", None, "kind_required", "the kind, without a number")
+        needed_when("property_number", None, "kind_required", "the kind, without a number")
     )
 
 
@@ -214,10 +201,10 @@ class InHouseRepair(Decision):
     )
 
     _work_done = field_validator("work_done", "minutes_spent")(
-        _needed_when("fixed", True, "required", "needed when fixed")
+        needed_when("fixed", True, "required", "needed when fixed")
     )
     _reason = field_validator("reason")(
-        _needed_when("fixed", False, "reason_required", "say why it cannot be fixed")
+        needed_when("fixed", False, "reason_required", "say why it cannot be fixed")
     )
 
 
@@ -269,7 +256,7 @@ class VendorReport(Decision):
         return value
 
     _quote = field_validator("quote_rials")(
-        _needed_when("kind", VendorReportKind.diagnosed, "required", "a diagnosis needs a quote")
+        needed_when("kind", VendorReportKind.diagnosed, "required", "a diagnosis needs a quote")
     )
 
 
@@ -280,7 +267,7 @@ class QuoteApproval(Decision):
     reason: OptionalNote = Field(default=None, title="Reason", validate_default=True)
 
     _reason = field_validator("reason")(
-        _needed_when("approved", False, "reason_required", "say why the quote is refused")
+        needed_when("approved", False, "reason_required", "say why the quote is refused")
     )
 
 
@@ -295,7 +282,7 @@ class Inspection(Decision):
     cost_material_rials: int = Field(default=0, ge=0, le=10**13, title="Material (rials)")
 
     _reason = field_validator("reason")(
-        _needed_when("accepted", False, "reason_required", "say why the work goes back")
+        needed_when("accepted", False, "reason_required", "say why the work goes back")
     )
 
 

@@ -6,7 +6,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic_core import PydanticCustomError
 
 from domain.cases import ALL_SCOPES, CaseStatus, Role
 
@@ -56,6 +57,19 @@ class Decision(BaseModel):
     """Base of every decision model: unknown fields are refused, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def needed_when(flag: str, value: object, code: str, text: str) -> Any:
+    """A validator for a field a decision needs when `flag` holds `value`. It belongs to that
+    field (declared with `validate_default=True`, so it runs when the field is left out), so the
+    error names the field and the form shows it beside it, the rest kept as typed."""
+
+    def check(cls: type, given: object, info: ValidationInfo) -> object:
+        if flag in info.data and info.data[flag] == value and given in (None, []):
+            raise PydanticCustomError(code, text)
+        return given
+
+    return classmethod(check)
 
 
 class TaskRefusal(StrEnum):

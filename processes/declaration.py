@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
-from domain.cases import CaseStart, Role
+from domain.cases import ALL_SCOPES, CaseStart, Role
 from domain.messages import Lang
 
 if TYPE_CHECKING:
@@ -130,6 +130,16 @@ class Process(Generic[F]):
     """What happens next, as the receipt tells the requester."""
     form_template: str | None = None
     """A page of its own for the start form; None: rendered from the form's JSON schema."""
+    case_scope: Callable[[F], str] | None = None
+    """The scope a case belongs to (a hospital's): users holding that scope see the case, and
+    a starter whose role is one of `scoped_starters` may start it only within its scopes."""
+    scoped_starters: frozenset[Role] = frozenset()
+    overseers: frozenset[Role] = frozenset()
+    """Roles that see every case of the process from its start (its office: the SEPAS experts),
+    not only the cases whose tasks are theirs."""
+    start_check: Callable[[Session, F], list[tuple[str, str]]] | None = None
+    """Checks of the form against the records (a hospital in the register): (field, message
+    code) for each problem; any refuses the start with 422, nothing written."""
     routes: Callable[[], Sequence[APIRouter]] | None = None
     """Its own API routes and pages (registers, their admin pages); called by the API only, so
     the worker never imports them."""
@@ -140,6 +150,12 @@ class Process(Generic[F]):
 
     def may_start(self, roles: Sequence[str]) -> bool:
         return self.public or Role.admin in roles or bool(self.starters & set(roles))
+
+    def may_start_in(self, roles: Sequence[str], scopes: Sequence[str], scope: str) -> bool:
+        """Whether a starter with these roles and scopes may start a case of `scope`."""
+        if Role.admin in roles or (self.starters - self.scoped_starters) & set(roles):
+            return True
+        return bool(self.scoped_starters & set(roles)) and (ALL_SCOPES in scopes or scope in scopes)
 
     def label(self, key: str, lang: Lang | str) -> str | None:
         text = self.labels.get(key)

@@ -142,11 +142,16 @@ def _decision_schema(decision: type[Decision]) -> str:
     return text
 
 
-def form_schema(step: Step[Any], options: dict[str, list[str]]) -> dict[str, Any]:
-    """The decision form's JSON schema, with per-task choices (e.g. free usernames) as enums."""
+def form_schema(
+    step: Step[Any], options: dict[str, list[str]], prefill: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The decision form's JSON schema, with per-task choices (e.g. free usernames) as enums
+    and per-task values the form starts from (what the case already knows) as defaults."""
     schema: dict[str, Any] = json.loads(_decision_schema(step.decision))
     for name, choices in options.items():
         schema["properties"][name]["enum"] = list(choices)
+    for name, value in (prefill or {}).items():
+        schema["properties"][name]["default"] = value
     return schema
 
 
@@ -298,13 +303,15 @@ class CaseWorkflow:
         scope: str | None = None,
         options: dict[str, list[str]] | None = None,
         due_on: date | None = None,
+        prefill: dict[str, Any] | None = None,
     ) -> tuple[D, str]:
         """Open a task for `step` and wait for its decision; returns (decision, who decided).
 
-        `due_on` replaces the step's SLA with a promised date (the task is late after it)."""
+        `due_on` replaces the step's SLA with a promised date (the task is late after it);
+        `prefill` gives fields of the form the values it starts from."""
         if step.expires:
             raise ValueError(f"{step.key} expires: ask it with ask_or_expire")
-        answer = await self._ask(step, context, scope, options, due_on)
+        answer = await self._ask(step, context, scope, options, due_on, prefill=prefill)
         assert answer is not None
         return answer
 
@@ -331,6 +338,8 @@ class CaseWorkflow:
         options: dict[str, list[str]] | None,
         due_on: date | None,
         working_days: int | None = None,
+        *,
+        prefill: dict[str, Any] | None = None,
     ) -> tuple[D, str] | None:
         self._raise_if_cancelled()
         number = self._progress.task_numbers.get(step.key, 0) + 1
@@ -352,7 +361,7 @@ class CaseWorkflow:
                 due_on=due_on,
                 remind_working_days_before=step.remind_working_days_before,
                 escalate_after_working_days=step.escalate_after_working_days,
-                form_schema=form_schema(step, options or {}),
+                form_schema=form_schema(step, options or {}, prefill),
                 context=context,
                 stages=self._take_stages(),
                 notify=step.notify,

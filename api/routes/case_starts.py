@@ -67,12 +67,16 @@ def receipt_of(case: Case) -> Receipt:
     )
 
 
-def _may_start(process: Process[Any], user: User | None) -> None:
+def _may_start(process: Process[Any], user: User | None, form: BaseModel) -> None:
     if process.public:
         return
     if user is None:
         raise ApiError(401, "not_authenticated")
     if not process.may_start(user.roles):
+        raise ApiError(403, "forbidden")
+    if process.case_scope is not None and not process.may_start_in(
+        user.roles, user.scopes, process.case_scope(form)
+    ):
         raise ApiError(403, "forbidden")
 
 
@@ -97,6 +101,17 @@ def accept_case(
             earlier = find_by_idempotency_key(session, idempotency_key)
             if earlier is not None:
                 return earlier, _replayed_form(session, process, earlier, form), True
+        if process.start_check is not None:
+            problems = process.start_check(session, form)
+            if problems:
+                raise ApiError(
+                    422,
+                    "invalid_value",
+                    [
+                        FieldProblem(field=field, reason=message(code, lang), code=code)
+                        for field, code in problems
+                    ],
+                )
         requester = process.requester(form)
         open_one = (
             open_case_of(session, process, requester.identity)
@@ -192,7 +207,7 @@ async def start_case(
     """
     state = request.app.state
     settings: Settings = state.settings
-    _may_start(process, user)
+    _may_start(process, user, form)
     # An empty key is no key: stored as such, it would clash with every other empty one.
     idempotency_key = (idempotency_key or "").strip() or None
     case, form, replayed = await run_blocking(

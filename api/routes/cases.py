@@ -23,6 +23,7 @@ from domain.calendar import format_jalali
 from domain.cases import CaseStatus, EventKind, Role
 from domain.tasks import CancelCaseInput, CaseLive
 from domain.text import normalize_text
+from processes.registry import PROCESSES
 from workflows.human_task import CaseWorkflow
 
 router = APIRouter(tags=["cases"], responses=documented(401, 403, 404))
@@ -82,8 +83,13 @@ class CancelRequest(BaseModel):
 
 
 def may_access(session: Session, user: User, case: Case) -> bool:
-    """Supervisors see every case; others the cases whose tasks are (or were) theirs to do."""
+    """Supervisors see every case; a process's overseers its cases; a scope's users (a
+    hospital's) the cases of that scope; others the cases whose tasks are (or were) theirs."""
     if SUPERVISING_ROLES & set(user.roles):
+        return True
+    if case.scope is not None and case.scope in user.scopes:
+        return True
+    if case.process in PROCESSES and PROCESSES[case.process].overseers & set(user.roles):
         return True
     actor = actor_of(user)
     for task in session.exec(select(Task).where(Task.case_id == case.id)):

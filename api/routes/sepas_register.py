@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import audit, changed
 from api.errors import ApiError, FieldProblem, documented, field_problems, lang_of
+from api.routes.sepas_news import announce_srm_import
 from api.routes.shams_register import read_upload
 from api.security import CurrentUser, SessionDep, require_role
 from api.uploads import refusal
@@ -510,13 +511,18 @@ def upload_srm(
         audit(session, request, user, "srm.import", name, rows=report.rows, added=report.added)
 
     try:
-        return store_batch(session, source.read(), actor=user.username, before_commit=before_commit)
+        report = store_batch(
+            session, source.read(), actor=user.username, before_commit=before_commit
+        )
     except FileRefused as error:
         raise refusal(error, lang) from None
     except IntegrityError:
         # The same export uploaded twice at once: the other upload stored it.
         session.rollback()
         raise ApiError(409, "conflict", [_problem("file", "srm_file_imported", lang)]) from None
+    if report.added:
+        announce_srm_import(request, report.source_name)
+    return report
 
 
 @router.post(
