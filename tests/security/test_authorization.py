@@ -73,6 +73,8 @@ CARRIERS = frozenset({Role.admin, Role.carrier})
 COUNTY_READERS = COUNTY_MANAGERS | {Role.it_director}
 SITE_UPLOADERS = COUNTY_MANAGERS | {Role.county_network}
 SITE_READERS = SITE_UPLOADERS | {Role.it_director, Role.carrier}
+SITE_CANCELLERS = COUNTY_MANAGERS
+"""Who stops one site of its rollout (the matrix's site is in none: allowed callers get 409)."""
 """The matrix's site is of the demo county login's county and sent to the carrier: every site
 reader sees it (scopes are tested in tests/api/test_shams_register.py)."""
 BOARD_READERS = COUNTY_READERS | {Role.it_supervisor, Role.county_network, Role.carrier}
@@ -140,6 +142,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/shams/sites/export"): SITE_READERS,
     ("POST", "/api/shams/sites/import"): SITE_UPLOADERS,
     ("GET", "/api/shams/sites/{site_code}"): SITE_READERS,
+    ("POST", "/api/shams/sites/{site_code}/cancel"): SITE_CANCELLERS,
     ("POST", "/api/shams/carrier/reports"): CARRIERS,
     ("POST", "/api/shams/carrier/reports/upload"): CARRIERS,
     ("GET", "/api/shams/carrier/reports/template"): CARRIERS,
@@ -465,6 +468,10 @@ CALLS: dict[tuple[str, str], Call] = {
     },
     ("GET", "/api/shams/sites/{site_code}"): lambda f, p: {
         "url": f"/api/shams/sites/{f.site_code}"
+    },
+    ("POST", "/api/shams/sites/{site_code}/cancel"): lambda f, p: {
+        "url": f"/api/shams/sites/{f.site_code}/cancel",
+        "json": {"reason": "آزمون دسترسی"},
     },
     ("POST", "/api/shams/carrier/reports"): lambda f, p: {
         "url": "/api/shams/carrier/reports",
