@@ -130,6 +130,9 @@ class Process(Generic[F]):
     """What happens next, as the receipt tells the requester."""
     form_template: str | None = None
     """A page of its own for the start form; None: rendered from the form's JSON schema."""
+    task_panels: Mapping[str, str] = field(default_factory=dict)
+    """Step key → a template of its own shown on that step's task page beside the decision
+    form (a county's site template and one-site form); its routes serve what it posts."""
     routes: Callable[[], Sequence[APIRouter]] | None = None
     """Its own API routes and pages (registers, their admin pages); called by the API only, so
     the worker never imports them."""

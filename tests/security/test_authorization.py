@@ -141,6 +141,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/shams/sites/template"): SITE_UPLOADERS,
     ("GET", "/api/shams/sites/export"): SITE_READERS,
     ("POST", "/api/shams/sites/import"): SITE_UPLOADERS,
+    ("POST", "/api/shams/sites"): SITE_UPLOADERS,
     ("GET", "/api/shams/sites/{site_code}"): SITE_READERS,
     ("POST", "/api/shams/sites/{site_code}/cancel"): SITE_CANCELLERS,
     ("POST", "/api/shams/carrier/reports"): CARRIERS,
@@ -212,6 +213,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/shams/new"): ROLLOUT_STARTERS,
     ("GET", "/admin/shams/sites"): SITE_READERS,
     ("POST", "/admin/shams/sites/import"): SITE_UPLOADERS,
+    ("POST", "/shams/tasks/{task_id}/site"): SITE_UPLOADERS,
     ("GET", "/admin/shams/sites/template"): SITE_UPLOADERS,
     ("GET", "/admin/shams/sites/export"): SITE_READERS,
     ("GET", "/shams/sites/{site_code}"): SITE_READERS,
@@ -469,6 +471,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/shams/sites/{site_code}"): lambda f, p: {
         "url": f"/api/shams/sites/{f.site_code}"
     },
+    ("POST", "/api/shams/sites"): lambda f, p: {
+        "url": "/api/shams/sites",
+        "json": {"county_code": DEMO_COUNTY, "site_code": ""},
+    },
     ("POST", "/api/shams/sites/{site_code}/cancel"): lambda f, p: {
         "url": f"/api/shams/sites/{f.site_code}/cancel",
         "json": {"reason": "آزمون دسترسی"},
@@ -588,6 +594,9 @@ CALLS: dict[tuple[str, str], Call] = {
         "files": {"file": ("sites.csv", SITE_HEADER, "text/csv")},
     },
     ("GET", "/admin/shams/sites/template"): lambda f, p: _page("/admin/shams/sites/template"),
+    ("POST", "/shams/tasks/{task_id}/site"): lambda f, p: _page(
+        "/shams/tasks/no-such-task/site", name=""
+    ),
     ("GET", "/admin/shams/sites/export"): lambda f, p: _page("/admin/shams/sites/export"),
     ("GET", "/shams/sites/{site_code}"): lambda f, p: _page(f"/shams/sites/{f.site_code}"),
     ("GET", "/admin/shams/counties"): lambda f, p: _page("/admin/shams/counties"),
