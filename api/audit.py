@@ -39,6 +39,8 @@ ACTIONS = (
     "county.change",
     "counties.import",
     "sites.import",
+    "site.enter",
+    "site.cancel",
     "his_vendor.create",
     "his_vendor.change",
     "hospital.create",

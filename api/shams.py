@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import shams_board, shams_carrier, shams_register
+from api.routes import shams_board, shams_carrier, shams_register, shams_sites
 from api.web.pages import shams
 from api.web.pages import shams_board as board_pages
 from api.web.pages import shams_carrier as carrier_pages
@@ -17,6 +17,7 @@ def shams_routes() -> list[APIRouter]:
         shams_register.router,
         shams_board.router,
         shams_carrier.router,
+        shams_sites.router,
         shams.router,
         board_pages.router,
         carrier_pages.router,

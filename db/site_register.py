@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +87,8 @@ EXPORT_HEADERS = ("وضعیت", "مرکز مخابراتی")
 SITE_FIELD_FA = {field: names[0] for field, names in SITE_HEADERS.items()}
 COUNTY_FIELD_FA = {field: names[0] for field, names in COUNTY_HEADERS.items()}
 SYSTEM_ACTOR = "system"
+FILE, FORM = "پرونده", "فرم"
+"""How a site's history says it came in: by a file or by the form."""
 
 
 class ImportReport(BaseModel):
@@ -247,6 +249,46 @@ def import_sites(
     list at all. With any row error, or with `dry_run`, nothing is written.
     """
     table = read_table(data, SITE_HEADERS, SITE_REQUIRED)
+    return _import_table(
+        session,
+        table,
+        actor=actor,
+        reach=reach,
+        rollout_id=rollout_id,
+        dry_run=dry_run,
+        before_commit=before_commit,
+    )
+
+
+def enter_site(
+    session: Session,
+    values: Mapping[str, object],
+    *,
+    actor: str,
+    reach: SiteReach | None = None,
+    before_commit: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
+    """One site typed in a form: the row of a file with every column, checked and written as
+    `import_sites` does (a bad field, and nothing is written; its errors are of row 1)."""
+    fields = {index: field for index, field in enumerate(SITE_HEADERS)}
+    row = {field: values.get(field, "") for field in SITE_HEADERS}
+    table = Table(fields=fields, rows=[(1, row)])
+    return _import_table(
+        session, table, actor=actor, reach=reach, before_commit=before_commit, via=FORM
+    )
+
+
+def _import_table(
+    session: Session,
+    table: Table,
+    *,
+    actor: str,
+    reach: SiteReach | None,
+    rollout_id: str | None = None,
+    dry_run: bool = False,
+    before_commit: Callable[[ImportReport], None] | None = None,
+    via: str = FILE,
+) -> ImportReport:
     checked, existing, errors = check_sites(session, table, reach)
     if errors:
         return ImportReport(errors=errors, dry_run=dry_run)
@@ -268,7 +310,7 @@ def import_sites(
         if not changes:
             report.unchanged += 1
             continue
-        note = "اصلاح با پرونده: " + "، ".join(SITE_FIELD_FA[f] for f in changes)
+        note = f"اصلاح با {via}: " + "، ".join(SITE_FIELD_FA[f] for f in changes)
         events.append(
             {"site_id": site.id, "at": now, "state": site.state, "actor": actor, "note": note}
         )
@@ -285,7 +327,7 @@ def import_sites(
         new = _existing_sites(session, [row["site_code"] for row in created])
         events += [
             {"site_id": site.id, "at": now, "state": SiteState.submitted, "actor": actor}
-            | {"note": "ثبت با پرونده"}
+            | {"note": f"ثبت با {via}"}
             for site in new.values()
         ]
     if changed:

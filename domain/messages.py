@@ -368,6 +368,14 @@ MESSAGES: dict[str, dict[Lang, str]] = {
             " by an upload. Ask the IT office."
         ),
     },
+    "site_not_running": {
+        Lang.fa: (
+            "این نقطه در هیچ مرحله اتصالی در جریان نیست (پیگیری آن تمام شده یا هنوز آغاز نشده است)."
+        ),
+        Lang.en: (
+            "This site is not under way in any rollout (it has ended, or has not started yet)."
+        ),
+    },
     # The SEPAS error bank and SRM's error reports (process 5).
     "hospital_code_invalid": {
         Lang.fa: (

@@ -140,6 +140,9 @@ class Process(Generic[F]):
     start_check: Callable[[Session, F], list[tuple[str, str]]] | None = None
     """Checks of the form against the records (a hospital in the register): (field, message
     code) for each problem; any refuses the start with 422, nothing written."""
+    task_panels: Mapping[str, str] = field(default_factory=dict)
+    """Step key → a template of its own shown on that step's task page beside the decision
+    form (a county's site template and one-site form); its routes serve what it posts."""
     routes: Callable[[], Sequence[APIRouter]] | None = None
     """Its own API routes and pages (registers, their admin pages); called by the API only, so
     the worker never imports them."""

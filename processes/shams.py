@@ -16,13 +16,21 @@ from domain.shams import (
     LINK_TYPE_FA,
     NOT_FEASIBLE_EN,
     NOT_FEASIBLE_FA,
+    SITE_KIND_EN,
+    SITE_KIND_FA,
     LinkType,
     NotFeasibleReason,
+    SiteKind,
 )
 from domain.shams_process import NotFeasibleAction, RolloutForm, RolloutStart
 from processes.declaration import Process, Requester, Text, WorkerResources
 from workflows.shams import ANSWER_WORKING_DAYS, RolloutWorkflow
-from workflows.shams_county import CountyWorkflow
+from workflows.shams_county import (
+    COLLECT_SITES,
+    CORRECT_SITES,
+    MORE_SITES,
+    CountyWorkflow,
+)
 from workflows.shams_site import SiteWorkflow
 
 
@@ -86,6 +94,9 @@ SHAMS: Process[RolloutForm] = Process(
     web_path="/shams/new",
     answer_working_days=ANSWER_WORKING_DAYS,
     starters=frozenset({Role.it_office}),
+    task_panels={
+        step.key: "shams/county_sites.html" for step in (COLLECT_SITES, CORRECT_SITES, MORE_SITES)
+    },
     labels={
         "title": Text("عنوان مرحله اتصال", "Rollout title"),
         "round": Text("دور", "Round"),
@@ -118,6 +129,7 @@ SHAMS: Process[RolloutForm] = Process(
         "router_host": Text("نشانی روتر نقطه", "Router address"),
         "router_port": Text("درگاه (پورت) روتر", "Router port"),
         **{f"link_type.{k.value}": Text(LINK_TYPE_FA[k], LINK_TYPE_EN[k]) for k in LinkType},
+        **{f"kind.{k.value}": Text(SITE_KIND_FA[k], SITE_KIND_EN[k]) for k in SiteKind},
         **{
             f"reason.{r.value}": Text(NOT_FEASIBLE_FA[r], NOT_FEASIBLE_EN[r])
             for r in NotFeasibleReason

@@ -167,6 +167,9 @@ def _field_errors(error: ValidationError) -> list[dict[str, str]]:
 class CaseWorkflow:
     """Base of every process workflow: the cartable handlers, cancel, and the live query."""
 
+    cancelled_by: frozenset[Role] = frozenset({Role.admin})
+    """Who may stop this workflow with `cancel_case` (a part of a case may allow its owner)."""
+
     def __init__(self) -> None:
         self._tasks: dict[str, _OpenTask] = {}
         self._progress = _Progress()
@@ -611,9 +614,9 @@ class CaseWorkflow:
 
     @cancel_case.validator
     def _validate_cancel_case(self, request: CancelCaseInput) -> None:
-        if Role.admin not in request.actor.roles:
+        if not self.cancelled_by & set(request.actor.roles):
             raise ApplicationError(
-                "only an admin may cancel a case",
+                "you may not cancel this case",
                 type=TaskRefusal.not_authorized,
                 non_retryable=True,
             )

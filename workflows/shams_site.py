@@ -102,6 +102,8 @@ PROBE = "probe"
 @workflow.defn
 class SiteWorkflow(RolloutPart):
     step_attribute = SITE_STEP
+    cancelled_by = frozenset({Role.admin, Role.it_office})
+    """The IT office stops one site (with a reason) while the rollout goes on."""
 
     def __init__(self) -> None:
         super().__init__()

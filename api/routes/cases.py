@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, BeforeValidator, Field
+from sqlalchemy import ColumnElement, and_, func, not_
+from sqlalchemy import case as sa_case
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
@@ -20,7 +22,7 @@ from api.security import CurrentUser, ProcessesDep, SessionDep, actor_of, requir
 from api.temporal import case_handle
 from db.models import Case, CaseEvent, Task, User
 from domain.calendar import format_jalali
-from domain.cases import CaseStatus, EventKind, Role
+from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.tasks import CancelCaseInput, CaseLive
 from domain.text import normalize_text
 from processes.registry import PROCESSES
@@ -43,6 +45,22 @@ class TimelineEntry(BaseModel):
     public: bool
 
 
+PART_TASKS_SHOWN = 20
+"""Open tasks of the case's parts listed per step (the oldest due first); the rest are counted."""
+
+
+class StepTasks(BaseModel):
+    """The open tasks of one step asked by the case's parts (a rollout's counties and sites)."""
+
+    step: str
+    title_fa: str
+    title_en: str
+    open: int
+    overdue: int
+    first: list[TaskSummary]
+    """The first `PART_TASKS_SHOWN` of them, the oldest due first."""
+
+
 class CaseDetail(BaseModel):
     tracking_code: str
     process: str
@@ -62,6 +80,9 @@ class CaseDetail(BaseModel):
     closed_at: datetime | None
     timeline: list[TimelineEntry]
     tasks: list[TaskSummary]
+    """The tasks the case's own workflow asked."""
+    part_tasks: list[StepTasks]
+    """Open tasks its parts' workflows asked (a rollout's counties and sites), by step."""
     live: CaseLive | None
     """Straight from the running workflow; absent when it has closed or cannot be reached."""
 
@@ -119,9 +140,53 @@ async def _live(client: Client, case: Case) -> CaseLive | None:
         return None
 
 
+def _summary(task: Task, case: Case) -> TaskSummary:
+    return TaskSummary(
+        **task.model_dump(),
+        tracking_code=case.tracking_code,
+        due_at_jalali=format_jalali(task.due_at),
+    )
+
+
+def _part_tasks(session: Session, case: Case, own: ColumnElement[bool]) -> list[StepTasks]:
+    """The parts' open tasks counted by step, and the first few of each, in the order the
+    steps were first asked."""
+    is_open = (Task.case_id == case.id, Task.status == TaskStatus.open, not_(own))
+    counts = session.exec(
+        select(
+            Task.step,
+            func.count(),
+            func.sum(sa_case((col(Task.overdue), 1), else_=0)),
+            func.min(Task.created_at),
+        )
+        .where(*is_open)
+        .group_by(col(Task.step))
+        .order_by(func.min(Task.created_at))
+    ).all()
+    steps = []
+    for step, count, overdue, _ in counts:
+        first = session.exec(
+            select(Task)
+            .where(*is_open, Task.step == step)
+            .order_by(col(Task.due_at), col(Task.id))
+            .limit(PART_TASKS_SHOWN)
+        ).all()
+        steps.append(
+            StepTasks(
+                step=step,
+                title_fa=first[0].title_fa,
+                title_en=first[0].title_en,
+                open=count,
+                overdue=overdue or 0,
+                first=[_summary(t, case) for t in first],
+            )
+        )
+    return steps
+
+
 def _case_record(
     session: Session, user: User, tracking_code: str
-) -> tuple[Case, list[CaseEvent], list[Task]]:
+) -> tuple[Case, list[CaseEvent], list[TaskSummary], list[StepTasks]]:
     """The case with its timeline and tasks, in a worker thread; ends the read transaction, so
     no pooled connection waits on the live query."""
     case = accessible_case(session, user, tracking_code)
@@ -130,11 +195,17 @@ def _case_record(
         .where(CaseEvent.case_id == case.id)
         .order_by(col(CaseEvent.at), col(CaseEvent.id))
     ).all()
+    # The case's own tasks are `{workflow_id}:{step}:{n}` (`;` follows `:`); its parts' are
+    # `{workflow_id}-{part}:…`, thousands in a rollout: counted, not listed.
+    own = and_(col(Task.id) > f"{case.workflow_id}:", col(Task.id) < f"{case.workflow_id};")
     tasks = session.exec(
-        select(Task).where(Task.case_id == case.id).order_by(col(Task.created_at), col(Task.id))
+        select(Task)
+        .where(Task.case_id == case.id, own)
+        .order_by(col(Task.created_at), col(Task.id))
     ).all()
+    parts = _part_tasks(session, case, own)
     session.commit()
-    return case, list(events), list(tasks)
+    return case, list(events), [_summary(t, case) for t in tasks], parts
 
 
 @router.get("/api/cases/{tracking_code}", response_model=CaseDetail, summary="A case in full")
@@ -145,7 +216,7 @@ async def case_detail(
     client: ClientDep,
     processes: ProcessesDep,
 ) -> CaseDetail:
-    case, events, tasks = await run_blocking(_case_record, session, user, tracking_code)
+    case, events, tasks, parts = await run_blocking(_case_record, session, user, tracking_code)
     process = processes[case.process]
     return CaseDetail(
         **case.model_dump(
@@ -168,14 +239,8 @@ async def case_detail(
         process_title_en=process.title.en,
         answer=answer_of(process, case),
         timeline=[TimelineEntry(**e.model_dump(), at_jalali=format_jalali(e.at)) for e in events],
-        tasks=[
-            TaskSummary(
-                **t.model_dump(),
-                tracking_code=case.tracking_code,
-                due_at_jalali=format_jalali(t.due_at),
-            )
-            for t in tasks
-        ],
+        tasks=tasks,
+        part_tasks=parts,
         live=await _live(client, case),
     )
 

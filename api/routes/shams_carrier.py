@@ -147,7 +147,7 @@ def _checked_rows(raw: list[tuple[int, dict[str, Any]]], lang: Lang) -> list[_Ro
     return rows
 
 
-def _site_workflow(rollout: str, county: str, site_code: str) -> str:
+def site_workflow(rollout: str, county: str, site_code: str) -> str:
     """A site's workflow id: its county's (the rollout's and the county code) and its code."""
     return f"{workflow_id(SHAMS, rollout)}-{county}-{site_code}"
 
@@ -186,7 +186,7 @@ def _find_tasks(engine: Engine, user: User, rows: list[_Row], lang: Lang) -> Non
             )
         }
         owners = {
-            code: _site_workflow(rollout, county, code)
+            code: site_workflow(rollout, county, code)
             for code, (rollout, county) in sites.items()
             if rollout
         }

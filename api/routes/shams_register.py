@@ -9,11 +9,21 @@ names one).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    File,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+    status,
+)
 from pydantic import BaseModel, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, func, or_
@@ -30,6 +40,7 @@ from db.shams import County, Site, SiteEvent, SiteReach, reach_filter, site_reac
 from db.site_register import (
     MAX_BYTES,
     ImportReport,
+    enter_site,
     export_rows,
     import_counties,
     import_sites,
@@ -46,6 +57,7 @@ from domain.shams import (
     LinkType,
     Phone,
     SiteKind,
+    SiteRow,
     SiteState,
     SmsMobile,
 )
@@ -464,6 +476,77 @@ def import_site_list(
     if report.errors:
         raise rows_refused(report, lang_of(request))
     return report
+
+
+def entered_site(
+    session: Session, request: Request, user: User, values: Mapping[str, object]
+) -> SiteDetail:
+    """One site typed in a form, checked and written as a file's row is; 422 `invalid_value`
+    with each bad field by its name (nothing written)."""
+    lang = lang_of(request)
+    reach = reach_of(user)
+
+    def audited_entry(report: ImportReport) -> None:
+        audit(
+            session,
+            request,
+            user,
+            "site.enter",
+            str(values.get("site_code") or values.get("siam_id") or ""),
+            created=report.created,
+            updated=report.updated,
+        )
+
+    try:
+        report = enter_site(
+            session,
+            values,
+            actor=user.username,
+            reach=None if reach.everything else reach,
+            before_commit=audited_entry,
+        )
+    except IntegrityError:  # the same code entered meanwhile
+        session.rollback()
+        raise ApiError(409, "conflict", [_problem("site_code", "conflict", lang)]) from None
+    if report.errors:
+        problems = [
+            FieldProblem(field=e.field, reason=e.reason(lang), code=e.code) for e in report.errors
+        ]
+        raise ApiError(422, "invalid_value", problems)
+    code = SiteRow.model_validate(values).code
+    return site_detail(session, user, code)
+
+
+def _one_site_schema() -> dict[str, Any]:
+    """The body's schema is a file row's (its enums are the register's components)."""
+    schema = SiteRow.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+@router.post(
+    "/sites",
+    response_model=SiteDetail,
+    dependencies=[upload_sites],
+    responses=documented(409),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _one_site_schema()}},
+        }
+    },
+)
+def enter_one_site(
+    body: Annotated[dict[str, Any], Body()],
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+) -> SiteDetail:
+    """Enter one site by its fields (the template's columns by their English names: county_code,
+    site_code, siam_id, name, kind, address, postal_code, phone, latitude, longitude, link_type),
+    checked exactly as a row of the upload: 422 with each bad field and the reason, and nothing
+    is written. A registered code of the same county updates its site while it may change."""
+    return entered_site(session, request, user, body)
 
 
 def site_detail(session: Session, user: User, site_code: str) -> SiteDetail:

@@ -5,16 +5,18 @@ its history, on a desktop and on a phone. Every page is shot and checked with ax
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 from playwright.async_api import Browser, expect
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from db.models import User
-from db.shams import county_scope
+from db.shams import County, county_scope
 from db.site_register import SITE_FIELD_FA
 from domain.cases import Role
 from domain.passwords import hash_password
+from tests.api.test_shams_one_site import collect_task
 from tests.browser.helpers import log_in, new_page, shot, to_fa_digits
 from tests.stack import PASSWORD, Stack
 
@@ -105,3 +107,46 @@ async def test_a_county_uploads_its_sites(browser: Browser, stack: Stack, engine
     await phone.goto(f"/lang/en?next=/admin/shams/sites?q={p}")
     await expect(phone.locator("h1")).to_have_text("SHAMS health-network sites")
     await shot(phone, "en-phone-shams-sites")
+
+
+async def test_a_county_enters_one_site_on_its_task_and_the_case_counts_the_tasks(
+    browser: Browser, stack: Stack, engine: Engine
+) -> None:
+    county = f"T{uuid.uuid4().hex[:5].upper()}"
+    with Session(engine) as session:
+        session.add(County(code=county, name="شبکه بهداشت و درمان نطنز"))
+        session.commit()
+    task_id = collect_task(engine, county)
+    code = f"{county}-1"
+
+    page = await new_page(browser, stack, locale="fa-IR")
+    await log_in(page, county_user(engine, county))
+    await page.goto(f"/tasks/{quote(task_id)}")
+    await expect(page.locator("#sites-title")).to_be_visible()
+    await expect(page.locator("a[href='/admin/shams/sites/template']")).to_be_visible()
+    await shot(page, "fa-shams-county-task")
+    await page.fill("#f-site_code", code)
+    await page.fill("#f-name", "خانه بهداشت ابیانه")
+    await page.select_option("#f-kind", "health_house")
+    await page.select_option("#f-link_type", "wireless")
+    await page.fill("#f-address", "روستای ابیانه، میدان اصلی")
+    await page.fill("#f-latitude", "۵۱٫۶")
+    await page.fill("#f-longitude", "۳۳٫۵")
+    await page.click("#sites-title ~ form button[type=submit]")
+    await expect(page.locator("#one-site-problem")).to_be_visible()
+    await expect(page.locator("#e-latitude")).to_be_visible()
+    assert await page.input_value("#f-name") == "خانه بهداشت ابیانه"
+    await shot(page, "fa-shams-county-task-site-error")
+    await page.fill("#f-latitude", "۳۳٫۵")
+    await page.fill("#f-longitude", "۵۱٫۶")
+    await page.click("#sites-title ~ form button[type=submit]")
+    await expect(page.locator("#sites-title ~ .ok")).to_contain_text(code)
+    assert await page.input_value("#f-site_codes") == code
+    await shot(page, "fa-shams-county-task-site-entered")
+
+    office = await new_page(browser, stack, locale="fa-IR")
+    await log_in(office, "e2e_admin")
+    await office.goto(f"/cases/{task_id.split(':')[0].split('-')[1]}")
+    await expect(office.locator("#part-tasks")).to_be_visible()
+    await expect(office.locator("details.part-tasks a")).to_have_count(1)
+    await shot(office, "fa-shams-rollout-case")

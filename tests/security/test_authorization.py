@@ -73,6 +73,8 @@ CARRIERS = frozenset({Role.admin, Role.carrier})
 COUNTY_READERS = COUNTY_MANAGERS | {Role.it_director}
 SITE_UPLOADERS = COUNTY_MANAGERS | {Role.county_network}
 SITE_READERS = SITE_UPLOADERS | {Role.it_director, Role.carrier}
+SITE_CANCELLERS = COUNTY_MANAGERS
+"""Who stops one site of its rollout (the matrix's site is in none: allowed callers get 409)."""
 """The matrix's site is of the demo county login's county and sent to the carrier: every site
 reader sees it (scopes are tested in tests/api/test_shams_register.py)."""
 BOARD_READERS = COUNTY_READERS | {Role.it_supervisor, Role.county_network, Role.carrier}
@@ -139,7 +141,9 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/shams/sites/template"): SITE_UPLOADERS,
     ("GET", "/api/shams/sites/export"): SITE_READERS,
     ("POST", "/api/shams/sites/import"): SITE_UPLOADERS,
+    ("POST", "/api/shams/sites"): SITE_UPLOADERS,
     ("GET", "/api/shams/sites/{site_code}"): SITE_READERS,
+    ("POST", "/api/shams/sites/{site_code}/cancel"): SITE_CANCELLERS,
     ("POST", "/api/shams/carrier/reports"): CARRIERS,
     ("POST", "/api/shams/carrier/reports/upload"): CARRIERS,
     ("GET", "/api/shams/carrier/reports/template"): CARRIERS,
@@ -209,6 +213,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/shams/new"): ROLLOUT_STARTERS,
     ("GET", "/admin/shams/sites"): SITE_READERS,
     ("POST", "/admin/shams/sites/import"): SITE_UPLOADERS,
+    ("POST", "/shams/tasks/{task_id}/site"): SITE_UPLOADERS,
     ("GET", "/admin/shams/sites/template"): SITE_UPLOADERS,
     ("GET", "/admin/shams/sites/export"): SITE_READERS,
     ("GET", "/shams/sites/{site_code}"): SITE_READERS,
@@ -466,6 +471,14 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/shams/sites/{site_code}"): lambda f, p: {
         "url": f"/api/shams/sites/{f.site_code}"
     },
+    ("POST", "/api/shams/sites"): lambda f, p: {
+        "url": "/api/shams/sites",
+        "json": {"county_code": DEMO_COUNTY, "site_code": ""},
+    },
+    ("POST", "/api/shams/sites/{site_code}/cancel"): lambda f, p: {
+        "url": f"/api/shams/sites/{f.site_code}/cancel",
+        "json": {"reason": "آزمون دسترسی"},
+    },
     ("POST", "/api/shams/carrier/reports"): lambda f, p: {
         "url": "/api/shams/carrier/reports",
         "json": {"rows": [{"site_code": "no-such-site", "report": "line_installed"}]},
@@ -581,6 +594,9 @@ CALLS: dict[tuple[str, str], Call] = {
         "files": {"file": ("sites.csv", SITE_HEADER, "text/csv")},
     },
     ("GET", "/admin/shams/sites/template"): lambda f, p: _page("/admin/shams/sites/template"),
+    ("POST", "/shams/tasks/{task_id}/site"): lambda f, p: _page(
+        "/shams/tasks/no-such-task/site", name=""
+    ),
     ("GET", "/admin/shams/sites/export"): lambda f, p: _page("/admin/shams/sites/export"),
     ("GET", "/shams/sites/{site_code}"): lambda f, p: _page(f"/shams/sites/{f.site_code}"),
     ("GET", "/admin/shams/counties"): lambda f, p: _page("/admin/shams/counties"),

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -26,7 +28,7 @@ from domain.calendar import TEHRAN
 from domain.cases import CaseOutcome, CaseStatus, EventKind, Role, TaskStatus
 from domain.shams import LinkType, SiteKind, SiteState
 from domain.shams_process import RolloutForm, RolloutStart, SiteOutcome
-from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput
+from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, TaskRefusal
 from processes.shams import SHAMS
 from settings import Settings
 from tests.conftest import BIN
@@ -613,6 +615,54 @@ async def test_cancel_winds_every_open_site_down(env, shams_settings, engine, wo
         ).all()
     assert still_open == []
     assert all(c.ended and c.cancelled for c in counties)
+
+
+async def test_the_office_cancels_one_site_and_the_rollout_goes_on(
+    env, shams_settings, engine, worker
+) -> None:
+    county = add_county(engine)
+    dropped, kept = add_sites(engine, county, 2)
+    case, handle = await start(env, shams_settings, engine)
+    await send_letter(env, engine, case, [county], await today(env) + timedelta(days=10))
+    await send_sites(env, engine, case, county, [dropped, kept])
+    await accept(env, engine, case, county)
+    dropped_id = site_id(case, county, dropped)
+    ranging = await open_task(engine, dropped_id, RANGE_SITE.key)
+    await open_task(engine, site_id(case, county, kept), RANGE_SITE.key)
+    site_handle = env.client.get_workflow_handle(dropped_id)
+    reason = "نقطه در طرح دیگری متصل شد"
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await site_handle.execute_update(
+            CaseWorkflow.cancel_case, CancelCaseInput(actor=CARRIER, reason=reason)
+        )
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == TaskRefusal.not_authorized
+    status = await site_handle.execute_update(
+        CaseWorkflow.cancel_case, CancelCaseInput(actor=OFFICE, reason=reason)
+    )
+    assert status == CaseStatus.cancelled
+    assert await site_handle.result() == SiteOutcome.withdrawn
+    with Session(engine) as session:
+        closed = session.get(Task, ranging.id)
+        assert closed is not None and closed.status == TaskStatus.cancelled
+    last = site_history(engine, dropped)[-1]
+    assert last.actor == OFFICE.username and reason in (last.note or "")
+    assert run_of(engine, case, dropped).outcome == SiteOutcome.withdrawn
+    with pytest.raises(RPCError):  # its workflow has ended: the API answers 409
+        await site_handle.execute_update(
+            CaseWorkflow.cancel_case, CancelCaseInput(actor=OFFICE, reason=reason)
+        )
+
+    # The rest of the rollout goes on: the other site is ranged, its county still waits.
+    other = await open_task(engine, site_id(case, county, kept), RANGE_SITE.key)
+    await decide(env, other, {"feasible": True, "exchange": "EX-3", "link_type": "adsl"}, CARRIER)
+    await open_task(engine, site_id(case, county, kept), INSTALL_LINE.key)
+    described = await env.client.get_workflow_handle(county_id(case, county)).describe()
+    assert described.status == WorkflowExecutionStatus.RUNNING
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    await cancel(handle)
+    assert await handle.result() == CaseOutcome.cancelled
 
 
 async def test_a_county_continues_as_new_and_keeps_every_site(env, settings, engine) -> None:

@@ -13,6 +13,8 @@ from sqlmodel import Session, col, select
 
 from api.errors import ApiError
 from api.routes import shams_register as api
+from api.routes import tasks
+from api.routes.tasks import TaskDetail
 from api.security import SessionDep
 from api.web.pages.shared import (
     PageUser,
@@ -22,11 +24,14 @@ from api.web.pages.shared import (
     problems_by_field,
     render,
     staff,
+    templates,
 )
+from api.web.pages.staff import task_page_of
+from api.web.schema_form import fields_of
 from db.models import User
 from db.shams import County
-from db.site_register import SITE_FIELD_FA
-from domain.cases import Role
+from db.site_register import SITE_FIELD_FA, SITE_HEADERS
+from domain.cases import Role, TaskStatus
 from domain.messages import MESSAGES, Lang, message
 from domain.shams import (
     LINK_TYPE_EN,
@@ -40,12 +45,19 @@ from domain.shams import (
     SiteKind,
     SiteState,
 )
+from domain.shams_process import MAX_SITES_PER_ANSWER
+from processes.shams import SHAMS
 
 router = APIRouter(include_in_schema=False)
 
 PER_PAGE = 25
 
 add_to_navigation("/admin/shams/sites", "nav.shams_sites", *api.SITE_READERS)
+# The choices of a county's one-site form (shams/county_sites.html, on its task page).
+templates.env.globals.update(
+    shams_site_kinds=[kind.value for kind in SiteKind],
+    shams_link_types=[link.value for link in LinkType],
+)
 add_to_navigation("/admin/shams/counties", "nav.shams_counties", *api.COUNTY_READERS)
 
 
@@ -159,6 +171,59 @@ def sites_import(
         problem = error.errors[0].reason if error.errors else ""
         return _sites_page(request, me, session, error.status_code, file_problem=problem)
     return _sites_page(request, me, session, 422 if report.errors else 200, report=report)
+
+
+@router.post("/shams/tasks/{task_id}/site", response_class=HTMLResponse)
+def task_site(
+    task_id: str, request: Request, user: PageUser, session: SessionDep, posted: PostedForm
+) -> HTMLResponse:
+    """One site entered from its county's open task: registered as a file's row is, and its
+    code added to the answer's; with a bad field nothing is written and the form stays as
+    typed, each error beside its field."""
+    me = _allowed(request, user, api.SITE_UPLOADERS)
+    detail = tasks.task_detail(task_id, me, session)
+    county = detail.context.get("county_code")
+    if detail.process != SHAMS.kind or detail.step not in SHAMS.task_panels:
+        raise ApiError(404, "not_found")
+    if detail.status != TaskStatus.open or not isinstance(county, str):
+        raise ApiError(409, "task_not_open")
+    values = {f: posted.get(f, "") for f in SITE_HEADERS if f != "county_code"}
+    entered = posted.get("entered", "").split()[:MAX_SITES_PER_ANSWER]
+    try:
+        site = api.entered_site(session, request, me, {**values, "county_code": county})
+    except ApiError as error:
+        if not error.errors:
+            raise
+        return _task_page(
+            request,
+            me,
+            detail,
+            entered,
+            error.status_code,
+            site_values=values,
+            site_errors={p.field: p.reason for p in error.errors},
+        )
+    if site.site_code not in entered:
+        entered.append(site.site_code)
+    return _task_page(request, me, detail, entered, site_entered=site.site_code)
+
+
+def _task_page(
+    request: Request,
+    me: User,
+    detail: TaskDetail,
+    entered: list[str],
+    status_code: int = 200,
+    **panel: Any,
+) -> HTMLResponse:
+    """The county's task page, its answer's codes holding the sites entered on it so far."""
+    fields = fields_of(detail.form_schema, detail.context)
+    for field in fields:
+        if field.name == "site_codes" and entered:
+            field.value = entered
+    return task_page_of(
+        request, me, detail, fields, status_code, site_codes_entered=entered, **panel
+    )
 
 
 @router.get("/admin/shams/sites/template")

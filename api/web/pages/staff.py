@@ -157,7 +157,7 @@ def cartable(
     )
 
 
-def _task_page(
+def task_page_of(
     request: Request,
     me: User,
     detail: tasks.TaskDetail,
@@ -165,7 +165,10 @@ def _task_page(
     status_code: int = 200,
     problem: str | None = None,
     refused: bool = False,
+    **panel: Any,
 ) -> HTMLResponse:
+    """The task's page; its process's panel for the step, if any, gets `panel` as well."""
+    processes: Registry = request.app.state.processes
     return render(
         request,
         "staff/task.html",
@@ -175,6 +178,8 @@ def _task_page(
         fields=fields,
         problem=problem,
         refused=refused,
+        panel=processes[detail.process].task_panels.get(detail.step),
+        **panel,
     )
 
 
@@ -182,7 +187,7 @@ def _task_page(
 def task_page(task_id: str, request: Request, user: PageUser, session: SessionDep) -> HTMLResponse:
     me = staff(request, user)
     detail = tasks.task_detail(task_id, me, session)
-    return _task_page(request, me, detail, fields_of(detail.form_schema, detail.context))
+    return task_page_of(request, me, detail, fields_of(detail.form_schema, detail.context))
 
 
 @router.post("/tasks/{task_id}", response_class=HTMLResponse)
@@ -210,7 +215,9 @@ async def task_decide(
         # The form stays as typed, the answer beside it, even if the task closed or went to
         # someone else meanwhile; the case's data is shown only to who may still see it.
         shown = detail if visible else detail.model_copy(update={"context": {}})
-        page = _task_page(request, me, shown, fields, error.status_code, problem=text, refused=True)
+        page = task_page_of(
+            request, me, shown, fields, error.status_code, problem=text, refused=True
+        )
         page.headers.update(error.headers or {})
         return page
     return RedirectResponse("/cartable?done=1", status_code=303)
