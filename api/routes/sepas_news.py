@@ -91,7 +91,7 @@ def _case_of_issue(engine: Engine, key: str) -> str | None:
     "/jira-webhook",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=documented(403),
+    responses=documented(404),
 )
 async def jira_webhook(
     hook: JiraWebhook,
@@ -99,12 +99,13 @@ async def jira_webhook(
     secret: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """The ministry Jira's webhook (configured there with `?secret=` JIRA_WEBHOOK_SECRET): the
-    case following that issue reads it now. Unknown or closed issues are ignored."""
+    case following that issue reads it now. Unknown or closed issues are ignored; without the
+    secret the hook is not found (404), as if it did not exist."""
     state = request.app.state
     settings: Settings = state.settings
     expected = settings.jira_webhook_secret
     if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
-        raise ApiError(403, "forbidden")
+        raise ApiError(404, "not_found")
     workflow_id = await run_blocking(_case_of_issue, state.engine, hook.issue.key)
     if workflow_id is not None:
         client: Client = state.temporal

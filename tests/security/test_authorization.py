@@ -84,6 +84,9 @@ SEPAS_KEEPERS = frozenset({Role.admin, Role.sepas_expert})
 """Who keeps the SEPAS hospitals, HIS vendors and error bank, and uploads SRM's exports."""
 BANK_READERS = SEPAS_KEEPERS | {Role.hospital_it, Role.his_vendor}
 SRM_READERS = BANK_READERS
+SEPAS_REPORTERS = SEPAS_KEEPERS | {Role.hospital_it}
+"""Who reports a SEPAS problem (processes/sepas.py's starters): the matrix reports for the demo
+`hospital_it` login's hospital (another hospital's report is tested in tests/api)."""
 """Asked about the demo `hospital_it` login's hospital, whose HIS the demo `his_vendor` login's
 company supports (scopes are tested in tests/api/test_sepas_register.py)."""
 
@@ -124,6 +127,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/admin/logins"): ADMIN_ONLY,
     ("GET", "/api/admin/audit"): ADMIN_ONLY,
     ("POST", "/api/repair-requests"): PUBLIC,
+    ("POST", "/api/sepas-reports"): SEPAS_REPORTERS,
+    ("POST", "/api/sepas/jira-webhook"): PUBLIC,
     ("GET", "/api/repair/vendors"): REGISTER_READERS,
     ("POST", "/api/repair/vendors"): REGISTER_MANAGERS,
     ("PATCH", "/api/repair/vendors/{vendor_id}"): REGISTER_MANAGERS,
@@ -198,6 +203,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/admin/logins"): ADMIN_ONLY,
     ("GET", "/admin/audit"): ADMIN_ONLY,
     ("GET", "/repair/new"): PUBLIC,
+    ("GET", "/sepas/new"): SEPAS_REPORTERS,
+    ("POST", "/sepas/new"): SEPAS_REPORTERS,
     ("POST", "/repair/new"): PUBLIC,
     ("GET", "/admin/assets"): REGISTER_READERS,
     ("POST", "/admin/assets/import"): REGISTER_MANAGERS,
@@ -312,6 +319,16 @@ def repair_report() -> dict[str, Any]:
     }
 
 
+def sepas_report() -> dict[str, Any]:
+    return {
+        "hospital_code": DEMO_HOSPITAL,
+        "reporter_name": "علی رضایی",
+        "mobile": "09121234567",
+        "what_fails": "آزمون دسترسی",
+        "since": "2026-11-30",
+    }
+
+
 def _login_name(principal: str) -> str:
     return Role.admin.value if principal == ANONYMOUS else principal
 
@@ -417,6 +434,15 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/repair-requests"): lambda f, p: {
         "url": "/api/repair-requests",
         "json": repair_report(),
+    },
+    ("POST", "/api/sepas-reports"): lambda f, p: {
+        "url": "/api/sepas-reports",
+        "json": sepas_report(),
+    },
+    # Its secret, not a login, lets Jira in: without it the hook is not found.
+    ("POST", "/api/sepas/jira-webhook"): lambda f, p: {
+        "url": "/api/sepas/jira-webhook",
+        "json": {"webhookEvent": "jira:issue_updated", "issue": {"key": "SEPAS-1"}},
     },
     ("GET", "/api/repair/vendors"): lambda f, p: {"url": "/api/repair/vendors"},
     ("POST", "/api/repair/vendors"): lambda f, p: {
@@ -559,6 +585,10 @@ CALLS: dict[tuple[str, str], Call] = {
         f"/track/{f.case_code}/tasks/{f.case_code}:no-such-step:1", k=f.case_link_token
     ),
     ("GET", "/repair/new"): lambda f, p: _page("/repair/new"),
+    ("GET", "/sepas/new"): lambda f, p: _page("/sepas/new"),
+    ("POST", "/sepas/new"): lambda f, p: _page(
+        "/sepas/new", form_token=str(uuid.uuid4()), **sepas_report()
+    ),
     ("GET", "/shams/new"): lambda f, p: _page("/shams/new"),
     ("GET", "/shams/carrier"): lambda f, p: _page("/shams/carrier"),
     ("POST", "/shams/carrier/reports"): lambda f, p: {
