@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     """While a case waits for SRM data, the SEPAS experts are reminded to import this often."""
     sepas_jira_poll_hours: int = Field(default=6, ge=1, le=168)
     """How often a case reads its issue in the ministry's Jira (a webhook wakes it sooner)."""
+    sepas_continue_as_new_after_events: int = Field(default=2000, ge=100, le=40_000)
+    """A SEPAS case waiting for weeks continues as new past this many history events (or when
+    Temporal suggests it), so its history, and a worker's replay of it, stay small."""
     sepas_clean_days: int = Field(default=3, ge=1, le=60)
     """A fix is confirmed when SRM's data shows none of the case's messages for this many days."""
     jira_webhook_secret: str = Field(default="", repr=False)

@@ -95,6 +95,7 @@ class SepasActivities:
                 import_reminder_hours=s.sepas_import_reminder_hours,
                 jira_poll_hours=s.sepas_jira_poll_hours,
                 clean_days=s.sepas_clean_days,
+                continue_as_new_after_events=s.sepas_continue_as_new_after_events,
             ),
         )
 

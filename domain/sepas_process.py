@@ -252,6 +252,7 @@ class SepasPolicy(BaseModel):
     clean_days: int = 3
     """The fix is confirmed when the messages are absent from this many days of SRM data."""
     continue_as_new_after_events: int = 2000
+    """A waiting phase continues as new past this many history events."""
 
 
 class HospitalFacts(BaseModel):

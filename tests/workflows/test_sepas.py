@@ -628,3 +628,54 @@ async def test_without_srm_data_the_case_waits_reminds_and_wakes_at_the_import(
     with Session(engine) as session:
         closed = session.get(Case, case.id)
         assert closed is not None and closed.outcome == "no_error"
+
+
+async def test_weeks_of_jira_polling_continue_as_new_and_lose_nothing(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    jira: JiraServer,
+) -> None:
+    """A small history bound: the follow-up continues as new many times, each comment is
+    mirrored once across the runs, and the case goes on to its evidence."""
+    short = settings.model_copy(
+        update={
+            "jira_base_url": jira.url,
+            "jira_token": TOKEN,
+            "sepas_continue_as_new_after_events": 100,
+        }
+    )
+    async with build_worker(env.client, short, engine):
+        hospital, _ = add_hospital(engine)
+        errors_now(engine, hospital, (f"Error at Registry {uuid.uuid4().hex[:6]}.", 2))
+        case, handle = await start(env, short, engine, form(hospital))
+        first_run = (await handle.describe()).run_id
+        await decide(
+            handle, await open_task(engine, case, CLASSIFY.key), {"verdict": "unknown"}, EXPERT
+        )
+        for _ in range(400):
+            if record(engine, case).jira_key is not None:
+                break
+            await asyncio.sleep(0.05)
+        key = record(engine, case).jira_key
+        assert key is not None
+        for week in range(1, 4):
+            jira.comment_as(key, "کارشناس وزارت", f"هفته {week}: در دست بررسی")
+            await env.sleep(timedelta(days=7))
+            await until_mirrored(engine, case, f"هفته {week}: در دست بررسی")
+        current = (await handle.describe()).run_id
+        assert current != first_run, "three weeks of polls, one run"
+        history = [
+            e async for e in env.client.get_workflow_handle(case.workflow_id).fetch_history_events()
+        ]
+        assert len(history) <= 200, len(history)
+        await resolve_in_jira(jira, key)
+        await handle.signal(SepasWorkflow.jira_changed, JiraNews(issue_key=key))
+        await fixed_at(engine, case)
+        events = [e.text_fa for e in timeline(engine, case)]
+        for week in range(1, 4):
+            assert sum(f"هفته {week}: در دست بررسی" in t for t in events) == 1
+        await handle.execute_update(
+            SepasWorkflow.cancel_case, CancelCaseInput(actor=ADMIN, reason="آزمون تمام شد")
+        )
+        assert await handle.result() == "cancelled"
