@@ -13,10 +13,11 @@ import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle
@@ -28,28 +29,38 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Case, Task
 from db.repair import Vendor, vendor_scope
+from db.sepas import Hospital, SepasCase
 from db.shams import County, Site, county_scope
+from db.srm_import import store_batch
 from domain.cases import Role, TaskStatus
 from domain.email_account import EmailRequestForm
 from domain.repair import AssetKind, RepairForm
+from domain.sepas import SrmBatch, SrmErrorRow
+from domain.sepas_process import JiraNews, SepasReportForm, SrmNews
 from domain.shams import LinkType, SiteKind
 from domain.shams_process import RolloutForm
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, ReassignTaskInput
 from processes.email_account import EMAIL_ACCOUNT
 from processes.repair import REPAIR
+from processes.sepas import SEPAS
 from processes.shams import SHAMS
 from settings import Settings
 from tests.conftest import TEST_KEYS, start_dev_server
 from tests.factories import form_data, open_case
+from tests.jira_server import JiraServer
 from worker import build_worker
 from workflows.email_account import EmailAccountWorkflow
 from workflows.human_task import CaseWorkflow
 from workflows.repair import RepairWorkflow
+from workflows.sepas import SepasWorkflow
 from workflows.shams import RolloutWorkflow
 
 HERE = Path(__file__).parent
 EXPERT = Actor(username="email_admin", roles=[Role.email_admin], scopes=["*"])
 ADMIN = Actor(username="admin", roles=[Role.admin], scopes=["*"])
+JIRA_TOKEN = "record-token"
+JIRA: list[JiraServer] = []
+"""The local Jira the SEPAS scenario's case talks to, while the recording runs."""
 
 
 async def _started(
@@ -291,6 +302,92 @@ async def _next_task_of(engine: Engine, case_id: int, workflow_id: str) -> Task:
     raise RuntimeError(f"no task of {workflow_id}")
 
 
+async def _sepas_unknown_through_jira(client: Client, settings: Settings, engine: Engine) -> None:
+    """An error the bank does not know: classified unknown, its issue opened in the local Jira,
+    a comment mirrored, the issue resolved, SRM clean after the fix, the bank taught."""
+    jira = JIRA[0]
+    now = datetime.now(UTC)
+    message = "Error at TerminologyService mapping missing."
+    with Session(engine) as session:
+        session.add(Hospital(code="REC5", name="بیمارستان نمونه"))
+        session.commit()
+        store_batch(
+            session,
+            SrmBatch(
+                source_key="record-srm-1",
+                source_name="srm.csv",
+                rows=[SrmErrorRow(hospital_code="REC5", at=now, message=message, count=4)],
+                period_from=now - timedelta(days=3),
+                period_until=now + timedelta(minutes=30),
+            ),
+            actor="record",
+        )
+    form = SepasReportForm(
+        hospital_code="REC5",
+        reporter_name="سارا محمدی",
+        mobile="09127654321",
+        what_fails="پرونده‌ها به سپاس نمی‌رسد",
+        since=(now - timedelta(days=1)).date(),
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        case = open_case_of(
+            session, SEPAS, form, idempotency_key=None, answer_due_at=datetime.now(UTC)
+        )
+        session.commit()
+    await start_case_workflow(client, settings.temporal_task_queue, SEPAS, case, form)
+    handle = client.get_workflow_handle_for(SepasWorkflow.run, case.workflow_id)
+    expert = Actor(username="sepas_expert", roles=[Role.sepas_expert], scopes=[])
+    task = await _next_task(engine, case.id or 0)
+    await handle.execute_update(
+        SepasWorkflow.complete_task,
+        CompleteTaskInput(task_id=task.id, actor=expert, decision={"verdict": "unknown"}),
+    )
+    while not jira.state.issues:
+        await asyncio.sleep(0.05)
+    [key] = jira.state.issues
+    jira.comment_as(key, "کارشناس وزارت", "نگاشت افزوده شد")
+    async with httpx.AsyncClient(
+        base_url=jira.url, headers={"Authorization": f"Bearer {JIRA_TOKEN}"}
+    ) as http:
+        await http.post(f"/rest/api/2/issue/{key}/transitions", json={"transition": {"id": "21"}})
+    await handle.signal(SepasWorkflow.jira_changed, JiraNews(issue_key=key))
+    fixed = None
+    while fixed is None:
+        await asyncio.sleep(0.05)
+        with Session(engine) as session:
+            fixed = session.exec(
+                select(SepasCase.fixed_at).where(SepasCase.case_id == case.id)
+            ).first()
+    with Session(engine) as session:
+        store_batch(
+            session,
+            SrmBatch(
+                source_key="record-srm-2",
+                source_name="srm.csv",
+                period_from=fixed - timedelta(hours=1),
+                period_until=fixed + timedelta(days=5),
+            ),
+            actor="record",
+        )
+    await handle.signal(SepasWorkflow.srm_imported, SrmNews(source_name="srm.csv"))
+    task = await _next_task(engine, case.id or 0)
+    lesson = {
+        "message": message,
+        "category": "structural",
+        "cause_fa": "نگاشت نبود",
+        "cause_en": "No mapping",
+        "remedy_fa": "وزارت نگاشت را افزود",
+        "remedy_en": "The ministry added the mapping",
+        "source": "jira",
+        "jira_key": key,
+    }
+    await handle.execute_update(
+        SepasWorkflow.complete_task,
+        CompleteTaskInput(task_id=task.id, actor=expert, decision=lesson),
+    )
+    await _store(handle, "unknown_through_jira", SEPAS.kind)
+
+
 async def _identity_and_username(client: Client, settings: Settings, engine: Engine) -> None:
     data = form_data(requested_username="zahra.m")
     LocalMailDirectory(engine).create_mailbox(
@@ -316,11 +413,13 @@ SCENARIOS: dict[str, Callable[[Client, Settings, Engine], Awaitable[None]]] = {
     "reassigned_at_once": _reassigned_at_once,
     "repair_through_a_vendor": _repair_through_a_vendor,
     "shams_site_connected": _shams_site_connected,
+    "sepas_unknown_through_jira": _sepas_unknown_through_jira,
 }
 
 
 async def main(names: list[str]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, JiraServer(token=JIRA_TOKEN) as jira:
+        JIRA.append(jira)
         url = f"sqlite:///{tmp}/record.db"
         upgrade(url)
         settings = Settings(
@@ -331,6 +430,8 @@ async def main(names: list[str]) -> None:
             temporal_task_queue="record",
             # A SHAMS rollout reads its counties' progress this often: minutes, not an hour.
             shams_progress_check_minutes=1,
+            jira_base_url=jira.url,
+            jira_token=JIRA_TOKEN,
         )
         engine = make_engine(url)
         env = await start_dev_server(settings)
