@@ -143,6 +143,9 @@ class Process(Generic[F]):
     task_panels: Mapping[str, str] = field(default_factory=dict)
     """Step key → a template of its own shown on that step's task page beside the decision
     form (a county's site template and one-site form); its routes serve what it posts."""
+    case_facts: Callable[[Session, int], dict[str, Any]] | None = None
+    """What its own record says of a case, by case id, for the case page (keys labelled like a
+    task's context): a SEPAS case's SRM errors by message, its verdict, its Jira issue."""
     routes: Callable[[], Sequence[APIRouter]] | None = None
     """Its own API routes and pages (registers, their admin pages); called by the API only, so
     the worker never imports them."""

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.sepas import (
     ErrorBankEntry,
@@ -18,17 +18,20 @@ from db.sepas import (
     SrmImport,
     hospital_scope,
 )
+from domain.calendar import format_jalali, to_jalali_date_str
 from domain.cases import Role
-from domain.sepas import CATEGORY_EN, CATEGORY_FA, ErrorCategory
+from domain.sepas import CATEGORY_EN, CATEGORY_FA, ErrorCategory, SrmGroup
 from domain.sepas_process import (
     OUTCOME_EN,
     OUTCOME_FA,
     VERDICT_EN,
     VERDICT_FA,
+    Evidence,
     SepasOutcome,
     SepasReportForm,
     SepasStart,
     Verdict,
+    groups_context,
 )
 from processes.declaration import AnswerField, Process, Requester, Text, WorkerResources
 from workflows.sepas import ANSWER_WORKING_DAYS, SepasWorkflow
@@ -48,6 +51,41 @@ def _hospital_known(session: Session, form: SepasReportForm) -> list[tuple[str, 
         select(Hospital.active).where(Hospital.code == form.hospital_code)
     ).first()
     return [] if active else [("hospital_code", "hospital_unknown")]
+
+
+def _case_facts(session: Session, case_id: int) -> dict[str, Any]:
+    """The case page's view of the SEPAS record: SRM's errors by message with the bank's
+    matches, the verdict, the answer and its source, the Jira issue, the evidence."""
+    found = session.exec(
+        select(SepasCase, Hospital)
+        .join(Hospital, col(Hospital.code) == col(SepasCase.hospital_code), isouter=True)
+        .where(SepasCase.case_id == case_id)
+    ).first()
+    if found is None:
+        return {}
+    report, hospital = found
+    name = hospital.name if hospital is not None else ""
+    facts: dict[str, Any] = {
+        "hospital": f"{name} ({report.hospital_code})",
+        "what_fails": report.what_fails,
+        "since": to_jalali_date_str(report.since),
+        "sample_record_ids": ", ".join(report.sample_record_ids),
+        "error_text": report.error_text,
+        "groups": groups_context([SrmGroup.model_validate(g) for g in report.groups], {}),
+        "srm_data_until": format_jalali(report.srm_data_until) if report.srm_data_until else None,
+        "verdict": report.verdict.value if report.verdict else None,
+        "bank_entry_id": report.bank_entry_id,
+        "jira_key": report.jira_key,
+        "jira_status": report.jira_status,
+        "answer": report.answer_fa,
+        "answer_source": report.answer_source,
+        "version": report.fix_version,
+        "rounds": report.rounds or None,
+    }
+    if report.evidence:
+        evidence = Evidence.model_validate(report.evidence)
+        facts["evidence_groups"] = groups_context(evidence.groups, {})
+    return {key: value for key, value in facts.items() if value not in (None, "", [])}
 
 
 def _activities(worker: WorkerResources) -> Sequence[Callable[..., Any]]:
@@ -96,6 +134,7 @@ SEPAS: Process[SepasReportForm] = Process(
     requester=_requester,
     activities=_activities,
     routes=_routes,
+    case_facts=_case_facts,
     workflow_id_prefix="sepas",
     api_path="/api/sepas-reports",
     web_path="/sepas/new",
@@ -160,6 +199,7 @@ SEPAS: Process[SepasReportForm] = Process(
         "remedy_en": Text("راه رفع (انگلیسی)", "Remedy (English)"),
         "source": Text("منبع", "Source"),
         "jira_key": Text("کلید موضوع جیرا", "Jira issue key"),
+        "jira_status": Text("وضعیت در جیرا", "Status in Jira"),
         **{f"verdict.{v.value}": Text(VERDICT_FA[v], VERDICT_EN[v]) for v in Verdict},
         **{f"category.{c.value}": Text(CATEGORY_FA[c], CATEGORY_EN[c]) for c in ErrorCategory},
         **{f"outcome.{o.value}": Text(OUTCOME_FA[o], OUTCOME_EN[o]) for o in SepasOutcome},

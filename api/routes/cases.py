@@ -25,6 +25,7 @@ from domain.calendar import format_jalali
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.tasks import CancelCaseInput, CaseLive
 from domain.text import normalize_text
+from processes.declaration import Registry
 from processes.registry import PROCESSES
 from workflows.human_task import CaseWorkflow
 
@@ -85,6 +86,9 @@ class CaseDetail(BaseModel):
     """Open tasks its parts' workflows asked (a rollout's counties and sites), by step."""
     live: CaseLive | None
     """Straight from the running workflow; absent when it has closed or cannot be reached."""
+    facts: dict[str, Any] = {}
+    """What the process's own record says of the case (a SEPAS case's SRM errors by message),
+    keyed like a task's context and labelled by the process."""
 
 
 class NewComment(BaseModel):
@@ -185,8 +189,8 @@ def _part_tasks(session: Session, case: Case, own: ColumnElement[bool]) -> list[
 
 
 def _case_record(
-    session: Session, user: User, tracking_code: str
-) -> tuple[Case, list[CaseEvent], list[TaskSummary], list[StepTasks]]:
+    session: Session, user: User, tracking_code: str, processes: Registry
+) -> tuple[Case, list[CaseEvent], list[TaskSummary], list[StepTasks], dict[str, Any]]:
     """The case with its timeline and tasks, in a worker thread; ends the read transaction, so
     no pooled connection waits on the live query."""
     case = accessible_case(session, user, tracking_code)
@@ -204,8 +208,11 @@ def _case_record(
         .order_by(col(Task.created_at), col(Task.id))
     ).all()
     parts = _part_tasks(session, case, own)
+    facts_of = processes[case.process].case_facts
+    assert case.id is not None
+    facts = facts_of(session, case.id) if facts_of is not None else {}
     session.commit()
-    return case, list(events), [_summary(t, case) for t in tasks], parts
+    return case, list(events), [_summary(t, case) for t in tasks], parts, facts
 
 
 @router.get("/api/cases/{tracking_code}", response_model=CaseDetail, summary="A case in full")
@@ -216,7 +223,9 @@ async def case_detail(
     client: ClientDep,
     processes: ProcessesDep,
 ) -> CaseDetail:
-    case, events, tasks, parts = await run_blocking(_case_record, session, user, tracking_code)
+    case, events, tasks, parts, facts = await run_blocking(
+        _case_record, session, user, tracking_code, processes
+    )
     process = processes[case.process]
     return CaseDetail(
         **case.model_dump(
@@ -241,6 +250,7 @@ async def case_detail(
         timeline=[TimelineEntry(**e.model_dump(), at_jalali=format_jalali(e.at)) for e in events],
         tasks=tasks,
         part_tasks=parts,
+        facts=facts,
         live=await _live(client, case),
     )
 

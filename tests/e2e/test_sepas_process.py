@@ -178,6 +178,9 @@ async def test_an_unknown_error_through_the_ministry_jira_over_http(
     assert group["message"] == message and group["count"] == 7 and group["match"] == "—"
     assert detail["form_schema"]["properties"]["verdict"]["default"] == "unknown"
     await complete(http, expert, classify, {"verdict": "unknown"})
+    # The case page lists SRM's errors by message, as the hospital sees it too.
+    seen = (await http.get(f"/api/cases/{code}", headers=mine)).json()
+    assert [(g["message"], g["count"]) for g in seen["facts"]["groups"]] == [(message, 7)]
 
     # The ministry answers in its Jira; its webhook wakes the case long before the next poll.
     key = await in_jira(ministry_jira, code)
@@ -233,6 +236,8 @@ async def test_an_unknown_error_through_the_ministry_jira_over_http(
     assert view["status"] == "closed"
     shown = {item["key"]: item["value"] for item in view["answer"]["items"]}
     assert key in shown["jira"] and shown["evidence"]
+    facts = (await http.get(f"/api/cases/{code}", headers=expert)).json()["facts"]
+    assert facts["jira_key"] == key and facts["verdict"] == "unknown"
     with Session(engine) as session:
         learned = session.exec(
             select(ErrorBankEntry).where(ErrorBankEntry.match_key == match_key(message))
