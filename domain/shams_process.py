@@ -320,6 +320,10 @@ class CountyStart(BaseModel):
     task_numbers: dict[str, int] = Field(default_factory=dict)
     """Task and stage counters, so task ids stay unique across runs."""
     cancel: CancelCaseInput | None = None
+    told_until: SiteCode | None = None
+    """A wind-down that continued as new: the open sites up to this code were told already."""
+    withdrawn: list[SiteCode] = Field(default_factory=list)
+    """…and these sites, whose workflows were not running, are to be withdrawn."""
 
 
 class SiteStart(BaseModel):

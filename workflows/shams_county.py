@@ -243,9 +243,9 @@ class CountyWorkflow(RolloutPart):
         """Cancelled: every open site is told the reason, sites never started end here, and
         the county ends at once: a signal delivered is a site that will wind down."""
         state = self._state
-        withdrawn = list(state.to_start)
+        withdrawn = [*state.withdrawn, *state.to_start]
         state.to_start = []
-        after = ""
+        after = state.told_until or ""
         while True:
             page = await self._open_sites(after, state.rollout.policy.site_batch)
             if not page.codes:
@@ -253,6 +253,10 @@ class CountyWorkflow(RolloutPart):
             told = await asyncio.gather(*(self._tell_site(code, request) for code in page.codes))
             withdrawn += [code for code, ok in zip(page.codes, told, strict=True) if not ok]
             after = page.codes[-1]
+            if self.continue_as_new_due(state.rollout.policy):
+                # Thousands of sites are thousands of signals: the rest is told by the next run.
+                state.told_until, state.withdrawn = after, withdrawn
+                await self._continue_as_new()
         if withdrawn:
             await self.record(
                 ShamsActivities.withdraw_sites,

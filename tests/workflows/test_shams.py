@@ -27,7 +27,7 @@ from db.shams_progress import CountyRun, SiteRun
 from domain.calendar import TEHRAN
 from domain.cases import CaseOutcome, CaseStatus, EventKind, Role, TaskStatus
 from domain.shams import LinkType, SiteKind, SiteState
-from domain.shams_process import RolloutForm, RolloutStart, SiteOutcome
+from domain.shams_process import CountyStart, RolloutForm, RolloutStart, SiteOutcome
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, TaskRefusal
 from processes.shams import SHAMS
 from settings import Settings
@@ -701,3 +701,12 @@ async def test_a_county_continues_as_new_and_keeps_every_site(env, settings, eng
             lambda: all(run_of(engine, case, c).outcome == SiteOutcome.withdrawn for c in codes),
             "not every site wound down",
         )
+        # Sixty sites told one by one outgrow the bound: the wind-down itself continued as new
+        # (its last run started cancelled, with the sites told so far), and told each site once.
+        county_handle = env.client.get_workflow_handle(county_id(case, county))
+        await county_handle.result()
+        history = await county_handle.fetch_history()
+        started_as = history.events[0].workflow_execution_started_event_attributes
+        [resumed] = await env.client.data_converter.decode(started_as.input.payloads, [CountyStart])
+        assert resumed.cancel is not None and resumed.told_until is not None
+        assert len(history.events) < 250
