@@ -162,6 +162,15 @@ class Classification(Decision):
     note: OptionalNote = Field(default=None, title="Note", validate_default=True)
     """What the hospital or the vendor is told beside the bank's remedy; why, for no error."""
 
+    @field_validator("verdict")
+    @classmethod
+    def _offered(cls, value: Verdict, info: ValidationInfo) -> Verdict:
+        options = (info.context or {}).get("options", {}).get("verdict")
+        if options is not None and value.value not in options:
+            # HIS software needs the hospital's HIS vendor in the register.
+            raise PydanticCustomError("not_an_option", "choose one of the listed entries")
+        return value
+
     @field_validator("bank_entry_id", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:

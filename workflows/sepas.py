@@ -261,9 +261,10 @@ class SepasWorkflow(CaseWorkflow):
         }
         if best is not None:
             prefill["bank_entry_id"] = str(best.entry_id)
-        options = {"verdict": [v.value for v in verdicts]}
-        if entries:
-            options["bank_entry_id"] = [str(i) for i in entries]
+        options = {
+            "verdict": [v.value for v in verdicts],
+            "bank_entry_id": [str(i) for i in entries],
+        }
         decision, expert = await self.ask(
             CLASSIFY, context=context, options=options, prefill=prefill
         )
@@ -523,7 +524,7 @@ class SepasWorkflow(CaseWorkflow):
                 "groups": groups_context(groups, {}),
                 "bank_entries": entries,
             },
-            options={"entry_id": list(entries)} if entries else None,
+            options={"entry_id": list(entries)},
             prefill=prefill,
         )
         state.events += 1

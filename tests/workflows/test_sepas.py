@@ -15,7 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from db.case_store import open_case
@@ -34,7 +35,7 @@ from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.jira import tracking_label
 from domain.sepas import SrmBatch, SrmErrorRow, match_key
 from domain.sepas_process import JiraNews, SepasReportForm, SepasStart, SrmNews
-from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput
+from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, TaskRefusal
 from processes.sepas import SEPAS
 from settings import Settings
 from tests.jira_server import Fault, JiraServer
@@ -679,3 +680,23 @@ async def test_weeks_of_jira_polling_continue_as_new_and_lose_nothing(
             SepasWorkflow.cancel_case, CancelCaseInput(actor=ADMIN, reason="آزمون تمام شد")
         )
         assert await handle.result() == "cancelled"
+
+
+async def test_the_classification_offers_only_what_the_case_can_do(
+    env: WorkflowEnvironment, jira_settings: Settings, engine: Engine, worker: Workers
+) -> None:
+    """No HIS vendor in the register: no software route; no bank match: no entry to name."""
+    hospital, _ = add_hospital(engine, with_vendor=False)
+    errors_now(engine, hospital, (f"Error at Unheard {uuid.uuid4().hex[:6]}.", 1))
+    case, handle = await start(env, jira_settings, engine, form(hospital))
+    classify = await open_task(engine, case, CLASSIFY.key)
+    assert "software" not in classify.form_schema["properties"]["verdict"]["enum"]
+    for wrong in ({"verdict": "software"}, {"verdict": "hospital", "bank_entry_id": "1"}):
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await decide(handle, classify, wrong, EXPERT)
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert refused.value.cause.type == TaskRefusal.invalid_decision
+    await handle.execute_update(
+        SepasWorkflow.cancel_case, CancelCaseInput(actor=ADMIN, reason="آزمون تمام شد")
+    )
+    assert await handle.result() == "cancelled"
