@@ -8,26 +8,26 @@ import itertools
 import random
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from db.case_store import open_case
-from db.models import Case, CaseEvent, OutboundMessage, Task, User
+from db.models import Case, OutboundMessage, Task, User
 from db.repair import Asset, RepairJob, Vendor, vendor_scope
 from domain.calendar import TEHRAN
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
-from domain.repair import AssetKind, AssetState, RepairForm, RepairOutcome, RepairStart
+from domain.repair import AssetKind, AssetState, RepairForm, RepairOutcome
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, TaskRefusal
 from processes.repair import REPAIR
 from settings import Settings
+from tests.workflows.cases import open_task, sent, start_case, timeline
 from worker import build_worker
 from workflows.repair import (
     APPROVE_QUOTE,
@@ -108,41 +108,7 @@ def report(**overrides: Any) -> dict[str, Any]:
 async def start(
     env: WorkflowEnvironment, settings: Settings, engine: Engine, data: dict[str, Any]
 ) -> tuple[Case, Handle]:
-    form = RepairForm.model_validate(data)
-    with Session(engine, expire_on_commit=False) as session:
-        case = open_case(
-            session,
-            REPAIR,
-            form,
-            idempotency_key=None,
-            answer_due_at=datetime.now(UTC) + timedelta(days=14),
-        )
-        session.commit()
-    assert case.id is not None
-    handle = await env.client.start_workflow(
-        RepairWorkflow.run,
-        RepairStart(
-            case_id=case.id,
-            tracking_code=case.tracking_code,
-            form=form,
-            submitted_at=case.created_at,
-        ),
-        id=case.workflow_id,
-        task_queue=settings.temporal_task_queue,
-    )
-    return case, handle
-
-
-async def open_task(engine: Engine, case: Case, step: str, number: int = 1) -> Task:
-    """Wait (in real time) until the workflow has opened the step's `number`-th task."""
-    task_id = f"{case.workflow_id}:{step}:{number}"
-    for _ in range(300):
-        with Session(engine) as session:
-            task = session.get(Task, task_id)
-        if task is not None and task.status == TaskStatus.open:
-            return task
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no open task {task_id}")
+    return await start_case(env, settings, engine, REPAIR, RepairForm.model_validate(data))
 
 
 async def decide(handle: Handle, task: Task, decision: dict[str, Any], actor: Actor) -> None:
@@ -175,20 +141,6 @@ def job(engine: Engine, case: Case) -> RepairJob:
         found = session.get(RepairJob, case.id)
         assert found is not None
         return found
-
-
-def timeline(engine: Engine, case: Case) -> list[CaseEvent]:
-    with Session(engine) as session:
-        return list(
-            session.exec(
-                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))
-            )
-        )
-
-
-def sent(engine: Engine, case: Case) -> list[OutboundMessage]:
-    with Session(engine) as session:
-        return list(session.exec(select(OutboundMessage).where(OutboundMessage.case_id == case.id)))
 
 
 def asset_state(engine: Engine, asset: Asset) -> AssetState:

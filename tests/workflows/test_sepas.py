@@ -19,8 +19,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from db.case_store import open_case
-from db.models import Case, CaseEvent, OutboundMessage, Task, User
+from db.models import Case, OutboundMessage, Task, User
 from db.sepas import (
     ErrorBankEntry,
     HisVendor,
@@ -34,11 +33,12 @@ from domain.calendar import TEHRAN
 from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.jira import tracking_label
 from domain.sepas import SrmBatch, SrmErrorRow, match_key
-from domain.sepas_process import JiraNews, SepasReportForm, SepasStart, SrmNews
+from domain.sepas_process import JiraNews, SepasReportForm, SrmNews
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, TaskRefusal
 from processes.sepas import SEPAS
 from settings import Settings
 from tests.jira_server import Fault, JiraServer
+from tests.workflows.cases import open_task, sent, start_case, timeline
 from worker import Workers, build_worker
 from workflows.sepas import CLASSIFY, HOSPITAL_FIX, LEARN, VENDOR_FIX, SepasWorkflow
 
@@ -154,39 +154,7 @@ def form(hospital: Hospital, **overrides: Any) -> SepasReportForm:
 async def start(
     env: WorkflowEnvironment, settings: Settings, engine: Engine, report: SepasReportForm
 ) -> tuple[Case, Handle]:
-    with Session(engine, expire_on_commit=False) as session:
-        case = open_case(
-            session,
-            SEPAS,
-            report,
-            idempotency_key=None,
-            answer_due_at=datetime.now(UTC) + timedelta(days=14),
-        )
-        session.commit()
-    assert case.id is not None
-    handle = await env.client.start_workflow(
-        SepasWorkflow.run,
-        SepasStart(
-            case_id=case.id,
-            tracking_code=case.tracking_code,
-            form=report,
-            submitted_at=case.created_at,
-        ),
-        id=case.workflow_id,
-        task_queue=settings.temporal_task_queue,
-    )
-    return case, handle
-
-
-async def open_task(engine: Engine, case: Case, step: str, number: int = 1) -> Task:
-    task_id = f"{case.workflow_id}:{step}:{number}"
-    for _ in range(400):
-        with Session(engine) as session:
-            task = session.get(Task, task_id)
-        if task is not None and task.status == TaskStatus.open:
-            return task
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no open task {task_id}")
+    return await start_case(env, settings, engine, SEPAS, report)
 
 
 async def decide(handle: Handle, task: Task, decision: dict[str, Any], actor: Actor) -> None:
@@ -210,20 +178,6 @@ async def fixed_at(engine: Engine, case: Case) -> datetime:
             return at
         await asyncio.sleep(0.05)
     raise AssertionError("the fix was not recorded")
-
-
-def timeline(engine: Engine, case: Case) -> list[CaseEvent]:
-    with Session(engine) as session:
-        return list(
-            session.exec(
-                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))
-            )
-        )
-
-
-def sent(engine: Engine, case: Case) -> list[OutboundMessage]:
-    with Session(engine) as session:
-        return list(session.exec(select(OutboundMessage).where(OutboundMessage.case_id == case.id)))
 
 
 def hospital_actor(hospital: Hospital) -> Actor:

@@ -8,7 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -20,18 +20,18 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from db.case_store import open_case
-from db.models import Case, CaseEvent, OutboundMessage, Task, User
+from db.models import Case, OutboundMessage, Task, User
 from db.shams import County, Site, SiteEvent, county_scope
 from db.shams_progress import CountyRun, SiteRun
 from domain.calendar import TEHRAN
 from domain.cases import CaseOutcome, CaseStatus, EventKind, Role, TaskStatus
 from domain.shams import LinkType, SiteKind, SiteState
-from domain.shams_process import CountyStart, RolloutForm, RolloutStart, SiteOutcome
+from domain.shams_process import CountyStart, RolloutForm, SiteOutcome
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, TaskRefusal
 from processes.shams import SHAMS
 from settings import Settings
 from tests.conftest import BIN
+from tests.workflows.cases import open_task, start_case, timeline
 from worker import build_worker
 from workflows.client import data_converter
 from workflows.human_task import CaseWorkflow
@@ -127,45 +127,13 @@ async def start(
     env: WorkflowEnvironment, settings: Settings, engine: Engine
 ) -> tuple[Case, Handle]:
     form = RolloutForm(title="اتصال نقاط روستایی، مرحله آزمون")
-    with Session(engine, expire_on_commit=False) as session:
-        case = open_case(
-            session,
-            SHAMS,
-            form,
-            idempotency_key=None,
-            answer_due_at=datetime.now(UTC) + timedelta(days=60),
-            started_by=OFFICE.username,
-        )
-        session.commit()
-    assert case.id is not None
-    handle = await env.client.start_workflow(
-        RolloutWorkflow.run,
-        RolloutStart(
-            case_id=case.id,
-            tracking_code=case.tracking_code,
-            form=form,
-            submitted_at=case.created_at,
-        ),
-        id=case.workflow_id,
-        task_queue=settings.temporal_task_queue,
+    return await start_case(
+        env, settings, engine, SHAMS, form, started_by=OFFICE.username, answer_days=60
     )
-    return case, handle
 
 
 async def today(env: WorkflowEnvironment) -> date:
     return (await env.get_current_time()).astimezone(TEHRAN).date()
-
-
-async def open_task(engine: Engine, workflow_id: str, step: str, number: int = 1) -> Task:
-    """Wait (in real time) until the workflow has opened the step's `number`-th task."""
-    task_id = f"{workflow_id}:{step}:{number}"
-    for _ in range(400):
-        with Session(engine) as session:
-            task = session.get(Task, task_id)
-        if task is not None and task.status == TaskStatus.open:
-            return task
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no open task {task_id}")
 
 
 async def decide(
@@ -234,15 +202,6 @@ async def accept(
 ) -> None:
     check = await open_task(engine, county_id(case, county), CHECK_SITES.key, number)
     await decide(env, check, {"returned": returned or []}, OFFICE)
-
-
-def timeline(engine: Engine, case: Case) -> list[CaseEvent]:
-    with Session(engine) as session:
-        return list(
-            session.exec(
-                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))
-            )
-        )
 
 
 def site(engine: Engine, code: str) -> Site:
