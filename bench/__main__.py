@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import NoReturn
 
-from bench import cartable, decision, memory, process, repair, report, shams, submit
+from bench import cartable, decision, memory, process, repair, report, sepas, shams, submit
 from bench.measure import Figure, scale
 from bench.stack import Stack, open_stack
 
@@ -29,6 +29,7 @@ FIGURES: dict[str, Callable[[Stack], Awaitable[Figure]]] = {
     "repair": repair.run,
     "memory": memory.run,
     "shams": shams.run,
+    "sepas": sepas.run,
 }
 
 

@@ -82,6 +82,19 @@ bench's own processes; a PostgreSQL server's is not counted, though it runs on t
    client to trivial waiting workflows (no target; sides alternate in two rounds). Last, the
    longest history (every run, by describe() and visibility) of the rollout, each county and a
    site of each county: below 10,240 events.
+8. **sepas**: the error bank's matching and the cost of following a ministry Jira issue. A bank
+   of 1,000 entries (the nine seeded and generated ones like them: exact texts and patterns with
+   `{number}`, `{code}`, `{text}`; not scaled) and 10k SRM messages as SRM shows them (a few
+   templates repeated, record numbers and codes in the text, a tail the bank does not know, typos).
+   Messages/s of the whole batch through `group_errors` with a fresh `BankMatcher` (median of
+   three), target ≥ 2,000 (a province's daily export in 5 s); p95 of one hospital's report (~200
+   rows, `db.srm_import.hospital_errors`: its rows, the bank read into a fresh matcher, the
+   grouping), target < 100 ms (a page a person waits for). Then a case classified unknown follows
+   its issue in the local Jira (tests/jira_server.py as its own process) for 26 weeks (at least
+   12, and until one week starts after a continue-as-new): each poll is forced by the ministry's
+   webhook through the API, one at a time, 28 to a case-week (every 6 h), a ministry comment a
+   week. History events (every run) and the worker's CPU seconds of week 2 and of the last week:
+   late/early ≤ 1.2 for both.
 
 Run it: `make bench` (full sizes), or `BENCH_SCALE=0.05 make bench` for a quick run (every size
 multiplied; this file states the scale). `BENCH_ONLY=submit,cartable` runs some figures only
@@ -133,7 +146,7 @@ def commit() -> str:
     return f"{head}{' with uncommitted changes' if dirty else ''}"
 
 
-ORDER = ("submit", "decision", "process", "cartable", "memory", "repair", "shams")
+ORDER = ("submit", "decision", "process", "cartable", "memory", "repair", "shams", "sepas")
 """The figures in the order of the method below (the bench runs the cartable first)."""
 DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 """The app databases the doc shows, each from its own last full run."""

@@ -228,11 +228,12 @@ class Stack:
 
     @contextlib.asynccontextmanager
     async def worker(
-        self, task_queue: str = MAIN_QUEUE, *, module: str | None = None
+        self, task_queue: str = MAIN_QUEUE, *, module: str | None = None, **extra: str
     ) -> AsyncIterator[Child]:
-        """`python worker.py` (or `python -m module`) polling `task_queue`, ready when yielded."""
+        """`python worker.py` (or `python -m module`) polling `task_queue`, ready when yielded;
+        `extra` environment variables set its settings (e.g. JIRA_BASE_URL)."""
         argv = [sys.executable, "-m", module] if module else worker_argv()
-        child = self.spawn(module or "worker", argv, task_queue)
+        child = self.spawn(module or "worker", argv, task_queue, **extra)
         try:
             await child.wait_log("polling", timeout=START_TIMEOUT)
             yield child

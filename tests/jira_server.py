@@ -14,11 +14,15 @@ dev server: the subset activities/jira.py speaks, in Jira's shapes, over real HT
   silence longer than the client waits), 429 with Retry-After, 503, 401, 403.
 
     with JiraServer(token="t") as jira: ... jira.url, jira.state.issues ...
+
+As a process of its own (the bench's ministry Jira), its token from JIRA_TOKEN and its page size
+from JIRA_PAGE_SIZE: `uvicorn --factory tests.jira_server:app_from_environment`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 import time
@@ -34,7 +38,7 @@ from fastapi.responses import JSONResponse
 
 API = "/rest/api/2"
 MAX_RESULTS = 2
-"""Jira's page size here: small, so every test of a list crosses pages."""
+"""Jira's page size here by default: small, so every test of a list crosses pages."""
 STATUSES = {
     "Open": "new",
     "In Progress": "indeterminate",
@@ -94,6 +98,9 @@ class JiraState:
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     """Every webhook sent, whether or not its receiver answered."""
     next_id: int = 10000
+    page_size: int = MAX_RESULTS
+    """The most items one page of a list holds, whatever is asked (Jira Server's own maximum is
+    far above the 50 activities/jira.py asks)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self, method: str, path: str) -> Fault | None:
@@ -117,10 +124,10 @@ class JiraState:
                 pass  # Jira does not retry a webhook either: polling stays the reliable path
 
 
-def _page(request: Request, items: list[Any], name: str) -> dict[str, Any]:
+def _page(request: Request, items: list[Any], name: str, page_size: int) -> dict[str, Any]:
     start = int(request.query_params.get("startAt", 0))
-    asked = int(request.query_params.get("maxResults", MAX_RESULTS))
-    size = max(0, min(asked, MAX_RESULTS))
+    asked = int(request.query_params.get("maxResults", page_size))
+    size = max(0, min(asked, page_size))
     return {
         "startAt": start,
         "maxResults": size,
@@ -229,14 +236,14 @@ def make_app(state: JiraState) -> FastAPI:
             if label[1] in issue.fields.get("labels", [])
             and (project is None or issue.key.startswith(f"{project[1]}-"))
         ]
-        return _page(request, found, "issues")
+        return _page(request, found, "issues", state.page_size)
 
     @app.get(f"{API}/issue/{{key}}/comment", response_model=None)
     async def comments(request: Request, key: str) -> dict[str, Any] | JSONResponse:
         issue = find(key)
         if isinstance(issue, JSONResponse):
             return issue
-        return _page(request, issue.comments, "comments")
+        return _page(request, issue.comments, "comments", state.page_size)
 
     @app.post(f"{API}/issue/{{key}}/comment", status_code=201, response_model=None)
     async def add_comment(request: Request, key: str) -> dict[str, Any] | JSONResponse:
@@ -322,6 +329,12 @@ def make_app(state: JiraState) -> FastAPI:
         return Response(status_code=204)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The stand-in for `uvicorn --factory`: JIRA_TOKEN, and JIRA_PAGE_SIZE (default 2)."""
+    page_size = int(os.environ.get("JIRA_PAGE_SIZE", MAX_RESULTS))
+    return make_app(JiraState(token=os.environ["JIRA_TOKEN"], page_size=page_size))
 
 
 class JiraServer:
