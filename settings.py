@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     srm_api_timeout_seconds: float = Field(default=30, gt=0, le=300)
     """How long one read of the endpoint may take (connect, then each read of the answer)."""
     sepas_similarity_threshold: float = Field(default=80, ge=50, le=100)
+    """The least similarity (0–100, rapidfuzz's `fuzz.ratio`) at which the error bank offers an
+    entry for a message it names neither exactly nor by a pattern; below it, it is unknown."""
     sepas_srm_check_hours: int = Field(default=12, ge=1, le=168)
     """A SEPAS case waiting on SRM (its data, or the evidence of a fix) looks again this often,
     besides at each import."""
@@ -134,9 +136,7 @@ class Settings(BaseSettings):
     """A fix is confirmed when SRM's data shows none of the case's messages for this many days."""
     jira_webhook_secret: str = Field(default="", repr=False)
     """The secret the ministry's Jira sends with its webhook (`?secret=`); empty: webhooks are
-    refused and polling alone follows the issues."""
-    """The least similarity (0–100, rapidfuzz's WRatio) at which the error bank offers an entry
-    for a message it names neither exactly nor by a pattern; below it, the message is unknown."""
+    not found and polling alone follows the issues."""
     jira_base_url: str = ""
     """The ministry's Jira Server / Data Center (https://jira.example.ir), REST API v2
     (activities/jira.py); empty: no issue can be opened."""

@@ -23,6 +23,8 @@ name and size, a comment by its text.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -109,6 +111,7 @@ class JiraClient:
         self._issue_type = issue_type
         self._timeout = httpx.Timeout(timeout_seconds)
         self._transport = transport
+        self._http: httpx.AsyncClient | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JiraClient:
@@ -120,16 +123,21 @@ class JiraClient:
             timeout_seconds=settings.jira_timeout_seconds,
         )
 
-    def _client(self) -> httpx.AsyncClient:
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """One connection pool for every call: a new client loads the certificate store again,
+        most of a poll's cost."""
         if not self._base:
             # Retried until ops set it: the case waits at its Jira step, nothing is lost.
             raise ApplicationError("JIRA_BASE_URL is not set", type="JiraNotConfigured")
-        return httpx.AsyncClient(
-            base_url=self._base,
-            headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
-            timeout=self._timeout,
-            transport=self._transport,
-        )
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self._base,
+                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+                timeout=self._timeout,
+                transport=self._transport,
+            )
+        yield self._http
 
     def _reason(self, answer: httpx.Response) -> str:
         """Jira's {"errorMessages": [...], "errors": {field: message}} in one line."""

@@ -107,7 +107,7 @@ class SepasActivities:
             reading = hospital_errors(session, query.hospital_code, query.since, query.until)
             groups = reading.groups[:GROUPS_KEPT]
             reported = None
-            if query.error_text:
+            if query.error_text:  # the same matcher hospital_errors used: the bank is cached
                 reported = bank_matcher(session).best(query.error_text)
             ids = {g.match.entry_id for g in groups if g.match is not None}
             if reported is not None:

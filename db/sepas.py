@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Index, UniqueConstraint, false, or_, true
+from sqlalchemy import JSON, ColumnElement, Index, UniqueConstraint, false, func, or_, true
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from db.models import EnumText, UtcDateTime, utcnow
@@ -245,10 +245,31 @@ def bank_entry(row: ErrorBankEntry) -> BankEntry:
     return BankEntry.model_validate(row, from_attributes=True)
 
 
+_MATCHER: list[tuple[tuple[int, datetime | None, float], BankMatcher]] = []
+"""The matcher of the bank as it was last read, by the bank's version (entries and last change)
+and the threshold: most reads of SRM find the bank unchanged, and building a matcher of a
+thousand entries costs more than the rest of a hospital's report."""
+
+
 def bank_matcher(session: Session) -> BankMatcher:
-    """The active bank, ready to explain messages, similar ones from SEPAS_SIMILARITY_THRESHOLD."""
-    rows = session.exec(select(ErrorBankEntry).where(col(ErrorBankEntry.active)))
-    return BankMatcher(
-        (bank_entry(row) for row in rows),
-        similarity_threshold=get_settings().sepas_similarity_threshold,
-    )
+    """The active bank, ready to explain messages, similar ones from SEPAS_SIMILARITY_THRESHOLD;
+    rebuilt only when an entry was added or changed since the last read."""
+    count, changed = session.execute(
+        select(func.count(), func.max(ErrorBankEntry.updated_at)).select_from(ErrorBankEntry)
+    ).one()
+    version = (count, changed, get_settings().sepas_similarity_threshold)
+    cached = _MATCHER[-1] if _MATCHER else None
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    # The columns matching reads, not validated models: a stored entry was validated when written.
+    rows = session.execute(
+        select(
+            ErrorBankEntry.id,
+            ErrorBankEntry.message,
+            ErrorBankEntry.is_pattern,
+            ErrorBankEntry.active,
+        ).where(col(ErrorBankEntry.active))
+    ).all()
+    matcher = BankMatcher(rows, similarity_threshold=version[2])
+    _MATCHER[:] = [(version, matcher)]
+    return matcher

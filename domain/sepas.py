@@ -282,6 +282,24 @@ class BankMatch(BaseModel, frozen=True):
     """Literal characters of the entry's text: what ranks patterns among themselves."""
 
 
+class MatchableEntry(Protocol):
+    """What matching reads of an entry: a `BankEntry`, or a row of just these columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def is_pattern(self) -> bool: ...
+    @property
+    def active(self) -> bool: ...
+
+
+FOUND_KEPT = 50_000
+"""Distinct messages a matcher remembers; past that it starts afresh (SRM's texts carry record
+numbers, so a long-lived matcher would otherwise remember every one)."""
+
+
 class BankMatcher:
     """The active entries of the bank, ready to explain SRM messages: an exact text first, then
     the patterns, the most literal text (the most specific) first, then, only when neither
@@ -292,7 +310,10 @@ class BankMatcher:
     """
 
     def __init__(
-        self, entries: Iterable[BankEntry], *, similarity_threshold: float = SIMILARITY_THRESHOLD
+        self,
+        entries: Iterable[MatchableEntry],
+        *,
+        similarity_threshold: float = SIMILARITY_THRESHOLD,
     ) -> None:
         self._exact: dict[str, int] = {}
         self._patterns: list[tuple[int, CompiledPattern]] = []
@@ -322,6 +343,8 @@ class BankMatcher:
         key = match_key(message)
         found = self._found.get(key)
         if found is None:
+            if len(self._found) >= FOUND_KEPT:
+                self._found = {}
             found = self._found[key] = self._match(key)
         return list(found)
 
