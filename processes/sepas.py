@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from sqlmodel import Session, select
 
 from db.sepas import (
+    HOSPITAL_SCOPE,
     ErrorBankEntry,
     HisVendor,
     Hospital,
@@ -48,6 +49,12 @@ def _hospital_known(session: Session, form: SepasReportForm) -> list[tuple[str, 
         select(Hospital.active).where(Hospital.code == form.hospital_code)
     ).first()
     return [] if active else [("hospital_code", "hospital_unknown")]
+
+
+def _own_hospital(scopes: Sequence[str]) -> dict[str, str]:
+    """A hospital's IT unit reports for its own hospital: its code, when it holds one."""
+    codes = [s.removeprefix(HOSPITAL_SCOPE) for s in scopes if s.startswith(HOSPITAL_SCOPE)]
+    return {"hospital_code": codes[0]} if len(codes) == 1 else {}
 
 
 def _activities(worker: WorkerResources) -> Sequence[Callable[..., Any]]:
@@ -103,6 +110,8 @@ SEPAS: Process[SepasReportForm] = Process(
     starters=frozenset({Role.hospital_it, Role.sepas_expert}),
     scoped_starters=frozenset({Role.hospital_it}),
     case_scope=lambda form: hospital_scope(form.hospital_code),
+    scope_field="hospital_code",
+    starter_defaults=_own_hospital,
     overseers=frozenset({Role.sepas_expert}),
     start_check=_hospital_known,
     identity_field="mobile",
