@@ -20,7 +20,14 @@ from db.sepas import (
     hospital_scope,
 )
 from domain.cases import Role
-from domain.sepas import CATEGORY_EN, CATEGORY_FA, ErrorCategory
+from domain.sepas import (
+    CATEGORY_EN,
+    CATEGORY_FA,
+    SOURCE_EN,
+    SOURCE_FA,
+    BankSource,
+    ErrorCategory,
+)
 from domain.sepas_process import (
     OUTCOME_EN,
     OUTCOME_FA,
@@ -141,6 +148,7 @@ SEPAS: Process[SepasReportForm] = Process(
         "message": Text("پیام خطا", "Message"),
         "count": Text("تعداد", "Count"),
         "records": Text("پرونده‌ها", "Records"),
+        "sample_records": Text("پرونده‌های نمونه", "Sample records"),
         "match": Text("تطبیق با بانک خطا (امتیاز)", "Bank match (score)"),
         "category": Text("دسته خطا", "Category"),
         "srm_data_until": Text("داده اس آر ام تا", "SRM data until"),
@@ -172,6 +180,7 @@ SEPAS: Process[SepasReportForm] = Process(
         **{f"verdict.{v.value}": Text(VERDICT_FA[v], VERDICT_EN[v]) for v in Verdict},
         **{f"category.{c.value}": Text(CATEGORY_FA[c], CATEGORY_EN[c]) for c in ErrorCategory},
         **{f"outcome.{o.value}": Text(OUTCOME_FA[o], OUTCOME_EN[o]) for o in SepasOutcome},
+        **{f"source.{s.value}": Text(SOURCE_FA[s], SOURCE_EN[s]) for s in BankSource},
     },
     receipt_steps=(
         Text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -157,6 +158,34 @@ def cartable(
     )
 
 
+@dataclass(frozen=True)
+class Records:
+    """Records in a task's data (SRM's errors grouped by message): a table of their own."""
+
+    key: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+def _records(value: Any) -> bool:
+    return bool(value) and isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+
+def _task_data(
+    context: dict[str, Any], fields: list[FormField]
+) -> tuple[dict[str, Any], list[Records]]:
+    """The task's data as its page shows it: facts, and records as tables. The labels of a
+    field's choices are read in that field, not again among the facts."""
+    in_fields = {f.choice_labels_key for f in fields if f.choice_labels}
+    facts = {k: v for k, v in context.items() if k not in in_fields and not _records(v)}
+    tables = [
+        Records(key, list(dict.fromkeys(c for row in rows for c in row)), rows)
+        for key, rows in context.items()
+        if _records(rows)
+    ]
+    return facts, tables
+
+
 def _task_page(
     request: Request,
     me: User,
@@ -166,6 +195,7 @@ def _task_page(
     problem: str | None = None,
     refused: bool = False,
 ) -> HTMLResponse:
+    facts, tables = _task_data(detail.context, fields)
     return render(
         request,
         "staff/task.html",
@@ -173,6 +203,8 @@ def _task_page(
         status_code=status_code,
         task=detail,
         fields=fields,
+        facts=facts,
+        tables=tables,
         problem=problem,
         refused=refused,
     )
