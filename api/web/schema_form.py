@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from api.web.i18n import LATIN, PERSIAN_LETTER
 from domain.text import normalize_digits
 
 OPTION_LABELS = "x-option-labels"
@@ -52,6 +53,13 @@ class FormField:
     value: Any = None
     """What the user entered (kept when the form comes back with errors)."""
     error: str | None = None
+
+    @property
+    def left_to_right(self) -> bool:
+        """Text filled in with Latin letters and no Persian ones (an SRM message, a code): it
+        reads left to right even in a Persian form."""
+        text = self.value if isinstance(self.value, str) else ""
+        return bool(LATIN.search(text)) and not PERSIAN_LETTER.search(text)
 
 
 def _plain(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
