@@ -1,7 +1,9 @@
-"""The SEPAS registers in the browser: the SEPAS expert searches the error bank, adds a pattern
+"""SEPAS in the browser. The registers: the SEPAS expert searches the error bank, adds a pattern
 (a bad one first: its error shows in place, what was typed stays), uploads an SRM export (a bad
 one first: its errors show by row and column), and reads the hospitals, on a desktop and on a
-phone. Every page is shot and checked with axe-core."""
+phone. A case: a hospital reports, the expert classifies it from SRM's errors and the bank's
+matches, the ministry's Jira (the local one) answers, the bank learns, and the answer shows on
+the case and tracking pages. Every page is shot and checked with axe-core."""
 
 from __future__ import annotations
 
