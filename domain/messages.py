@@ -69,6 +69,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "شما اجازهٔ انجام این کار را ندارید.",
         Lang.en: "You are not allowed to do this.",
     },
+    "not_your_scope": {
+        Lang.fa: "این کد از آنِ واحد شما نیست؛ فقط برای واحد خودتان می‌توانید ثبت کنید.",
+        Lang.en: "This code is not your own unit's: you may only file for your own.",
+    },
     "unknown_site": {
         Lang.fa: "این نقطه در مرحله‌ای از اتصال که به شما سپرده شده باشد پیدا نشد.",
         Lang.en: "No site with this code has been sent to you in a rollout.",

@@ -53,9 +53,12 @@ OptionalNote = Annotated[
 
 
 def _record_ids(value: object) -> object:
-    """Record ids as a list, or as one text separated by commas, spaces or new lines."""
+    """Record ids as one text or a list of texts (the form's lines), each separated by commas,
+    spaces or new lines."""
     if isinstance(value, str):
-        return [part for part in re.split(r"[,،\s]+", normalize_digits(value)) if part]
+        value = [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [p for v in value for p in re.split(r"[,،\s]+", normalize_digits(v)) if p]
     return value
 
 
@@ -355,6 +358,8 @@ class SepasResume(BaseModel):
     """What resolved it: the hospital's correction, the vendor's fix, the ministry's answer."""
     answer_source: str | None = None
     """Where that answer came from: a Jira issue's address, the vendor's name."""
+    reply: str | None = None
+    """The ministry's last comment on the issue: what the bank's lesson starts from."""
     fixed_at: datetime | None = None
     rounds: int = 0
     """Times the case went back to the expert."""
@@ -480,22 +485,25 @@ def srm_extract(groups: Iterable[SrmGroup]) -> bytes:
 def groups_context(
     groups: Iterable[SrmGroup], entries: dict[int, BankOption]
 ) -> list[dict[str, Any]]:
-    """The groups as a task page lists them: message, counts, and the bank's best match."""
+    """The groups as a page lists them: message, counts, and the bank's best match (how, its
+    score, the entry and its category when `entries` holds it); coded values are labelled by
+    the process (`match.exact`, `category.hospital`)."""
     shown = []
     for g in groups:
-        entry = entries.get(g.match.entry_id) if g.match is not None else None
+        match = g.match
+        entry = entries.get(match.entry_id) if match is not None else None
         shown.append(
             {
                 "message": g.message,
                 "count": g.count,
                 "records": g.records,
                 "sample_records": ", ".join(g.sample_records),
-                "match": (
-                    f"{g.match.kind.value} {g.match.score:g}: #{g.match.entry_id}"
-                    if g.match is not None
-                    else "—"
-                ),
-                "category": CATEGORY_FA[entry.category] if entry is not None else "—",
+                "match": match.kind.value if match is not None else None,
+                "score": match.score if match is not None else None,
+                "bank_entry": f"#{match.entry_id}" + (f" {entry.message}" if entry else "")
+                if match is not None
+                else None,
+                "category": entry.category.value if entry is not None else None,
             }
         )
     return shown

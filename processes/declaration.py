@@ -134,6 +134,12 @@ class Process(Generic[F]):
     """The scope a case belongs to (a hospital's): users holding that scope see the case, and
     a starter whose role is one of `scoped_starters` may start it only within its scopes."""
     scoped_starters: frozenset[Role] = frozenset()
+    scope_field: str | None = None
+    """The start form's field the case's scope is made of (the hospital's code): a start outside
+    the starter's scopes is refused on that field."""
+    starter_defaults: Callable[[Sequence[str]], Mapping[str, str]] | None = None
+    """What the start form shows filled in for a starter holding these scopes (a hospital's IT
+    unit: its hospital's code)."""
     overseers: frozenset[Role] = frozenset()
     """Roles that see every case of the process from its start (its office: the SEPAS experts),
     not only the cases whose tasks are theirs."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from sqlmodel import Session, col, select
 
 from db.sepas import (
+    HOSPITAL_SCOPE,
     ErrorBankEntry,
     HisVendor,
     Hospital,
@@ -20,12 +21,22 @@ from db.sepas import (
 )
 from domain.calendar import format_jalali, to_jalali_date_str
 from domain.cases import Role
-from domain.sepas import CATEGORY_EN, CATEGORY_FA, ErrorCategory, SrmGroup
+from domain.sepas import (
+    CATEGORY_EN,
+    CATEGORY_FA,
+    SOURCE_EN,
+    SOURCE_FA,
+    BankSource,
+    ErrorCategory,
+    MatchKind,
+    SrmGroup,
+)
 from domain.sepas_process import (
     OUTCOME_EN,
     OUTCOME_FA,
     VERDICT_EN,
     VERDICT_FA,
+    BankOption,
     Evidence,
     SepasOutcome,
     SepasReportForm,
@@ -65,13 +76,29 @@ def _case_facts(session: Session, case_id: int) -> dict[str, Any]:
         return {}
     report, hospital = found
     name = hospital.name if hospital is not None else ""
+    groups = [SrmGroup.model_validate(g) for g in report.groups]
+    evidence = Evidence.model_validate(report.evidence) if report.evidence else None
+    ids = {g.match.entry_id for g in groups + (evidence.groups if evidence else []) if g.match}
+    entries = {
+        e.id: BankOption(
+            entry_id=e.id,
+            message=e.message,
+            category=e.category,
+            cause_fa=e.cause_fa,
+            cause_en=e.cause_en,
+            remedy_fa=e.remedy_fa,
+            remedy_en=e.remedy_en,
+        )
+        for e in session.exec(select(ErrorBankEntry).where(col(ErrorBankEntry.id).in_(ids)))
+        if e.id is not None
+    }
     facts: dict[str, Any] = {
         "hospital": f"{name} ({report.hospital_code})",
         "what_fails": report.what_fails,
         "since": to_jalali_date_str(report.since),
         "sample_record_ids": ", ".join(report.sample_record_ids),
         "error_text": report.error_text,
-        "groups": groups_context([SrmGroup.model_validate(g) for g in report.groups], {}),
+        "groups": groups_context(groups, entries),
         "srm_data_until": format_jalali(report.srm_data_until) if report.srm_data_until else None,
         "verdict": report.verdict.value if report.verdict else None,
         "bank_entry_id": report.bank_entry_id,
@@ -82,10 +109,15 @@ def _case_facts(session: Session, case_id: int) -> dict[str, Any]:
         "version": report.fix_version,
         "rounds": report.rounds or None,
     }
-    if report.evidence:
-        evidence = Evidence.model_validate(report.evidence)
-        facts["evidence_groups"] = groups_context(evidence.groups, {})
+    if evidence is not None:
+        facts["evidence_groups"] = groups_context(evidence.groups, entries)
     return {key: value for key, value in facts.items() if value not in (None, "", [])}
+
+
+def _own_hospital(scopes: Sequence[str]) -> dict[str, str]:
+    """A hospital's IT unit reports for its own hospital: its code, when it holds one."""
+    codes = [s.removeprefix(HOSPITAL_SCOPE) for s in scopes if s.startswith(HOSPITAL_SCOPE)]
+    return {"hospital_code": codes[0]} if len(codes) == 1 else {}
 
 
 def _activities(worker: WorkerResources) -> Sequence[Callable[..., Any]]:
@@ -116,6 +148,12 @@ def _routes() -> Sequence[APIRouter]:
     return sepas_routes()
 
 
+MATCH_KINDS = {
+    MatchKind.exact: Text("عین پیام", "Exact"),
+    MatchKind.pattern: Text("با الگو", "Pattern"),
+    MatchKind.similar: Text("مشابه (تایید کارشناس لازم است)", "Similar (the expert confirms)"),
+}
+
 SEPAS: Process[SepasReportForm] = Process(
     kind="sepas_error",
     title=Text("گزارش مشکل ارسال پرونده به سپاس", "Report a SEPAS record-sending problem"),
@@ -142,6 +180,8 @@ SEPAS: Process[SepasReportForm] = Process(
     starters=frozenset({Role.hospital_it, Role.sepas_expert}),
     scoped_starters=frozenset({Role.hospital_it}),
     case_scope=lambda form: hospital_scope(form.hospital_code),
+    scope_field="hospital_code",
+    starter_defaults=_own_hospital,
     overseers=frozenset({Role.sepas_expert}),
     start_check=_hospital_known,
     identity_field="mobile",
@@ -171,7 +211,11 @@ SEPAS: Process[SepasReportForm] = Process(
         "message": Text("پیام خطا", "Message"),
         "count": Text("تعداد", "Count"),
         "records": Text("پرونده‌ها", "Records"),
-        "match": Text("تطبیق با بانک خطا (امتیاز)", "Bank match (score)"),
+        "sample_records": Text("پرونده‌های نمونه", "Sample records"),
+        "match": Text("تطبیق با بانک خطا", "Bank match"),
+        "score": Text("امتیاز تطبیق", "Match score"),
+        "bank_entry": Text("مدخل بانک خطا", "Error bank entry"),
+        **{f"match.{k.value}": text for k, text in MATCH_KINDS.items()},
         "category": Text("دسته خطا", "Category"),
         "srm_data_until": Text("داده اس آر ام تا", "SRM data until"),
         "bank_entries": Text("مدخل‌های بانک خطا", "Error bank entries"),
@@ -203,6 +247,7 @@ SEPAS: Process[SepasReportForm] = Process(
         **{f"verdict.{v.value}": Text(VERDICT_FA[v], VERDICT_EN[v]) for v in Verdict},
         **{f"category.{c.value}": Text(CATEGORY_FA[c], CATEGORY_EN[c]) for c in ErrorCategory},
         **{f"outcome.{o.value}": Text(OUTCOME_FA[o], OUTCOME_EN[o]) for o in SepasOutcome},
+        **{f"source.{s.value}": Text(SOURCE_FA[s], SOURCE_EN[s]) for s in BankSource},
     },
     receipt_steps=(
         Text(

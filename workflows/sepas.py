@@ -303,7 +303,7 @@ class SepasWorkflow(CaseWorkflow):
             HOSPITAL_FIX,
             context={
                 **self._case_context(start, state),
-                "groups": groups_context(_groups(state), {}),
+                "groups": groups_context(_groups(state), _entries(state)),
                 "cause": entry.cause_fa if entry else None,
                 "remedy": entry.remedy_fa if entry else None,
                 "expert_note": state.note,
@@ -344,7 +344,7 @@ class SepasWorkflow(CaseWorkflow):
                 "tracking_code": start.tracking_code,
                 "hospital": f"{hospital.name} ({hospital.code})",
                 "his_product": hospital.his_product,
-                "groups": groups_context(_groups(state), {}),
+                "groups": groups_context(_groups(state), _entries(state)),
                 "cause": entry.cause_fa if entry else None,
                 "remedy": entry.remedy_fa if entry else None,
                 "expert_note": state.note,
@@ -395,15 +395,14 @@ class SepasWorkflow(CaseWorkflow):
                 break
             await self._continue_as_new_if_due(state)
             await self._wait_for_jira(seen, state.facts.policy.jira_poll_hours, issue.key)
-        answer = news.resolution or news.status
-        last = state.answer_fa
+        resolution = news.resolution or news.status
         await self._fixed(
             state,
-            answer=f"{answer}: {last}" if last else answer,
+            answer=state.reply or resolution,
             source=issue.url,
             actor=None,
-            text_fa=f"موضوع {issue.key} در جیرای وزارت بسته شد: {answer}",
-            text_en=f"{issue.key} was resolved in the ministry's Jira: {answer}",
+            text_fa=f"موضوع {issue.key} در جیرای وزارت بسته شد: {resolution}",
+            text_en=f"{issue.key} was resolved in the ministry's Jira: {resolution}",
         )
 
     async def _open_issue(self, start: SepasStart, state: SepasResume) -> JiraIssue:
@@ -485,7 +484,7 @@ class SepasWorkflow(CaseWorkflow):
                 key=f"jira:{issue.key}:comment:{comment.id}",
             )
             state.last_comment_id = comment.id
-            state.answer_fa = comment.body
+            state.reply = comment.body
         if news.status != state.jira_status:
             state.jira_status = news.status
             await self._line(
@@ -501,7 +500,10 @@ class SepasWorkflow(CaseWorkflow):
         assert look is not None
         groups = _groups(state)
         from_jira = state.issue is not None
-        message = groups[0].message if groups else (self._form_error_text() or "")
+        # The message the bank could not explain (a similar entry is only a guess).
+        unexplained = [g for g in groups if g.match is None or g.match.kind is MatchKind.similar]
+        first = (unexplained or groups)[:1]
+        message = first[0].message if first else (self._form_error_text() or "")
         if state.verdict is not None and state.verdict.value in ErrorCategory.__members__:
             category = ErrorCategory(state.verdict.value)
         else:
@@ -509,7 +511,7 @@ class SepasWorkflow(CaseWorkflow):
         prefill: dict[str, Any] = {
             "message": message,
             "category": category.value,
-            "remedy_fa": state.answer_fa or "",
+            "remedy_fa": state.reply or state.answer_fa or "",
             "source": (BankSource.jira if from_jira else BankSource.expert).value,
         }
         if state.issue is not None:
@@ -521,7 +523,7 @@ class SepasWorkflow(CaseWorkflow):
                 "tracking_code": self._tracking_code,
                 "answer": state.answer_fa,
                 "answer_source": state.answer_source,
-                "groups": groups_context(groups, {}),
+                "groups": groups_context(groups, _entries(state)),
                 "bank_entries": entries,
             },
             options={"entry_id": list(entries)},
@@ -785,6 +787,10 @@ class SepasWorkflow(CaseWorkflow):
         await workflow.wait_condition(workflow.all_handlers_finished)
         state.task_numbers = dict(self._progress.task_numbers)
         workflow.continue_as_new(self._start.model_copy(update={"resume": state}))
+
+
+def _entries(state: SepasResume) -> dict[int, BankOption]:
+    return {e.entry_id: e for e in state.look.entries} if state.look is not None else {}
 
 
 def _groups(state: SepasResume) -> list[SrmGroup]:

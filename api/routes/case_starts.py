@@ -67,7 +67,7 @@ def receipt_of(case: Case) -> Receipt:
     )
 
 
-def _may_start(process: Process[Any], user: User | None, form: BaseModel) -> None:
+def _may_start(process: Process[Any], user: User | None, form: BaseModel, lang: Lang) -> None:
     if process.public:
         return
     if user is None:
@@ -77,7 +77,19 @@ def _may_start(process: Process[Any], user: User | None, form: BaseModel) -> Non
     if process.case_scope is not None and not process.may_start_in(
         user.roles, user.scopes, process.case_scope(form)
     ):
-        raise ApiError(403, "forbidden")
+        if process.scope_field is None:
+            raise ApiError(403, "forbidden")
+        raise ApiError(
+            403,
+            "forbidden",
+            [
+                FieldProblem(
+                    field=process.scope_field,
+                    reason=message("not_your_scope", lang),
+                    code="not_your_scope",
+                )
+            ],
+        )
 
 
 def accept_case(
@@ -207,7 +219,7 @@ async def start_case(
     """
     state = request.app.state
     settings: Settings = state.settings
-    _may_start(process, user, form)
+    _may_start(process, user, form, lang_of(request))
     # An empty key is no key: stored as such, it would clash with every other empty one.
     idempotency_key = (idempotency_key or "").strip() or None
     case, form, replayed = await run_blocking(

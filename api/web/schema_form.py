@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from api.web.i18n import LATIN, PERSIAN_LETTER
 from domain.text import normalize_digits
 
 OPTION_LABELS = "x-option-labels"
@@ -44,10 +45,21 @@ class FormField:
     choices: list[str] = field(default_factory=list)
     choice_labels: dict[str, str] = field(default_factory=dict)
     """Labels of the choices taken from the task's context (ids shown by their names)."""
+    choice_labels_key: str | None = None
+    """The task context's key those labels come from."""
+    nullable: bool = False
+    """It may be left empty (None), even a choice: a choice offers "none"."""
     max_length: int | None = None
     value: Any = None
     """What the user entered (kept when the form comes back with errors)."""
     error: str | None = None
+
+    @property
+    def left_to_right(self) -> bool:
+        """Text filled in with Latin letters and no Persian ones (an SRM message, a code): it
+        reads left to right even in a Persian form."""
+        text = self.value if isinstance(self.value, str) else ""
+        return bool(LATIN.search(text)) and not PERSIAN_LETTER.search(text)
 
 
 def _plain(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +121,8 @@ def fields_of(schema: dict[str, Any], context: dict[str, Any] | None = None) -> 
                 required=name in required,
                 choices=[str(c) for c in prop.get("enum", [])],
                 choice_labels=_choice_labels(prop, context or {}),
+                choice_labels_key=prop.get(OPTION_LABELS),
+                nullable=any(p.get("type") == "null" for p in raw.get("anyOf", [])),
                 max_length=prop.get("maxLength"),
                 value=prop.get("default"),
             )

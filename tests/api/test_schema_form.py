@@ -92,6 +92,33 @@ def test_id_choices_read_by_the_names_the_task_context_gives() -> None:
     fields = {f.name: f for f in fields_of(schema, context)}
     assert fields["vendor"].choices == ["3", "7"]
     assert fields["vendor"].choice_labels == {"3": "رایان", "7": "پردازش"}
+    assert fields["vendor"].choice_labels_key == "vendors"
     assert fields["urgency"].choice_labels == {}
     assert fields_of(schema)[0].choice_labels == {}  # no context: the ids, as before
     assert fields_of(schema, {"vendors": "not a mapping"})[0].choice_labels == {}
+
+
+class EntryPick(Decision):
+    entry: str | None = Field(default=None, json_schema_extra={"x-option-labels": "entries"})
+    urgency: Urgency = Urgency.low
+
+
+def test_a_choice_that_may_be_none_can_be_left_none() -> None:
+    schema = EntryPick.model_json_schema()
+    schema["properties"]["entry"]["enum"] = ["3"]
+    fields = {f.name: f for f in fields_of(schema)}
+    assert fields["entry"].nullable and fields["entry"].kind == FieldKind.choice
+    assert not fields["urgency"].nullable  # left out, it is its default, never none
+    assert read_posted(list(fields.values()), {"entry": "", "urgency": "low"}) == {"urgency": "low"}
+
+
+def test_text_without_persian_letters_reads_left_to_right() -> None:
+    [field] = fields_of(EveryKind.model_json_schema())[:1]
+    for value, left_to_right in (
+        ("NationalCode is block.", True),
+        ("Fixed: نگاشت کد اصلاح شد", False),
+        ("۱۴۰۵", False),
+        (None, False),
+    ):
+        field.value = value
+        assert field.left_to_right is left_to_right, value

@@ -236,7 +236,8 @@ async def test_known_hospital_error_fixed_confirmed_by_srm_and_announced(
     classify = await open_task(engine, case, CLASSIFY.key)
     groups = classify.context["groups"]
     assert [(g["message"], g["count"]) for g in groups] == [("NationalCode invalid", 42)]
-    assert groups[0]["match"].startswith("exact 100")
+    assert (groups[0]["match"], groups[0]["score"]) == ("exact", 100)
+    assert groups[0]["category"] == "hospital"
     schema = classify.form_schema["properties"]
     assert schema["verdict"]["default"] == "hospital"
     assert schema["bank_entry_id"]["default"] == str(entry.id)
@@ -362,7 +363,8 @@ def issues_of(jira: JiraServer, case: Case) -> list[str]:
 
 
 async def until_mirrored(engine: Engine, case: Case, text: str) -> None:
-    for _ in range(400):
+    # A skipped week is 28 polls to replay and run: a loaded machine takes its time.
+    for _ in range(1200):
         if any(text in e.text_en for e in timeline(engine, case)):
             return
         await asyncio.sleep(0.05)
@@ -381,7 +383,7 @@ async def test_unknown_error_goes_to_jira_is_followed_for_weeks_and_teaches_the_
     errors_now(engine, hospital, (message, 9))
     case, handle = await start(env, jira_settings, engine, form(hospital))
     classify = await open_task(engine, case, CLASSIFY.key)
-    assert classify.context["groups"][0]["match"] == "—"
+    assert classify.context["groups"][0]["match"] is None
     assert classify.form_schema["properties"]["verdict"]["default"] == "unknown"
     await decide(handle, classify, {"verdict": "unknown"}, EXPERT)
 
@@ -408,7 +410,7 @@ async def test_unknown_error_goes_to_jira_is_followed_for_weeks_and_teaches_the_
     lesson = await open_task(engine, case, LEARN.key)
     prefilled = lesson.form_schema["properties"]
     assert prefilled["message"]["default"] == message
-    assert prefilled["remedy_fa"]["default"] == "Fixed: نگاشت کد اصلاح شد؛ دوباره ارسال کنید"
+    assert prefilled["remedy_fa"]["default"] == "نگاشت کد اصلاح شد؛ دوباره ارسال کنید"
     assert prefilled["jira_key"]["default"] == key
     await decide(
         handle,
@@ -442,7 +444,7 @@ async def test_unknown_error_goes_to_jira_is_followed_for_weeks_and_teaches_the_
     errors_now(engine, hospital, (message, 3))
     second, second_handle = await start(env, jira_settings, engine, form(hospital))
     classify = await open_task(engine, second, CLASSIFY.key)
-    assert classify.context["groups"][0]["match"].startswith("exact 100")
+    assert classify.context["groups"][0]["match"] == "exact"
     assert classify.form_schema["properties"]["bank_entry_id"]["default"] == str(learned.id)
     assert classify.form_schema["properties"]["verdict"]["default"] == "structural"
     await second_handle.execute_update(

@@ -105,7 +105,12 @@ def _starter(request: Request, user: User | None, process: Process[Any]) -> User
 def _start_form_page(process: Process[Any]) -> Callable[..., HTMLResponse]:
     def show(request: Request, user: PageUser) -> HTMLResponse:
         me = _starter(request, user, process)
-        return _start_page(request, me, process, _start_fields(process), {})
+        fields = _start_fields(process)
+        if me is not None and process.starter_defaults is not None:
+            defaults = process.starter_defaults(me.scopes)
+            for f in fields:
+                f.value = defaults.get(f.name, f.value)
+        return _start_page(request, me, process, fields, {})
 
     return show
 

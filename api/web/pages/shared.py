@@ -8,6 +8,7 @@ without JavaScript; state-changing forms carry a CSRF token (double-submit cooki
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +30,13 @@ from api.web.i18n import Translator
 from db.models import User
 from domain.cases import Role
 from domain.messages import Lang, message
+from domain.text import normalize_digits
 from processes.declaration import Registry
 
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
+
+NUMBERS = re.compile(r"[0-9۰-۹][0-9۰-۹ ,،/:]*")
+"""A number, a Jalali date and time (`1405/09/09 14:30`), record ids (`1001, 1002`)."""
 
 CSRF_COOKIE = "peygir_csrf"
 LANG_COOKIE = "lang"
@@ -123,7 +128,8 @@ def render(
 
     def shown(kind: str, key: str, value: Any) -> str:
         """A value of the case's data: coded values by their label, digits as the reader's
-        (in numbers and in Persian text, not in Latin codes such as `PR-12` or `M404`);
+        (in numbers, dates and lists of them, and in Persian text, not in Latin codes such as
+        `PR-12` or `M404`);
         yes/no for flags; a record's values side by side, a list's records one after another."""
         if value is None or value == "":
             return "—"
@@ -137,7 +143,7 @@ def render(
         coded = label(kind, f"{key}.{text}", "")
         if coded:
             return coded
-        return t.num(text) if text.isascii() and text.isdigit() else t.prose(text)
+        return t.num(normalize_digits(text)) if NUMBERS.fullmatch(text) else t.prose(text)
 
     response = templates.TemplateResponse(
         request,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -157,6 +158,34 @@ def cartable(
     )
 
 
+@dataclass(frozen=True)
+class Records:
+    """Records in a task's data (SRM's errors grouped by message): a table of their own."""
+
+    key: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+def _records(value: Any) -> bool:
+    return bool(value) and isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+
+def _task_data(
+    context: dict[str, Any], fields: list[FormField]
+) -> tuple[dict[str, Any], list[Records]]:
+    """The task's data as its page shows it: facts, and records as tables. The labels of a
+    field's choices are read in that field, not again among the facts."""
+    in_fields = {f.choice_labels_key for f in fields if f.choice_labels}
+    facts = {k: v for k, v in context.items() if k not in in_fields and not _records(v)}
+    tables = [
+        Records(key, list(dict.fromkeys(c for row in rows for c in row)), rows)
+        for key, rows in context.items()
+        if _records(rows)
+    ]
+    return facts, tables
+
+
 def task_page_of(
     request: Request,
     me: User,
@@ -169,6 +198,7 @@ def task_page_of(
 ) -> HTMLResponse:
     """The task's page; its process's panel for the step, if any, gets `panel` as well."""
     processes: Registry = request.app.state.processes
+    facts, tables = _task_data(detail.context, fields)
     return render(
         request,
         "staff/task.html",
@@ -176,6 +206,8 @@ def task_page_of(
         status_code=status_code,
         task=detail,
         fields=fields,
+        facts=facts,
+        tables=tables,
         problem=problem,
         refused=refused,
         panel=processes[detail.process].task_panels.get(detail.step),
@@ -259,7 +291,17 @@ async def _case_view(
     **context: Any,
 ) -> HTMLResponse:
     detail = await cases.case_detail(code, me, session, client, request.app.state.processes)
-    return render(request, "staff/case.html", me, status_code=status_code, case=detail, **context)
+    facts, tables = _task_data(detail.facts, [])
+    return render(
+        request,
+        "staff/case.html",
+        me,
+        status_code=status_code,
+        case=detail,
+        case_facts=facts,
+        case_tables=tables,
+        **context,
+    )
 
 
 @router.get("/cases/{code}", response_class=HTMLResponse)
