@@ -499,7 +499,7 @@ def groups_context(
                 "records": g.records,
                 "sample_records": ", ".join(g.sample_records),
                 "match": match.kind.value if match is not None else None,
-                "score": match.score if match is not None else None,
+                "score": round(match.score) if match is not None else None,
                 "bank_entry": f"#{match.entry_id}" + (f" {entry.message}" if entry else "")
                 if match is not None
                 else None,
