@@ -301,8 +301,9 @@ def reencoded(data: bytes, media_type: MediaType) -> bytes:
     the picture survives (no EXIF, text chunk, ICC profile or trailing data)."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.load()
+        image: Image.Image = opened
         if image.mode not in ("1", "L", "LA", "RGB", "RGBA"):
             has_alpha = image.mode == "P" and "transparency" in image.info
             image = image.convert("RGBA" if has_alpha or "A" in image.mode else "RGB")
