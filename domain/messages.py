@@ -504,8 +504,9 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.en: "The parent units go round in a circle: the unit would be under itself.",
     },
     "automation_code_invalid": {
-        Lang.fa: "کد پست فقط می‌تواند حرف، رقم و . _ / - داشته باشد (حداکثر ۴۰ نویسه).",
-        Lang.en: "A post code holds only letters, digits and . _ / - (at most 40).",
+        Lang.fa: "کد پست با حرف یا رقم شروع می‌شود و فقط حرف، رقم و . _ - دارد (حداکثر ۴۰).",
+        Lang.en: "A post code starts with a letter or digit and holds only those and . _ -"
+        " (at most 40).",
     },
     "automation_code_taken": {
         Lang.fa: "پست دیگری با این کد در سامانه اتوماسیون ثبت شده است.",

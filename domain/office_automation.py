@@ -84,10 +84,10 @@ UnitCode = Annotated[
 """A unit's code (کد واحد): it names the unit's scope and its cases."""
 AutomationCode = Annotated[
     str,
-    BeforeValidator(_code("automation_code_invalid", r"[A-Za-z0-9._/-]{1,40}")),
+    BeforeValidator(_code("automation_code_invalid", r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")),
     Field(max_length=40),
 ]
-"""A post's code in the automation system, as that system shows it."""
+"""A post's code in the automation system, as that system shows it (it goes into URLs)."""
 AutomationUsername = Annotated[
     str,
     BeforeValidator(_code("automation_username_invalid", r"[A-Za-z][A-Za-z0-9._@-]{1,63}")),
