@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Index, true
+from sqlalchemy.orm import Mapped
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from db.models import EnumText, StoredFile, UtcDateTime, utcnow
@@ -62,7 +63,7 @@ def unit_reach(roles: Iterable[str], scopes: Iterable[str]) -> UnitReach:
     )
 
 
-def reach_filter(reach: UnitReach, column: ColumnElement[str]) -> ColumnElement[bool]:
+def reach_filter(reach: UnitReach, column: Mapped[str]) -> ColumnElement[bool]:
     """`reach` as a condition on a unit code column."""
     return true() if reach.everything else column.in_(sorted(reach.units))
 
