@@ -28,6 +28,13 @@ class EmailSenderKind(StrEnum):
     smtp = "smtp"
 
 
+class OfficeAutomationKind(StrEnum):
+    manual = "manual"
+    """The automation admin does it in the system by hand; the tasks record what was done."""
+    rest = "rest"
+    """Peygir calls the system's REST endpoint (activities/office_automation.py)."""
+
+
 class Settings(BaseSettings):
     """Secrets (and the database URL, which may hold a password) stay out of `repr`: a settings
     object in a log line or an exception message shows none of them."""
@@ -148,6 +155,14 @@ class Settings(BaseSettings):
     jira_issue_type: str = "Bug"
     """The issue type they are opened as (its name in that project)."""
     jira_timeout_seconds: float = Field(default=30, gt=0, le=300)
+    office_automation: OfficeAutomationKind = OfficeAutomationKind.manual
+    """How posts, cartables and permissions are made in the office-automation system (Didgah
+    and its peers publish no API: by hand, by default)."""
+    office_automation_url: str = ""
+    """The system's REST endpoint when OFFICE_AUTOMATION=rest."""
+    office_automation_token: str = Field(default="", repr=False)
+    """Its bearer token."""
+    office_automation_timeout_seconds: float = Field(default=30, gt=0, le=300)
     """How long one call to Jira may take (connect, then each read of the answer)."""
     file_store_dir: str = "var/files"
     """Where uploaded files kept for cases live (db/stored_files.py), under generated names;

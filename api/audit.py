@@ -48,6 +48,10 @@ ACTIONS = (
     "error_bank.create",
     "error_bank.change",
     "srm.import",
+    "unit.create",
+    "unit.change",
+    "units.import",
+    "post.create",
 )
 """Every action written (the audit page filters by these)."""
 

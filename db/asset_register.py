@@ -13,11 +13,10 @@ importing the same file twice changes nothing the second time.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
@@ -26,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from db.models import utcnow
 from db.repair import Asset, Vendor
-from domain.calendar import jalali_to_gregorian
+from domain.calendar import parse_date
 from domain.messages import Lang
 from domain.repair import ASSET_KIND_FA, AssetKind
 from domain.spreadsheets import RowError, cell_text, read_rows, row_error
@@ -79,7 +78,6 @@ _KIND_NAMES: dict[str, AssetKind] = {
         )
     },
 }
-_DATE = re.compile(r"(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})")
 
 
 def vendor_key(name: str) -> str:
@@ -94,24 +92,6 @@ def _kind(value: object) -> object:
     if kind is None:
         raise PydanticCustomError("kind_invalid", "unknown kind of equipment")
     return kind
-
-
-def parse_date(value: object) -> date | None:
-    """A Jalali (1403/05/12, Persian or Latin digits) or Gregorian (2024-08-02) date; an empty
-    cell is None. A spreadsheet's own date cells are Gregorian."""
-    if value is None or isinstance(value, date):
-        return value.date() if isinstance(value, datetime) else value
-    text = normalize_digits(str(value)).strip()
-    if not text:
-        return None
-    match = _DATE.fullmatch(text)
-    if match is None:
-        raise PydanticCustomError("date_invalid", "not a date")
-    y, m, d = (int(part) for part in match.groups())
-    try:
-        return jalali_to_gregorian(y, m, d) if y < 1700 else date(y, m, d)
-    except ValueError:
-        raise PydanticCustomError("date_invalid", "not a date") from None
 
 
 def _property_number(value: object) -> object:

@@ -5,7 +5,8 @@ person registry, a few repair vendors (the `vendor` login works for the first), 
 health networks for SHAMS (the `county_network` login answers for the first; the `carrier`
 login for the whole province), a few hospitals and their HIS vendors for SEPAS (the
 `hospital_it` login answers for the first hospital, the `his_vendor` login for the first vendor),
-and the fixed-date official holidays of the solar calendar for
+a few units for office automation (the `unit_secretary` login answers for the first), and the
+fixed-date official holidays of the solar calendar for
 this Jalali year and the next. Lunar holidays move every year: admins add them.
 """
 
@@ -21,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from db.engine import get_engine
 from db.models import Holiday, Person, User
+from db.office_automation import Unit, unit_scope
 from db.repair import Vendor, vendor_scope
 from db.sepas import HisVendor, Hospital, his_vendor_scope, hospital_scope
 from db.shams import County, county_scope
@@ -46,6 +48,7 @@ ROLE_TITLES_FA: dict[Role, str] = {
     Role.sepas_expert: "کارشناس سپاس",
     Role.hospital_it: "واحد فناوری اطلاعات بیمارستان",
     Role.his_vendor: "شرکت پشتیبان HIS",
+    Role.unit_secretary: "دبیرخانه واحد",
     Role.requester: "درخواست‌کننده (از صفحه پیگیری)",
 }
 
@@ -113,6 +116,14 @@ _HOSPITALS: tuple[tuple[str, str, str, str, int], ...] = (
     ("H1003", "بیمارستان سیدالشهدا آران و بیدگل", "102", "HIS نمونه", 0),
 )
 
+# (code, name, parent code, head's name, head's national code body, head's mobile): the units of
+# office automation; the first is the demo `unit_secretary` login's.
+_UNITS: tuple[tuple[str, str, str | None, str, str, str], ...] = (
+    ("U-100", "معاونت توسعه مدیریت و منابع", None, "دکتر محمود صادقی", "127360958", "09135550100"),
+    ("U-110", "مدیریت امور مالی", "U-100", "آقای حمید نوروزی", "451298037", "09135550110"),
+    ("U-200", "معاونت درمان", None, "دکتر سارا کیانی", "318046279", "09135550200"),
+)
+
 # (Jalali month, day, Persian title): the official holidays of the solar calendar.
 _SOLAR_HOLIDAYS: tuple[tuple[int, int, str], ...] = (
     (1, 1, "عید نوروز"),
@@ -140,6 +151,8 @@ class SeedReport(BaseModel):
     """Codes of the SHAMS counties added."""
     sepas_created: list[str] = []
     """Names of the HIS vendors and codes of the hospitals added."""
+    units_created: list[str] = []
+    """Codes of the office-automation units added."""
 
 
 def demo_people() -> list[Person]:
@@ -215,6 +228,32 @@ def _seed_counties(session: Session) -> list[str]:
     return created
 
 
+def demo_units() -> list[Unit]:
+    return [
+        Unit(
+            code=code,
+            name=name,
+            parent_code=parent,
+            head_name=head,
+            head_national_code=national_code(body),
+            head_mobile=mobile,
+        )
+        for code, name, parent, head, body, mobile in _UNITS
+    ]
+
+
+def _seed_units(session: Session) -> list[str]:
+    units = demo_units()
+    codes = [u.code for u in units]
+    existing = set(session.exec(select(Unit.code).where(col(Unit.code).in_(codes))))
+    created = []
+    for unit in units:
+        if unit.code not in existing:
+            session.add(unit)
+            created.append(unit.code)
+    return created
+
+
 def _seed_sepas(session: Session) -> tuple[list[str], int]:
     """The missing HIS vendors and hospitals; and the id of the first vendor, the `his_vendor`
     login's company."""
@@ -262,6 +301,8 @@ def _demo_scope(role: Role, vendor_id: int, his_vendor_id: int) -> str:
         return hospital_scope(_HOSPITALS[0][0])
     if role == Role.his_vendor:
         return his_vendor_scope(his_vendor_id)
+    if role == Role.unit_secretary:
+        return unit_scope(_UNITS[0][0])
     return ALL_SCOPES
 
 
@@ -331,6 +372,7 @@ def seed(settings: Settings, engine: Engine) -> SeedReport:
             vendors_created=vendors_created,
             counties_created=counties_created,
             sepas_created=sepas_created,
+            units_created=_seed_units(session),
         )
         session.commit()
     return report
@@ -343,7 +385,8 @@ def describe(report: SeedReport) -> str:
         f"seed: added {len(report.users_created)} users, {len(report.people_created)} people, "
         f"{len(report.holidays_created)} holidays, {len(report.vendors_created)} vendors, "
         f"{len(report.counties_created)} counties, "
-        f"{len(report.sepas_created)} SEPAS hospitals and HIS vendors (what existed was kept)"
+        f"{len(report.sepas_created)} SEPAS hospitals and HIS vendors, "
+        f"{len(report.units_created)} units (what existed was kept)"
     )
 
 

@@ -1,13 +1,15 @@
 """The university's working calendar and Jalali date helpers."""
 
+import re
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jdatetime
 from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
 
-from domain.text import to_persian_digits
+from domain.text import normalize_digits, to_persian_digits
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 _ONE_DAY = timedelta(days=1)
@@ -127,6 +129,28 @@ def jalali_to_gregorian(y: int, m: int, d: int) -> date:
     """Gregorian date of a Jalali date; ValueError if it does not exist."""
     gregorian: date = jdatetime.date(y, m, d).togregorian()
     return gregorian
+
+
+_DATE = re.compile(r"(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})")
+
+
+def parse_date(value: object) -> date | None:
+    """A pydantic validator: a Jalali (1403/05/12, Persian or Latin digits) or Gregorian
+    (2024-08-02) date; an empty value is None. A spreadsheet's own date cells are Gregorian."""
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    text = normalize_digits(str(value)).strip()
+    if not text:
+        return None
+    match = _DATE.fullmatch(text)
+    if match is None:
+        raise PydanticCustomError("date_invalid", "not a date")
+    y, m, d = (int(part) for part in match.groups())
+    try:
+        # No Gregorian year of ours is below 1700, no Jalali one above it.
+        return jalali_to_gregorian(y, m, d) if y < 1700 else date(y, m, d)
+    except ValueError:
+        raise PydanticCustomError("date_invalid", "not a date") from None
 
 
 def format_jalali(dt: datetime, persian_digits: bool = True) -> str:

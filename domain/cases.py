@@ -36,6 +36,8 @@ class Role(StrEnum):
     sepas_expert = "sepas_expert"
     hospital_it = "hospital_it"
     his_vendor = "his_vendor"
+    unit_secretary = "unit_secretary"
+    """A unit's secretariat (دبیرخانه واحد): sends its appointment letters; scope: the unit."""
     requester = "requester"
     """The person a case is for, acting from the tracking page; scope: the tracking code."""
 

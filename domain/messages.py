@@ -482,6 +482,85 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.fa: "بیمارستانی با این کد در فهرست بیمارستان‌ها (فعال) نیست.",
         Lang.en: "No active hospital has this code.",
     },
+    # Office automation (process 3).
+    "unit_code_invalid": {
+        Lang.fa: "کد واحد فقط می‌تواند حرف، رقم و خط تیره داشته باشد (حداکثر ۲۰ نویسه).",
+        Lang.en: "A unit code holds only letters, digits and - (at most 20).",
+    },
+    "unit_code_taken": {
+        Lang.fa: "واحدی با این کد ثبت شده است.",
+        Lang.en: "A unit with this code is already registered.",
+    },
+    "unit_unknown": {
+        Lang.fa: "واحدی با این کد (فعال) در فهرست واحدها نیست.",
+        Lang.en: "No active unit has this code.",
+    },
+    "unit_parent_unknown": {
+        Lang.fa: "واحد بالادستی با این کد نه ثبت شده و نه در همین پرونده آمده است.",
+        Lang.en: "No unit of this parent code is registered or in this file.",
+    },
+    "unit_parent_itself": {
+        Lang.fa: "واحد نمی‌تواند بالادست خودش باشد.",
+        Lang.en: "A unit cannot be its own parent.",
+    },
+    "unit_parent_cycle": {
+        Lang.fa: "واحدهای بالادستی دور می‌زنند: واحد زیرمجموعه خودش می‌شود.",
+        Lang.en: "The parent units go round in a circle: the unit would be under itself.",
+    },
+    "automation_code_invalid": {
+        Lang.fa: "کد پست با حرف یا رقم شروع می‌شود و فقط حرف، رقم و . _ - دارد (حداکثر ۴۰).",
+        Lang.en: "A post code starts with a letter or digit and holds only those and . _ -"
+        " (at most 40).",
+    },
+    "automation_code_taken": {
+        Lang.fa: "پست دیگری با این کد در سامانه اتوماسیون ثبت شده است.",
+        Lang.en: "Another post has this code in the automation system.",
+    },
+    "automation_username_invalid": {
+        Lang.fa: "نام کاربری با حرف انگلیسی شروع می‌شود و فقط حرف، رقم و . _ @ - دارد.",
+        Lang.en: "A username starts with a letter and holds only letters, digits and . _ @ -.",
+    },
+    "letter_number_invalid": {
+        Lang.fa: "شماره نامه فقط می‌تواند رقم، حرف، / . و - داشته باشد (حداکثر ۴۰ نویسه).",
+        Lang.en: "A letter number holds only digits, letters, / . and - (at most 40).",
+    },
+    "effective_before_letter": {
+        Lang.fa: "تاریخ اجرا پیش از تاریخ نامه است.",
+        Lang.en: "The effective date is before the letter's date.",
+    },
+    "post_required": {
+        Lang.fa: "کد پست در سامانه اتوماسیون یا شماره پست را بنویسید.",
+        Lang.en: "Give the post's code in the automation system or its number.",
+    },
+    "post_unknown": {
+        Lang.fa: "این پست در این واحد ثبت نشده است.",
+        Lang.en: "This post is not registered in this unit.",
+    },
+    "letter_file_unknown": {
+        Lang.fa: "فایل نامه پیدا نشد؛ نخست PDF نامه را بارگذاری کنید.",
+        Lang.en: "The letter's file is not found; upload the letter's PDF first.",
+    },
+    "letter_file_not_pdf": {
+        Lang.fa: "فایل نامه باید PDF باشد.",
+        Lang.en: "The letter's file must be a PDF.",
+    },
+    "letter_file_used": {
+        Lang.fa: "این فایل پیوست درخواست دیگری است.",
+        Lang.en: "This file belongs to another request.",
+    },
+    "checklist_incomplete": {
+        Lang.fa: "همه موارد فهرست باید انجام و علامت زده شود.",
+        Lang.en: "Every item of the checklist must be done and ticked.",
+    },
+    "signature_too_small": {
+        Lang.fa: "تصویر امضا کوچک است؛ دست‌کم {width}×{height} پیکسل باشد.",
+        Lang.en: "The signature image is too small; at least {width}×{height} pixels.",
+    },
+    "signature_too_big": {
+        Lang.fa: "تصویر امضا بزرگ است (تمام صفحه؟)؛ حداکثر {width}×{height} پیکسل، فقط امضا.",
+        Lang.en: "The signature image is too big (a whole page?); at most {width}×{height} pixels,"
+        " the signature only.",
+    },
 }
 
 # RFC 9110 qvalue: 0..1 with at most three decimals.

@@ -5,8 +5,10 @@ Content-Type its browser sent are never looked at. The content decides: its magi
 then a check of its structure (an XLSX is a zip holding a workbook, and unpacks to a bounded
 size; a PDF ends with `%%EOF`; a PNG is whole chunks up to IEND; a JPEG ends at its EOI marker),
 and nothing may trail or hide inside that would make it another kind of file as well (a
-polyglot). A refusal is a `FileRefused` naming the reason in Persian and English; the caller
-stores nothing. Reading the upload (in chunks, under the kind's byte limit) is the API's part
+polyglot). An image is then re-encoded from its pixels alone, so what is kept carries none of
+the sender's metadata (EXIF with its camera, place and time; text chunks; ICC profiles). A
+refusal is a `FileRefused` naming the reason in Persian and English; the caller stores nothing.
+Reading the upload (in chunks, under the kind's byte limit) is the API's part
 (`api/uploads.py`); reading a spreadsheet's rows is `domain/spreadsheets.py`.
 """
 
@@ -30,7 +32,7 @@ class UploadKind(StrEnum):
     pdf = "pdf"
     """A letter."""
     image = "image"
-    """PNG or JPEG: a signature, a photo of a device."""
+    """PNG or JPEG: a signature, a photo of a device; kept re-encoded, without metadata."""
 
 
 class MediaType(StrEnum):
@@ -78,6 +80,8 @@ XLSX_FORBIDDEN = re.compile(r"(?i)(^|/)(vbaProject\.bin|activeX/)")
 CSV_MAX_LINES = 500_000
 IMAGE_MAX_SIDE = 10_000
 IMAGE_MAX_PIXELS = 40_000_000
+JPEG_QUALITY = 92
+"""A re-encoded JPEG's quality: a scanned signature's strokes stay sharp."""
 PDF_EOF_WINDOW = 1024
 """`%%EOF` must be in the last this many bytes (what readers themselves accept)."""
 SNIFF_WINDOW = 1024
@@ -164,6 +168,8 @@ def check(data: bytes, kind: UploadKind, *, limit: int | None = None) -> Checked
     if media_type not in MEDIA_TYPES[kind]:
         raise not_of_kind(kind)
     _CHECKS[media_type](data)
+    if media_type in MEDIA_TYPES[UploadKind.image]:
+        data = reencoded(data, media_type)
     return CheckedFile(kind=kind, media_type=media_type, data=data)
 
 
@@ -288,6 +294,37 @@ def _decodes(data: bytes, image_format: str) -> None:
         raise
     except Exception:  # Pillow raises many kinds on a damaged image
         raise FileRefused("file_damaged") from None
+
+
+def reencoded(data: bytes, media_type: MediaType) -> bytes:
+    """A checked image drawn anew from its pixels in its own format: nothing of the file but
+    the picture survives (no EXIF, text chunk, ICC profile or trailing data)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.load()
+        image: Image.Image = opened
+        if image.mode not in ("1", "L", "LA", "RGB", "RGBA"):
+            has_alpha = image.mode == "P" and "transparency" in image.info
+            image = image.convert("RGBA" if has_alpha or "A" in image.mode else "RGB")
+        if media_type is MediaType.jpeg and image.mode not in ("1", "L", "RGB"):
+            image = image.convert("RGB")
+        fresh = Image.frombytes(image.mode, image.size, image.tobytes())
+    out = io.BytesIO()
+    if media_type is MediaType.jpeg:
+        fresh.save(out, "JPEG", quality=JPEG_QUALITY)
+    else:
+        fresh.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """The width and height of a checked image, in pixels."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+    return width, height
 
 
 _CHECKS = {

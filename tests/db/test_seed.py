@@ -72,6 +72,7 @@ def test_seeding_twice_creates_users_once(
     assert again.vendors_created == []
     assert again.counties_created == []
     assert again.sepas_created == []
+    assert again.units_created == []
     with Session(engine) as session:
         users = session.exec(select(User).where(col(User.username).in_(ROLE_NAMES))).all()
     assert sorted(u.username for u in users) == sorted(ROLE_NAMES)
@@ -83,6 +84,7 @@ def test_seeding_twice_creates_users_once(
                 Role.county_network,
                 Role.hospital_it,
                 Role.his_vendor,
+                Role.unit_secretary,
             ):
                 assert user.scopes == ["*"]
             assert user.full_name == ROLE_TITLES_FA[Role(user.username)]

@@ -9,6 +9,7 @@ import io
 
 import pytest
 from openpyxl import load_workbook
+from PIL import Image, PngImagePlugin
 
 from domain import uploads
 from domain.messages import Lang
@@ -31,7 +32,35 @@ def test_good_files_pass_as_their_bytes_say(
     kind: UploadKind, data: bytes, media_type: MediaType
 ) -> None:
     checked = check(data, kind)
-    assert (checked.kind, checked.media_type, checked.data) == (kind, media_type, data)
+    assert (checked.kind, checked.media_type) == (kind, media_type)
+    if kind is UploadKind.image:
+        assert _pixels(checked.data) == _pixels(data)  # re-encoded: the picture, nothing else
+    else:
+        assert checked.data == data
+
+
+def _pixels(data: bytes) -> tuple[str, tuple[int, int], bytes]:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.mode, image.size, image.convert("RGB").tobytes()
+
+
+def test_an_image_is_kept_without_its_metadata() -> None:
+    """EXIF (camera, place, time) and text chunks are the sender's, not the picture's."""
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    exif[0x0132] = "2020:01:01 10:00:00"
+    photo = io.BytesIO()
+    Image.new("RGB", (20, 10), (9, 9, 9)).save(photo, "JPEG", exif=exif.tobytes())
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Author", "a name to keep private")
+    scan = io.BytesIO()
+    Image.new("P", (5, 5)).save(scan, "PNG", pnginfo=text)
+    for data, secret in ((photo.getvalue(), b"CameraMaker"), (scan.getvalue(), b"private")):
+        assert secret in data
+        checked = check(data, UploadKind.image)
+        assert secret not in checked.data
+        with Image.open(io.BytesIO(checked.data)) as image:
+            assert not image.getexif() and "Author" not in image.info
 
 
 def _refused(data: bytes, kind: UploadKind) -> FileRefused:

@@ -33,7 +33,7 @@ from api.web.pages import CSRF_COOKIE
 from db.error_bank import add_entry
 from db.models import Case, Task, User
 from db.repair import Asset, Vendor
-from db.seed import demo_counties
+from db.seed import demo_counties, demo_units
 from db.sepas import HisVendor, Hospital
 from db.shams import County, Site
 from db.site_register import SITE_FIELD_FA
@@ -89,6 +89,12 @@ SEPAS_REPORTERS = SEPAS_KEEPERS | {Role.hospital_it}
 `hospital_it` login's hospital (another hospital's report is tested in tests/api)."""
 """Asked about the demo `hospital_it` login's hospital, whose HIS the demo `his_vendor` login's
 company supports (scopes are tested in tests/api/test_sepas_register.py)."""
+
+AUTOMATION_KEEPERS = frozenset({Role.admin, Role.automation_admin})
+"""Who keeps the office-automation units and posts (process 3)."""
+AUTOMATION_READERS = AUTOMATION_KEEPERS | {Role.unit_secretary}
+"""Asked about the demo `unit_secretary` login's unit (scopes are tested in
+tests/api/test_automation_register.py)."""
 
 # (method, path) → who is let in. ("MOUNT", path) is a mounted app (static files).
 ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
@@ -170,6 +176,13 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("PATCH", "/api/sepas/error-bank/{entry_id}"): SEPAS_KEEPERS,
     ("POST", "/api/sepas/srm/import"): SEPAS_KEEPERS,
     ("GET", "/api/sepas/hospitals/{code}/srm-errors"): SRM_READERS,
+    ("GET", "/api/automation/units"): AUTOMATION_READERS,
+    ("POST", "/api/automation/units"): AUTOMATION_KEEPERS,
+    ("PATCH", "/api/automation/units/{code}"): AUTOMATION_KEEPERS,
+    ("POST", "/api/automation/units/import"): AUTOMATION_KEEPERS,
+    ("GET", "/api/automation/units/{code}"): AUTOMATION_READERS,
+    ("GET", "/api/automation/posts"): AUTOMATION_READERS,
+    ("POST", "/api/automation/posts"): AUTOMATION_KEEPERS,
     # web pages
     ("MOUNT", "/static"): PUBLIC,
     ("GET", "/"): PUBLIC,
@@ -293,6 +306,9 @@ DEMO_COUNTY = demo_counties()[0].code
 DEMO_HOSPITAL = "H1001"
 """The demo `hospital_it` login's hospital (db/seed.py)."""
 SRM_HEADER = ",".join(SRM_FIELD_FA).encode() + b"\n"
+DEMO_UNIT = demo_units()[0].code
+"""The demo `unit_secretary` login's unit."""
+UNIT_HEADER = b"code,name,head_name,head_national_code,head_mobile\n"
 """An SRM export with no rows: every allowed upload is the same file, imported once."""
 
 
@@ -564,6 +580,34 @@ CALLS: dict[tuple[str, str], Call] = {
     },
     ("GET", "/api/sepas/hospitals/{code}/srm-errors"): lambda f, p: {
         "url": f"/api/sepas/hospitals/{DEMO_HOSPITAL}/srm-errors"
+    },
+    ("GET", "/api/automation/units"): lambda f, p: {"url": "/api/automation/units"},
+    ("POST", "/api/automation/units"): lambda f, p: {
+        "url": "/api/automation/units",
+        "json": {
+            "code": f"M{uuid.uuid4().hex[:10]}",
+            "name": f"واحد {p}",
+            "head_name": "مدیر ماتریس",
+            "head_national_code": "0024173861",
+            "head_mobile": "09121234567",
+        },
+    },
+    ("PATCH", "/api/automation/units/{code}"): lambda f, p: {
+        "url": f"/api/automation/units/{DEMO_UNIT}",
+        "json": {"head_email": f"{p}@example.com"},
+    },
+    ("POST", "/api/automation/units/import"): lambda f, p: {
+        "url": "/api/automation/units/import",
+        "params": {"dry_run": "true"},
+        "files": {"file": ("units.csv", UNIT_HEADER, "text/csv")},
+    },
+    ("GET", "/api/automation/units/{code}"): lambda f, p: {
+        "url": f"/api/automation/units/{DEMO_UNIT}"
+    },
+    ("GET", "/api/automation/posts"): lambda f, p: {"url": "/api/automation/posts"},
+    ("POST", "/api/automation/posts"): lambda f, p: {
+        "url": "/api/automation/posts",
+        "json": {"unit_code": DEMO_UNIT, "title": f"پست ماتریس {p}"},
     },
     ("MOUNT", "/static"): lambda f, p: {"url": "/static/style.css", "method": "GET"},
     ("GET", "/"): lambda f, p: _page("/"),

@@ -1,0 +1,12 @@
+"""Process 3's own routes: the units' and posts' registers (its declaration's `routes` will
+call `office_automation_routes`; the API includes them until then)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import automation_register
+
+
+def office_automation_routes() -> list[APIRouter]:
+    return [automation_register.router]
