@@ -163,12 +163,24 @@ class Settings(BaseSettings):
     office_automation_token: str = Field(default="", repr=False)
     """Its bearer token."""
     office_automation_timeout_seconds: float = Field(default=30, gt=0, le=300)
-    """How long one call to Jira may take (connect, then each read of the answer)."""
+    """How long one call to the automation system may take (connect, then each read)."""
+    credential_keys: str = Field(default="", repr=False)
+    """Keys sealing the initial passwords handed over to units' heads (process 3), as
+    `id:base64(32 bytes)`, comma-separated, the first sealing: only the API holds them (it seals
+    what the admin types and opens it on the one-time page), never the worker, so no workflow
+    can see them. Empty: PAYLOAD_KEYS (development only)."""
+    handover_link_hours: int = Field(default=24, ge=1, le=720)
+    """How long the one-time link to an initial password stays valid."""
+    handover_max_failures: int = Field(default=3, ge=1, le=10)
+    """Wrong second factors before the link is locked (the admin issues a new one)."""
+    handover_reminder_hours: int = Field(default=24, ge=1, le=720)
+    """Once the credentials were seen, the head is reminded this often to confirm receipt; the
+    second reminder also tells the IT supervisor."""
     file_store_dir: str = "var/files"
     """Where uploaded files kept for cases live (db/stored_files.py), under generated names;
     outside the web root, served only through GET /api/files/{id}."""
 
-    @field_validator("payload_keys")
+    @field_validator("payload_keys", "credential_keys")
     @classmethod
     def _keys_parse(cls, value: str) -> str:
         for part in filter(None, value.split(",")):
@@ -179,11 +191,11 @@ class Settings(BaseSettings):
 
     def encryption_keys(self) -> dict[str, bytes]:
         """Key id → 32-byte AES key; insertion order keeps the active key first."""
-        keys: dict[str, bytes] = {}
-        for part in filter(None, self.payload_keys.split(",")):
-            key_id, _, b64 = part.partition(":")
-            keys[key_id] = base64.b64decode(b64)
-        return keys
+        return _keys(self.payload_keys)
+
+    def vault_keys(self) -> dict[str, bytes]:
+        """The keys of sealed credentials: CREDENTIAL_KEYS, else (development) PAYLOAD_KEYS."""
+        return _keys(self.credential_keys or self.payload_keys)
 
     def weekend(self) -> frozenset[int]:
         return frozenset(int(d) for d in self.weekend_days.split(",") if d.strip())
@@ -196,6 +208,14 @@ class Settings(BaseSettings):
                 f"missing settings {', '.join(m.upper() for m in missing)}; "
                 "run `make secrets` or set them in the environment"
             )
+
+
+def _keys(text: str) -> dict[str, bytes]:
+    keys: dict[str, bytes] = {}
+    for part in filter(None, text.split(",")):
+        key_id, _, b64 = part.partition(":")
+        keys[key_id] = base64.b64decode(b64)
+    return keys
 
 
 @lru_cache

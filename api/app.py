@@ -20,7 +20,6 @@ from temporalio.client import Client
 
 from api import errors
 from api.headers import SecurityHeaders
-from api.office_automation import office_automation_routes
 from api.rate_limit import RateLimiter
 from api.recovery import keep_restarting
 from api.routes import admin, admin_logs, auth, cases, codec, files, tasks, tracking
@@ -129,9 +128,6 @@ def create_app(
     for process in processes:
         for own in process.routes() if process.routes is not None else ():
             app.include_router(own)
-    # The office-automation registers, until process 3's declaration carries them in `routes`.
-    for own in office_automation_routes():
-        app.include_router(own)
     pages.install(app)
     static = StaticFiles(directory=Path(__file__).parent / "web" / "static")
     app.mount("/static", static, name="static")

@@ -1,12 +1,12 @@
-"""Process 3's own routes: the units' and posts' registers (its declaration's `routes` will
-call `office_automation_routes`; the API includes them until then)."""
+"""Process 3's own routes: the units' and posts' registers, and the unit head's one-time
+hand-over of a cartable's credentials."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import automation_register
+from api.routes import automation_register, handover
 
 
 def office_automation_routes() -> list[APIRouter]:
-    return [automation_register.router]
+    return [automation_register.router, handover.router]

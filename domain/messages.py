@@ -561,6 +561,41 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         Lang.en: "The signature image is too big (a whole page?); at most {width}×{height} pixels,"
         " the signature only.",
     },
+    # Process 3: the hand-over of a cartable's credentials.
+    "password_not_sealed": {
+        Lang.fa: "رمز فقط از راه صفحه کار یا API پیگیر وارد می‌شود تا همان دم مهر و موم شود.",
+        Lang.en: "The password is typed on Peygir's task page or API, which seals it at once.",
+    },
+    "password_too_short": {
+        Lang.fa: "رمز باید دست‌کم {min} و حداکثر {max} نویسه باشد.",
+        Lang.en: "The password must be {min} to {max} characters.",
+    },
+    "handover_wrong_factor": {
+        Lang.fa: "کد ملی با کد ملی بالاترین مقام واحد یکی نیست.",
+        Lang.en: "The national code is not that of the unit's head.",
+    },
+    "handover_locked": {
+        Lang.fa: (
+            "این پیوند به دلیل کد ملی نادرست مکرر قفل شد. از کارشناس اتوماسیون پیوند تازه بخواهید."
+        ),
+        Lang.en: (
+            "This link is locked after repeated wrong national codes. Ask the automation admin"
+            " for a new one."
+        ),
+    },
+    "handover_expired": {
+        Lang.fa: "مهلت این پیوند گذشته است. از کارشناس اتوماسیون پیوند تازه بخواهید.",
+        Lang.en: "This link has expired. Ask the automation admin for a new one.",
+    },
+    "handover_done": {
+        Lang.fa: (
+            "این پیوند دیگر کاری ندارد: نام کاربری و رمز پیش‌تر تحویل شده یا پرونده بسته شده است."
+        ),
+        Lang.en: (
+            "This link has nothing left to show: the credentials were handed over, or the case"
+            " ended."
+        ),
+    },
 }
 
 # RFC 9110 qvalue: 0..1 with at most three decimals.

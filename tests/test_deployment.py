@@ -32,6 +32,7 @@ SETTINGS = {name.upper() for name in Settings.model_fields}
 REQUIRED_SECRETS = ("PAYLOAD_KEYS", "SECRET_KEY", "POSTGRES_PASSWORD")
 # Settings that hold secrets but may stay empty (their feature is off by default).
 OPTIONAL_SECRETS = (
+    "CREDENTIAL_KEYS",
     "LDAP_BIND_PASSWORD",
     "SMTP_PASSWORD",
     "DEMO_PASSWORD",

@@ -25,9 +25,12 @@ from api.blocking import run_blocking
 from api.errors import ApiError, FieldProblem, documented, field_problems, lang_of, unavailable
 from api.security import CurrentUser, ProcessesDep, SessionDep, actor_of, require_role
 from api.temporal import temporal_client
-from db.models import Case, Task, User
+from db.handover import CaseSecret
+from db.models import Case, Task, User, utcnow
 from domain.calendar import format_jalali
 from domain.cases import ALL_SCOPES, CaseStatus, Role, TaskStatus
+from domain.credentials import CredentialVault
+from domain.handover import PASSWORD_MAX, PASSWORD_MIN, SEALED, SEALED_FIELD, vault_ref
 from domain.messages import Lang, message
 from domain.tasks import (
     CompleteTaskInput,
@@ -37,6 +40,7 @@ from domain.tasks import (
     TaskRefusal,
     workflow_of_task,
 )
+from settings import Settings
 from workflows.human_task import CaseWorkflow
 
 log = logging.getLogger("peygir.api")
@@ -307,6 +311,39 @@ async def run_task_update(
     return await run_update(client, session, workflow_id, update, arg, lang)
 
 
+def seal_typed_secrets(
+    session: Session,
+    settings: Settings,
+    task: Task,
+    decision: dict[str, Any],
+    user: User,
+    lang: Lang,
+) -> dict[str, Any]:
+    """The decision with each sealed field's value sealed into the case's secrets (so that no
+    Update, history or log holds it) and replaced by `sealed`."""
+    properties: dict[str, Any] = task.form_schema.get("properties") or {}
+    names = [n for n, p in properties.items() if p.get(SEALED_FIELD) and n in decision]
+    if not names:
+        return decision
+    vault = CredentialVault(settings.vault_keys())
+    sealed = dict(decision)
+    for name in names:
+        value = decision[name]
+        if not isinstance(value, str) or not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
+            reason = message("password_too_short", lang, min=PASSWORD_MIN, max=PASSWORD_MAX)
+            problem = FieldProblem(field=name, reason=reason, code="password_too_short")
+            raise ApiError(422, "invalid_value", [problem])
+        secret = session.get(CaseSecret, (task.case_id, name)) or CaseSecret(
+            case_id=task.case_id, name=name, sealed_by=user.username
+        )
+        secret.ciphertext = vault.seal(vault_ref(task.case_id, name), value)
+        secret.sealed_at, secret.sealed_by, secret.erased_at = utcnow(), user.username, None
+        session.add(secret)
+        sealed[name] = SEALED
+    session.commit()
+    return sealed
+
+
 def _decidable_task(session: Session, task_id: str, user: User) -> Task:
     task, case = _task_and_case(session, task_id)
     if task.status != TaskStatus.open or case.status != CaseStatus.open:
@@ -330,7 +367,18 @@ async def complete_task(
     session: SessionDep,
     client: ClientDep,
 ) -> TaskCompletion:
+    """A field the step marks sealed (a cartable's initial password) is sealed here and stored
+    with the case; the workflow receives only the word `sealed`."""
     task = await run_blocking(_decidable_task, session, task_id, user)
+    decision = await run_blocking(
+        seal_typed_secrets,
+        session,
+        request.app.state.settings,
+        task,
+        decision,
+        user,
+        lang_of(request),
+    )
     completion: TaskCompletion = await run_task_update(
         client,
         session,

@@ -85,6 +85,9 @@ SEPAS_KEEPERS = frozenset({Role.admin, Role.sepas_expert})
 BANK_READERS = SEPAS_KEEPERS | {Role.hospital_it, Role.his_vendor}
 SRM_READERS = BANK_READERS
 SEPAS_REPORTERS = SEPAS_KEEPERS | {Role.hospital_it}
+LETTER_SENDERS = frozenset({Role.admin, Role.automation_admin, Role.unit_secretary})
+"""Who sends an appointment letter (processes/office_automation.py's starters): the matrix sends
+one of the demo `unit_secretary` login's unit, naming no stored letter (422 past the gate)."""
 """Who reports a SEPAS problem (processes/sepas.py's starters): the matrix reports for the demo
 `hospital_it` login's hospital (another hospital's report is tested in tests/api)."""
 """Asked about the demo `hospital_it` login's hospital, whose HIS the demo `his_vendor` login's
@@ -134,6 +137,10 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/admin/audit"): ADMIN_ONLY,
     ("POST", "/api/repair-requests"): PUBLIC,
     ("POST", "/api/sepas-reports"): SEPAS_REPORTERS,
+    ("POST", "/api/appointment-letters"): LETTER_SENDERS,
+    # The one-time link and the head's national code let the head in, no login.
+    ("POST", "/api/handover/{token}"): PUBLIC,
+    ("POST", "/api/handover/{token}/confirm"): PUBLIC,
     ("POST", "/api/sepas/jira-webhook"): PUBLIC,
     ("GET", "/api/repair/vendors"): REGISTER_READERS,
     ("POST", "/api/repair/vendors"): REGISTER_MANAGERS,
@@ -217,6 +224,11 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/admin/audit"): ADMIN_ONLY,
     ("GET", "/repair/new"): PUBLIC,
     ("GET", "/sepas/new"): SEPAS_REPORTERS,
+    ("GET", "/automation/new"): LETTER_SENDERS,
+    ("POST", "/automation/new"): LETTER_SENDERS,
+    ("GET", "/handover/{token}"): PUBLIC,
+    ("POST", "/handover/{token}"): PUBLIC,
+    ("POST", "/handover/{token}/confirm"): PUBLIC,
     ("POST", "/sepas/new"): SEPAS_REPORTERS,
     ("POST", "/repair/new"): PUBLIC,
     ("GET", "/admin/assets"): REGISTER_READERS,
@@ -345,6 +357,22 @@ def sepas_report() -> dict[str, Any]:
     }
 
 
+def appointment_letter() -> dict[str, Any]:
+    return {
+        "letter_number": "1234/ص",
+        "letter_date": "2026-11-30",
+        "national_code": "0012345679",
+        "first_name": "مریم",
+        "last_name": "احمدی",
+        "personnel_number": "12345",
+        "mobile": "09351234567",
+        "post_title": "کارشناس ماتریس",
+        "unit_code": DEMO_UNIT,
+        "effective_date": "2026-12-01",
+        "letter_file_id": 999_999_999,
+    }
+
+
 def _login_name(principal: str) -> str:
     return Role.admin.value if principal == ANONYMOUS else principal
 
@@ -454,6 +482,18 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/sepas-reports"): lambda f, p: {
         "url": "/api/sepas-reports",
         "json": sepas_report(),
+    },
+    ("POST", "/api/appointment-letters"): lambda f, p: {
+        "url": "/api/appointment-letters",
+        "json": appointment_letter(),
+    },
+    ("POST", "/api/handover/{token}"): lambda f, p: {
+        "url": "/api/handover/no-such-link",
+        "json": {"national_code": "0012345679"},
+    },
+    ("POST", "/api/handover/{token}/confirm"): lambda f, p: {
+        "url": "/api/handover/no-such-link/confirm",
+        "json": {"confirm_key": "x"},
     },
     # Its secret, not a login, lets Jira in: without it the hook is not found.
     ("POST", "/api/sepas/jira-webhook"): lambda f, p: {
@@ -630,6 +670,17 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/repair/new"): lambda f, p: _page("/repair/new"),
     ("GET", "/sepas/new"): lambda f, p: _page("/sepas/new"),
+    ("GET", "/automation/new"): lambda f, p: _page("/automation/new"),
+    ("POST", "/automation/new"): lambda f, p: _page(
+        "/automation/new", form_token=str(uuid.uuid4()), **appointment_letter()
+    ),
+    ("GET", "/handover/{token}"): lambda f, p: _page("/handover/no-such-link"),
+    ("POST", "/handover/{token}"): lambda f, p: _page(
+        "/handover/no-such-link", national_code="0012345679"
+    ),
+    ("POST", "/handover/{token}/confirm"): lambda f, p: _page(
+        "/handover/no-such-link/confirm", confirm_key="x"
+    ),
     ("POST", "/sepas/new"): lambda f, p: _page(
         "/sepas/new", form_token=str(uuid.uuid4()), **sepas_report()
     ),
