@@ -120,8 +120,10 @@ class AppointmentActivities:
     @activity.defn
     def claim_post_code(self, change: PostChange) -> bool:
         """The post's code in the automation system, unless another post has it: False then,
-        and the admin is asked again."""
+        and the admin is asked again. The task just decided is closed either way."""
         with self._session() as session:
+            close_carried_task(session, change)
+            session.commit()
             letter = self._letter(session, change.case_id)
             post = session.get(Post, letter.post_id)
             if post is None:

@@ -62,9 +62,27 @@ class Credentials(BaseModel):
     password: str
 
 
+class HandoverView(BaseModel):
+    """The answer to the second factor: the credentials the first time only."""
+
+    credentials: Credentials | None
+    """None: they were seen already and are shown no more."""
+    confirm_key: str
+    """What confirms receipt (POST …/confirm): only who gave the second factor has it."""
+
+
 class Confirmation(BaseModel):
     confirm_key: Annotated[str, Field(max_length=100)]
     """From the answer that showed the credentials: only who saw them confirms."""
+
+
+class LinkLocked(ApiError):
+    """The last wrong second factor locked the link: the case is told, then 403."""
+
+    def __init__(self, case: Case, link: HandoverLink) -> None:
+        super().__init__(403, "handover_locked")
+        self.case = case
+        self.link = link
 
 
 def confirm_key(settings: Settings, token: str) -> str:
@@ -116,10 +134,9 @@ def _open(
     assert case.id is not None
     if not hmac.compare_digest(factor.national_code.encode(), unit.head_national_code.encode()):
         link.failures += 1
-        told = None
-        if link.failures >= settings.handover_max_failures:
+        locked = link.failures >= settings.handover_max_failures
+        if locked:
             link.locked_at = datetime.now(UTC)
-            told = HandoverEvent.locked
             _line(
                 session,
                 case,
@@ -130,7 +147,9 @@ def _open(
             )
         session.add(link)
         session.commit()
-        raise ApiError(403, "handover_locked" if told else "handover_wrong_factor")
+        if locked:
+            raise LinkLocked(case, link)
+        raise ApiError(403, "handover_wrong_factor")
     if link.viewed_at is not None:
         session.commit()
         return case, link, None, None
@@ -212,21 +231,27 @@ async def _tell(client: Client, case: Case, link: HandoverLink, event: HandoverE
 
 @router.post(
     "/api/handover/{token}",
-    response_model=Credentials | None,
+    response_model=HandoverView,
     responses=documented(403, 404, 410),
     summary="The unit head opens a cartable's credentials once (second factor: national code)",
 )
 async def open_credentials(
-    token: str, factor: SecondFactor, request: Request, session: SessionDep
-) -> Any:
-    """200 with the credentials the first time; 200 with null once seen (confirm receipt);
-    403 wrong national code (locked after HANDOVER_MAX_FAILURES); 410 expired, locked, done."""
+    token: str, factor: SecondFactor, request: Request, response: Response, session: SessionDep
+) -> HandoverView:
+    """200 with the credentials the first time, and without them afterwards (a second view is
+    refused; receipt can still be confirmed); 403 wrong national code (the link locks after
+    HANDOVER_MAX_FAILURES); 410 expired, locked or done."""
     limit_lookups(request)
+    response.headers["Cache-Control"] = "no-store"
     state = request.app.state
-    case, link, shown, event = await run_blocking(_open, session, state.settings, token, factor)
+    try:
+        case, link, shown, event = await run_blocking(_open, session, state.settings, token, factor)
+    except LinkLocked as locked:
+        await _tell(state.temporal, locked.case, locked.link, HandoverEvent.locked)
+        raise
     if event is not None:
         await _tell(state.temporal, case, link, event)
-    return shown
+    return HandoverView(credentials=shown, confirm_key=confirm_key(state.settings, token))
 
 
 @router.post(
@@ -283,15 +308,20 @@ async def handover_open(
             token,
             SecondFactor(national_code=posted.get("national_code", "")),
             request,
+            Response(),
             session,
         )
     except ApiError as error:
         if error.status_code == 403 and error.code == "handover_wrong_factor":
             return _page(request, user, token, 403, problem=_problem(error, lang))
         return _page(request, user, token, error.status_code, gone=_problem(error, lang))
-    settings: Settings = request.app.state.settings
     return _page(
-        request, user, token, shown=shown, confirm_key=confirm_key(settings, token), seen=True
+        request,
+        user,
+        token,
+        shown=shown.credentials,
+        confirm_key=shown.confirm_key,
+        seen=True,
     )
 
 

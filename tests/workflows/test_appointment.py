@@ -18,12 +18,12 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.handover import HandoverLink
-from db.models import Case, OutboundMessage, User
+from db.models import Case, OutboundMessage, Task, User
 from db.office_automation import AppointmentCase, Post, Signature, Unit
 from db.stored_files import store
 from domain.appointment import HandoverEvent, HandoverNews
 from domain.calendar import TEHRAN
-from domain.cases import CaseStatus, Role
+from domain.cases import CaseStatus, Role, TaskStatus
 from domain.office_automation import AppointmentLetter, HandoverState, PostState
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput
 from domain.uploads import UploadKind, check
@@ -320,3 +320,23 @@ async def test_a_code_another_post_holds_is_asked_again(
     with Session(engine) as session:
         closed = session.get(Case, case.id)
         assert closed is not None and closed.status == CaseStatus.cancelled
+
+
+async def test_every_decided_task_is_closed_in_the_read_model(
+    env: WorkflowEnvironment, settings: Settings, engine: Engine, worker: Workers
+) -> None:
+    unit = add_unit(engine)
+    case, handle = await start_case(
+        env, settings, engine, APPOINTMENT, letter(engine, settings, unit)
+    )
+    await through_the_cartable(engine, case, handle, f"P-{uuid.uuid4().hex[:8]}")
+    await the_link(engine, case, 1)
+    with Session(engine) as session:
+        still_open = session.exec(
+            select(Task.step).where(Task.case_id == case.id, Task.status == TaskStatus.open)
+        ).all()
+    assert still_open == []
+    await handle.execute_update(
+        AppointmentWorkflow.cancel_case, CancelCaseInput(actor=CANCELLER, reason="آزمون تمام شد")
+    )
+    assert await handle.result() == "cancelled"
