@@ -28,27 +28,35 @@ from db.case_store import open_case as open_case_of
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.models import Case, Task
+from db.office_automation import Unit
 from db.repair import Vendor, vendor_scope
 from db.sepas import Hospital, SepasCase
 from db.shams import County, Site, county_scope
 from db.srm_import import store_batch
+from db.stored_files import store
+from domain.appointment import HandoverEvent, HandoverNews
 from domain.cases import Role, TaskStatus
 from domain.email_account import EmailRequestForm
+from domain.office_automation import AppointmentLetter
 from domain.repair import AssetKind, RepairForm
 from domain.sepas import SrmBatch, SrmErrorRow
 from domain.sepas_process import JiraNews, SepasReportForm, SrmNews
 from domain.shams import LinkType, SiteKind
 from domain.shams_process import RolloutForm
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput, ReassignTaskInput
+from domain.uploads import UploadKind, check
 from processes.email_account import EMAIL_ACCOUNT
+from processes.office_automation import APPOINTMENT
 from processes.repair import REPAIR
 from processes.sepas import SEPAS
 from processes.shams import SHAMS
 from settings import Settings
+from tests import samples
 from tests.conftest import TEST_KEYS, start_dev_server
 from tests.factories import form_data, open_case
 from tests.jira_server import JiraServer
 from worker import build_worker
+from workflows.appointment import AppointmentWorkflow
 from workflows.email_account import EmailAccountWorkflow
 from workflows.human_task import CaseWorkflow
 from workflows.repair import RepairWorkflow
@@ -388,6 +396,77 @@ async def _sepas_unknown_through_jira(client: Client, settings: Settings, engine
     await _store(handle, "unknown_through_jira", SEPAS.kind)
 
 
+async def _appointment_handed_over(client: Client, settings: Settings, engine: Engine) -> None:
+    """A manager's appointment: the post created, the signature and permissions, the cartable,
+    the first link left to expire and a second one seen and confirmed."""
+    with Session(engine, expire_on_commit=False) as session:
+        session.add(
+            Unit(
+                code="REC3",
+                name="معاونت نمونه",
+                head_name="دکتر نمونه",
+                head_national_code="0012345679",
+                head_mobile="09121112233",
+            )
+        )
+        session.commit()
+        letter_file = store(
+            session,
+            settings.file_store_dir,
+            check(samples.pdf(), UploadKind.pdf),
+            uploaded_by="record",
+        )
+        signature = store(
+            session,
+            settings.file_store_dir,
+            check(samples.png(600, 200), UploadKind.image),
+            uploaded_by="record",
+        )
+    form = AppointmentLetter(
+        letter_number="1234/ص",
+        letter_date=datetime.now(UTC).date(),
+        national_code="0012345679",
+        first_name="مریم",
+        last_name="احمدی",
+        personnel_number="12345",
+        mobile="09351234567",
+        post_title="مدیر امور اداری",
+        unit_code="REC3",
+        effective_date=datetime.now(UTC).date(),
+        is_manager=True,
+        letter_file_id=letter_file.id or 0,
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        case = open_case_of(
+            session, APPOINTMENT, form, idempotency_key=None, answer_due_at=datetime.now(UTC)
+        )
+        session.commit()
+    await start_case_workflow(client, settings.temporal_task_queue, APPOINTMENT, case, form)
+    handle = client.get_workflow_handle_for(AppointmentWorkflow.run, case.workflow_id)
+    admin = Actor(username="automation_admin", roles=[Role.automation_admin], scopes=["*"])
+    for decision in (
+        {"automation_code": "REC3-P1", "permissions_group": "مدیران"},
+        {"signature_file_id": signature.id, "permissions": ["sign_letters"]},
+        {"username": "m.ahmadi", "permissions": ["refer"], "initial_password": "sealed"},
+    ):
+        task = await _next_task(engine, case.id or 0)
+        await handle.execute_update(
+            AppointmentWorkflow.complete_task,
+            CompleteTaskInput(task_id=task.id, actor=admin, decision=decision),
+        )
+    await handle.signal(
+        AppointmentWorkflow.handover, HandoverNews(event=HandoverEvent.locked, number=1)
+    )
+    task = await _next_task(engine, case.id or 0)
+    await handle.execute_update(
+        AppointmentWorkflow.complete_task,
+        CompleteTaskInput(task_id=task.id, actor=admin, decision={}),
+    )
+    for event in (HandoverEvent.viewed, HandoverEvent.confirmed):
+        await handle.signal(AppointmentWorkflow.handover, HandoverNews(event=event, number=2))
+    await _store(handle, "handed_over", APPOINTMENT.kind)
+
+
 async def _identity_and_username(client: Client, settings: Settings, engine: Engine) -> None:
     data = form_data(requested_username="zahra.m")
     LocalMailDirectory(engine).create_mailbox(
@@ -414,6 +493,7 @@ SCENARIOS: dict[str, Callable[[Client, Settings, Engine], Awaitable[None]]] = {
     "repair_through_a_vendor": _repair_through_a_vendor,
     "shams_site_connected": _shams_site_connected,
     "sepas_unknown_through_jira": _sepas_unknown_through_jira,
+    "appointment_handed_over": _appointment_handed_over,
 }
 
 
@@ -431,6 +511,7 @@ async def main(names: list[str]) -> None:
             # A SHAMS rollout reads its counties' progress this often: minutes, not an hour.
             shams_progress_check_minutes=1,
             jira_base_url=jira.url,
+            file_store_dir=f"{tmp}/files",
             jira_token=JIRA_TOKEN,
         )
         engine = make_engine(url)
