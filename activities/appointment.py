@@ -22,7 +22,16 @@ from activities.notifications import EmailSender, SmsGateway
 from activities.office_automation import OfficeAutomation
 from db.handover import CaseSecret, HandoverLink
 from db.models import Case, CaseEvent, StoredFile
-from db.office_automation import AppointmentCase, Post, Signature, Unit, vacant_post
+from db.office_automation import (
+    AppointmentCase,
+    EndOfAppointmentCase,
+    Post,
+    Signature,
+    Unit,
+    post_of,
+    vacant_post,
+    withdraw_signatures,
+)
 from domain.appointment import (
     AppointmentFacts,
     AutomationCall,
@@ -32,6 +41,10 @@ from domain.appointment import (
     IssuedLink,
     LinkRequest,
     PostChange,
+    RevocationCall,
+    RevocationChange,
+    RevocationFacts,
+    RevocationRequest,
 )
 from domain.calendar import format_jalali
 from domain.cases import EventKind, Role
@@ -40,7 +53,9 @@ from domain.office_automation import (
     AutomationGrant,
     AutomationPost,
     AutomationUser,
+    CartablePermission,
     HandoverState,
+    ManagementPermission,
     PostState,
 )
 from domain.outgoing import OutgoingMessage
@@ -343,6 +358,103 @@ class AppointmentActivities:
                     )
                 )
                 return created and granted
+
+    # --- the reverse: لغو ابلاغ ------------------------------------------------------------
+
+    @activity.defn
+    def open_end_of_appointment(self, case_id: int) -> RevocationFacts:
+        """The post the letter frees, marked as being revoked by this case, and its departing
+        holder's cartable user (from the letter that appointed them)."""
+        with self._session() as session:
+            ending = session.get(EndOfAppointmentCase, case_id)
+            if ending is None:
+                raise ValueError(f"no end-of-appointment letter for case {case_id}")
+            post = post_of(session, ending.unit_code, ending.post_id, ending.post_code)
+            if post is None or post.id is None:
+                raise ValueError(f"no post for case {case_id}")
+            if post.state != PostState.being_revoked or post.case_id != case_id:
+                post.state, post.case_id, post.updated_at = PostState.being_revoked, case_id, _now()
+                ending.post_id = post.id
+                session.add(post)
+                session.add(ending)
+                session.commit()
+            appointed = session.exec(
+                select(AppointmentCase)
+                .where(AppointmentCase.post_id == post.id)
+                .order_by(col(AppointmentCase.case_id).desc())
+            ).first()
+            return RevocationFacts(
+                post_id=post.id,
+                post_title=post.title,
+                automation_code=post.automation_code,
+                is_manager=post.is_manager,
+                username=appointed.automation_username if appointed else None,
+                holder_name=post.holder_name,
+            )
+
+    @activity.defn
+    def record_revocation(self, change: RevocationChange) -> None:
+        """A step of the reverse done on the post, and its timeline line, once."""
+        with self._session() as session:
+            close_carried_task(session, change)
+            step = session.execute(
+                select(Case.current_step).where(Case.id == change.case_id)
+            ).first()
+            if step is None:
+                raise ValueError(f"no case {change.case_id}")
+            if not add_event(
+                session,
+                CaseEvent(
+                    case_id=change.case_id,
+                    event_key=change.event_key,
+                    kind=EventKind.stage,
+                    step=step[0],
+                    actor=change.actor,
+                    text_fa=change.text_fa,
+                    text_en=change.text_en,
+                    public=True,
+                ),
+            ):
+                session.commit()
+                return
+            ending = session.get(EndOfAppointmentCase, change.case_id)
+            post = session.get(Post, ending.post_id) if ending is not None else None
+            if ending is None or post is None or post.id is None:
+                raise ValueError(f"no post for case {change.case_id}")
+            if change.withdraw_signature:
+                withdraw_signatures(session, post.id, change.case_id)
+            if change.free_post:
+                post.state = PostState.vacant
+                post.holder_national_code = post.holder_name = None
+                post.held_until, post.case_id = ending.end_date, None
+            post.updated_at = ending.updated_at = _now()
+            session.add(post)
+            session.add(ending)
+            session.commit()
+
+    @activity.defn
+    async def call_revocation(self, request: RevocationRequest) -> bool:
+        """The automation system does it (True), or the admin's task did (False, by hand)."""
+        match request.call:
+            case RevocationCall.disable_user:
+                assert request.username is not None
+                return await self._automation.disable_user(
+                    request.automation_code, request.username
+                )
+            case RevocationCall.revoke_permissions:
+                assert request.username is not None
+                every: list[CartablePermission | ManagementPermission] = [*CartablePermission]
+                if request.is_manager:
+                    every += [*ManagementPermission]
+                return await self._automation.revoke_permissions(
+                    AutomationGrant(
+                        automation_code=request.automation_code,
+                        username=request.username,
+                        permissions=every,
+                    )
+                )
+            case RevocationCall.free_post:
+                return await self._automation.free_post(request.automation_code)
 
     def _read_letter(self, case_id: int) -> AppointmentCase:
         with self._session() as session:

@@ -16,6 +16,7 @@ from domain.office_automation import (
     AppointmentLetter,
     CartableCreated,
     CartablePermission,
+    EndOfAppointment,
     HandoverState,
     ManagementPermission,
     PostState,
@@ -134,3 +135,49 @@ class AutomationRequest(BaseModel):
     automation_code: str
     username: str | None = None
     permissions: list[CartablePermission | ManagementPermission] = []
+
+
+class EndOfAppointmentStart(CaseStart):
+    form: EndOfAppointment
+
+
+class RevocationFacts(BaseModel):
+    """The post the end-of-appointment letter frees, as the case starts."""
+
+    post_id: int
+    post_title: str
+    automation_code: str | None
+    is_manager: bool
+    username: str | None
+    """The departing holder's cartable user, from the letter that appointed them."""
+    holder_name: str | None
+
+
+class RevocationChange(CaseWrite):
+    """A step of the reverse done on the post, with its line on the timeline (once, by key)."""
+
+    case_id: int
+    event_key: str
+    text_fa: str
+    text_en: str
+    actor: str | None = None
+    withdraw_signature: bool = False
+    """The post's signature in use is withdrawn: kept for the record, usable no more."""
+    free_post: bool = False
+    """The post is vacant again, kept for the next appointment."""
+
+
+class RevocationCall(StrEnum):
+    """What the reverse asks of the automation system (`OFFICE_AUTOMATION=rest`)."""
+
+    disable_user = "disable_user"
+    revoke_permissions = "revoke_permissions"
+    free_post = "free_post"
+
+
+class RevocationRequest(BaseModel):
+    case_id: int
+    call: RevocationCall
+    automation_code: str
+    username: str | None = None
+    is_manager: bool = False

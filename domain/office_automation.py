@@ -251,7 +251,8 @@ class EndOfAppointment(BaseModel):
     national_code: NationalCode = Field(title="National code of the holder")
     unit_code: UnitCode = Field(title="Unit code")
     post_id: Annotated[
-        int | None, BeforeValidator(lambda v: empty_as_none(typed_digits(v))), Field(ge=1)
+        Annotated[int, Field(ge=1)] | None,
+        BeforeValidator(lambda v: empty_as_none(typed_digits(v))),
     ] = Field(default=None, title="Post (its number in Peygir)")
     post_code: Annotated[AutomationCode | None, BeforeValidator(empty_as_none)] = Field(
         default=None, title="Post code in the automation system", validate_default=True

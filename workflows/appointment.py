@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         AutomationCall,
         AutomationRequest,
         CartableReady,
+        EndOfAppointmentStart,
         HandoverEvent,
         HandoverNews,
         HeadReminder,
@@ -30,14 +31,22 @@ with workflow.unsafe.imports_passed_through():
         LinkRequest,
         PostChange,
         ReissueLink,
+        RevocationCall,
+        RevocationChange,
+        RevocationFacts,
+        RevocationRequest,
     )
     from domain.calendar import to_jalali_date_str
     from domain.cases import CaseOutcome, CaseStatus, Role
     from domain.office_automation import (
+        CartableDisabled,
         HandoverState,
         ManagementPermission,
         ManagerAccess,
+        PermissionsRevoked,
         PostCreated,
+        PostFreed,
+        SignatureWithdrawn,
     )
     from domain.tasks import CancelCaseInput
     from workflows.human_task import RECORD_RETRY, CaseCancelled, CaseWorkflow, Step
@@ -77,6 +86,8 @@ REISSUE_LINK = Step(
 
 ANSWER_WORKING_DAYS = 3
 """The promise on the receipt: the cartable handed over within this many working days."""
+END_WORKING_DAYS = 1
+"""A departed holder's access is closed within a working day."""
 NOTICE_TIMEOUT = timedelta(seconds=30)
 AUTOMATION_TIMEOUT = timedelta(minutes=2)
 ESCALATE_AT_REMINDER = 2
@@ -325,4 +336,141 @@ class AppointmentWorkflow(CaseWorkflow):
     async def _line(self, text_fa: str, text_en: str, **change: Any) -> None:
         await self.record(
             AppointmentActivities.record_post, self._change(text_fa, text_en, **change)
+        )
+
+
+DISABLE_CARTABLE = Step(
+    key="disable_cartable",
+    title_fa="غیرفعال‌سازی کارتابل",
+    title_en="Disable the cartable",
+    role=Role.automation_admin,
+    decision=CartableDisabled,
+    sla_working_days=1,
+)
+"""A departed holder's access must not linger: each step of the reverse is due in one working
+day, then marked late and escalated to the IT supervisor."""
+REVOKE_PERMISSIONS = Step(
+    key="revoke_permissions",
+    title_fa="سلب دسترسی‌ها",
+    title_en="Revoke the permissions",
+    role=Role.automation_admin,
+    decision=PermissionsRevoked,
+    sla_working_days=1,
+)
+WITHDRAW_SIGNATURE = Step(
+    key="withdraw_signature",
+    title_fa="ابطال امضا",
+    title_en="Withdraw the signature",
+    role=Role.automation_admin,
+    decision=SignatureWithdrawn,
+    sla_working_days=1,
+)
+FREE_POST = Step(
+    key="free_post",
+    title_fa="آزادسازی پست",
+    title_en="Free the post",
+    role=Role.automation_admin,
+    decision=PostFreed,
+    sla_working_days=1,
+)
+
+
+@workflow.defn
+class EndOfAppointmentWorkflow(CaseWorkflow):
+    """لغو ابلاغ: the same tasks in reverse; the signature kept for the record, usable no more,
+    and the post kept, vacant, for the next appointment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._events = 0
+
+    @workflow.run
+    async def run(self, start: EndOfAppointmentStart) -> str:
+        self.begin_case(start.case_id, start.tracking_code)
+        try:
+            await self._revoke(start)
+        except CaseCancelled as cancelled:
+            await self._line(
+                "لغو شد: " + cancelled.request.reason,
+                "Cancelled: " + cancelled.request.reason,
+                actor=cancelled.request.actor.username,
+            )
+            await self.finish(
+                CaseStatus.cancelled,
+                CaseOutcome.cancelled,
+                {"reason": cancelled.request.reason, "by": cancelled.request.actor.username},
+            )
+            return CaseOutcome.cancelled
+        await self.finish(CaseStatus.closed, CaseOutcome.done, {})
+        return CaseOutcome.done
+
+    async def _revoke(self, start: EndOfAppointmentStart) -> None:
+        facts: RevocationFacts = await self.record(
+            AppointmentActivities.open_end_of_appointment, start.case_id
+        )
+        context: dict[str, Any] = {
+            "tracking_code": start.tracking_code,
+            "post_title": facts.post_title,
+            "automation_code": facts.automation_code,
+            "username": facts.username,
+            "holder_name": facts.holder_name,
+            "is_manager": facts.is_manager,
+            "letter_number": start.form.letter_number,
+            "end_date": to_jalali_date_str(start.form.end_date),
+        }
+        steps: list[tuple[Step[Any], str, str, RevocationCall | None]] = [
+            (
+                DISABLE_CARTABLE,
+                "کارتابل غیرفعال شد",
+                "Cartable disabled",
+                RevocationCall.disable_user,
+            ),
+            (
+                REVOKE_PERMISSIONS,
+                "دسترسی‌ها گرفته شد",
+                "Permissions revoked",
+                RevocationCall.revoke_permissions,
+            ),
+        ]
+        if facts.is_manager:
+            steps.append((WITHDRAW_SIGNATURE, "امضا ابطال شد", "Signature withdrawn", None))
+        steps.append((FREE_POST, "پست آزاد شد", "Post freed", RevocationCall.free_post))
+        for step, text_fa, text_en, call in steps:
+            _, admin = await self.ask(step, context=context)
+            await self._line(
+                text_fa,
+                text_en,
+                actor=admin,
+                withdraw_signature=step is WITHDRAW_SIGNATURE,
+                free_post=step is FREE_POST,
+            )
+            if (
+                call is not None
+                and facts.automation_code
+                and (facts.username or call is RevocationCall.free_post)
+            ):
+                await self.call_outside(
+                    AppointmentActivities.call_revocation,
+                    RevocationRequest(
+                        case_id=start.case_id,
+                        call=call,
+                        automation_code=facts.automation_code,
+                        username=facts.username,
+                        is_manager=facts.is_manager,
+                    ),
+                    start_to_close_timeout=AUTOMATION_TIMEOUT,
+                    retry_policy=RECORD_RETRY,
+                )
+
+    async def _line(self, text_fa: str, text_en: str, **change: Any) -> None:
+        self._events += 1
+        await self.record(
+            AppointmentActivities.record_revocation,
+            RevocationChange(
+                case_id=self._case_id,
+                event_key=f"{workflow.info().workflow_id}:revoke:{self._events}",
+                text_fa=text_fa,
+                text_en=text_en,
+                **change,
+            ),
         )

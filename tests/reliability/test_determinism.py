@@ -22,16 +22,20 @@ with workflow.unsafe.imports_passed_through():
     from activities.case_records import CaseRecordActivities
     from activities.email_account import EmailAccountActivities
     from activities.shams import ShamsActivities
+    from domain.appointment import AppointmentStart
     from domain.email_account import EmailAccountInput
     from domain.records import StagesEntered
     from domain.repair import RepairStart
+    from domain.sepas_process import SepasStart
     from domain.shams_process import CountyStart, RolloutStart, SiteStart
     from settings import Settings
     from tests.workflows.test_replay import HISTORIES
+    from workflows.appointment import AppointmentWorkflow
     from workflows.client import data_converter
     from workflows.email_account import EmailAccountWorkflow
     from workflows.human_task import RECORD_RETRY, RECORD_TIMEOUT
     from workflows.repair import RepairWorkflow
+    from workflows.sepas import SepasWorkflow
     from workflows.shams import RolloutWorkflow
     from workflows.shams_county import CountyWorkflow
     from workflows.shams_site import SiteWorkflow
@@ -168,12 +172,63 @@ class SiteSilentWorkflow(SiteWorkflow):
         return None
 
 
+@workflow.defn(name="SepasWorkflow")
+class SepasExtraActivityWorkflow(SepasWorkflow):
+    """Writes an (empty) list of stages before the case begins: one activity more."""
+
+    @workflow.run
+    async def run(self, start: SepasStart) -> str:
+        await _stages_first(start.case_id)
+        return await super().run(start)
+
+
+@workflow.defn(name="SepasWorkflow")
+class SepasSilentWorkflow(SepasWorkflow):
+    """Never shows its step in the Temporal UI: no search-attribute upserts, commands less."""
+
+    @workflow.run
+    async def run(self, start: SepasStart) -> str:
+        return await super().run(start)
+
+    @staticmethod
+    def _show_step(key: str) -> None:
+        return None
+
+
+@workflow.defn(name="AppointmentWorkflow")
+class AppointmentExtraActivityWorkflow(AppointmentWorkflow):
+    """Writes an (empty) list of stages before the case begins: one activity more."""
+
+    @workflow.run
+    async def run(self, start: AppointmentStart) -> str:
+        await _stages_first(start.case_id)
+        return await super().run(start)
+
+
+@workflow.defn(name="AppointmentWorkflow")
+class AppointmentSilentWorkflow(AppointmentWorkflow):
+    """Never shows its step in the Temporal UI: no search-attribute upserts, commands less."""
+
+    @workflow.run
+    async def run(self, start: AppointmentStart) -> str:
+        return await super().run(start)
+
+    @staticmethod
+    def _show_step(key: str) -> None:
+        return None
+
+
 BROKEN: dict[str, tuple[type, list[type]]] = {
     "email_account": (EmailAccountWorkflow, [ExtraActivityWorkflow, SilentWorkflow]),
     "equipment_repair": (RepairWorkflow, [RepairExtraActivityWorkflow, RepairSilentWorkflow]),
     "shams_rollout": (RolloutWorkflow, [RolloutExtraActivityWorkflow, RolloutSilentWorkflow]),
     "shams_county": (CountyWorkflow, [CountyExtraActivityWorkflow, CountySilentWorkflow]),
     "shams_site": (SiteWorkflow, [SiteExtraActivityWorkflow, SiteSilentWorkflow]),
+    "sepas_error": (SepasWorkflow, [SepasExtraActivityWorkflow, SepasSilentWorkflow]),
+    "automation_cartable": (
+        AppointmentWorkflow,
+        [AppointmentExtraActivityWorkflow, AppointmentSilentWorkflow],
+    ),
 }
 """Each stored history's process (its name's prefix): its workflow and broken copies of it."""
 

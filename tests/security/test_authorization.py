@@ -138,6 +138,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/repair-requests"): PUBLIC,
     ("POST", "/api/sepas-reports"): SEPAS_REPORTERS,
     ("POST", "/api/appointment-letters"): LETTER_SENDERS,
+    ("POST", "/api/end-of-appointment-letters"): LETTER_SENDERS,
     # The one-time link and the head's national code let the head in, no login.
     ("POST", "/api/handover/{token}"): PUBLIC,
     ("POST", "/api/handover/{token}/confirm"): PUBLIC,
@@ -226,6 +227,8 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/sepas/new"): SEPAS_REPORTERS,
     ("GET", "/automation/new"): LETTER_SENDERS,
     ("POST", "/automation/new"): LETTER_SENDERS,
+    ("GET", "/automation/end"): LETTER_SENDERS,
+    ("POST", "/automation/end"): LETTER_SENDERS,
     ("GET", "/handover/{token}"): PUBLIC,
     ("POST", "/handover/{token}"): PUBLIC,
     ("POST", "/handover/{token}/confirm"): PUBLIC,
@@ -373,6 +376,18 @@ def appointment_letter() -> dict[str, Any]:
     }
 
 
+def end_of_appointment() -> dict[str, Any]:
+    return {
+        "letter_number": "9876/ص",
+        "letter_date": "2026-11-30",
+        "national_code": "0012345679",
+        "unit_code": DEMO_UNIT,
+        "post_code": "NO-SUCH-POST",
+        "end_date": "2026-12-01",
+        "letter_file_id": 999_999_999,
+    }
+
+
 def _login_name(principal: str) -> str:
     return Role.admin.value if principal == ANONYMOUS else principal
 
@@ -486,6 +501,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/appointment-letters"): lambda f, p: {
         "url": "/api/appointment-letters",
         "json": appointment_letter(),
+    },
+    ("POST", "/api/end-of-appointment-letters"): lambda f, p: {
+        "url": "/api/end-of-appointment-letters",
+        "json": end_of_appointment(),
     },
     ("POST", "/api/handover/{token}"): lambda f, p: {
         "url": "/api/handover/no-such-link",
@@ -671,6 +690,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/repair/new"): lambda f, p: _page("/repair/new"),
     ("GET", "/sepas/new"): lambda f, p: _page("/sepas/new"),
     ("GET", "/automation/new"): lambda f, p: _page("/automation/new"),
+    ("GET", "/automation/end"): lambda f, p: _page("/automation/end"),
+    ("POST", "/automation/end"): lambda f, p: _page(
+        "/automation/end", form_token=str(uuid.uuid4()), **end_of_appointment()
+    ),
     ("POST", "/automation/new"): lambda f, p: _page(
         "/automation/new", form_token=str(uuid.uuid4()), **appointment_letter()
     ),

@@ -24,10 +24,15 @@ from db.stored_files import store
 from domain.appointment import HandoverEvent, HandoverNews
 from domain.calendar import TEHRAN
 from domain.cases import CaseStatus, Role, TaskStatus
-from domain.office_automation import AppointmentLetter, HandoverState, PostState
+from domain.office_automation import (
+    AppointmentLetter,
+    EndOfAppointment,
+    HandoverState,
+    PostState,
+)
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput
 from domain.uploads import UploadKind, check
-from processes.office_automation import APPOINTMENT
+from processes.office_automation import APPOINTMENT, END_OF_APPOINTMENT
 from settings import Settings
 from tests import samples
 from tests.factories import national_code
@@ -36,8 +41,12 @@ from worker import Workers, build_worker
 from workflows.appointment import (
     CREATE_CARTABLE,
     CREATE_POST,
+    DISABLE_CARTABLE,
+    FREE_POST,
     MANAGER_ACCESS,
     REISSUE_LINK,
+    REVOKE_PERMISSIONS,
+    WITHDRAW_SIGNATURE,
     AppointmentWorkflow,
 )
 
@@ -340,3 +349,86 @@ async def test_every_decided_task_is_closed_in_the_read_model(
         AppointmentWorkflow.cancel_case, CancelCaseInput(actor=CANCELLER, reason="آزمون تمام شد")
     )
     assert await handle.result() == "cancelled"
+
+
+async def test_the_reverse_frees_the_post_and_a_new_holder_gets_it(
+    env: WorkflowEnvironment, settings: Settings, engine: Engine, worker: Workers
+) -> None:
+    unit = add_unit(engine)
+    form = letter(engine, settings, unit, manager=True, post_title="مدیر مالی")
+    case, handle = await start_case(env, settings, engine, APPOINTMENT, form)
+    code = f"P-{uuid.uuid4().hex[:8]}"
+    post_task = await open_task(engine, case, CREATE_POST.key)
+    await decide(handle, post_task.id, {"automation_code": code, "permissions_group": "مدیران"})
+    signature = stored(engine, settings, samples.png(600, 200), UploadKind.image)
+    access = await open_task(engine, case, MANAGER_ACCESS.key)
+    await decide(handle, access.id, {"signature_file_id": signature, "permissions": ["delegate"]})
+    await decide(handle, (await open_task(engine, case, CREATE_CARTABLE.key)).id, CARTABLE)
+    await the_link(engine, case, 1)
+    for event in (HandoverEvent.viewed, HandoverEvent.confirmed):
+        await handle.signal(AppointmentWorkflow.handover, HandoverNews(event=event, number=1))
+    assert await handle.result() == "done"
+
+    ending = EndOfAppointment.model_validate(
+        {
+            "letter_number": "9876/ص",
+            "letter_date": datetime.now(TEHRAN).date().isoformat(),
+            "national_code": form.national_code,
+            "unit_code": unit.code,
+            "post_code": code,
+            "end_date": datetime.now(TEHRAN).date().isoformat(),
+            "letter_file_id": stored(engine, settings, samples.pdf(), UploadKind.pdf),
+        }
+    )
+    revocation, revoke = await start_case(env, settings, engine, END_OF_APPOINTMENT, ending)
+    disable = await open_task(engine, revocation, DISABLE_CARTABLE.key)
+    assert disable.context["username"] == "m.ahmadi"
+    # A departed manager's access must not linger: late after one working day, escalated.
+    await env.sleep(disable.due_at - await env.get_current_time() + timedelta(hours=1))
+    for _ in range(200):
+        with Session(engine) as session:
+            late = session.get(Task, disable.id)
+        if late is not None and late.overdue:
+            break
+        await asyncio.sleep(0.05)
+    assert late is not None and late.overdue
+    await decide(
+        revoke,
+        disable.id,
+        {"done": ["user_disabled", "sessions_ended", "open_letters_referred"]},
+    )
+    steps = [
+        (
+            REVOKE_PERMISSIONS.key,
+            {
+                "done": [
+                    "cartable_permissions_revoked",
+                    "management_permissions_revoked",
+                    "delegations_cancelled",
+                ]
+            },
+        ),
+        (
+            WITHDRAW_SIGNATURE.key,
+            {"done": ["removed_from_system", "signed_drafts_checked"]},
+        ),
+        (FREE_POST.key, {"done": ["holder_detached", "post_kept"]}),
+    ]
+    for step, decision in steps:
+        await decide(revoke, (await open_task(engine, revocation, step)).id, decision)
+    assert await revoke.result() == "done"
+    with Session(engine) as session:
+        post = session.exec(select(Post).where(Post.automation_code == code)).one()
+        assert post.state == PostState.vacant and post.holder_national_code is None
+        kept = session.exec(select(Signature).where(Signature.post_id == post.id)).one()
+        assert kept.withdrawn_at is not None, "withdrawn, kept for the record"
+
+    # The next appointment to that post re-uses it: no post to create, the manager's step first.
+    successor = letter(engine, settings, unit, manager=True, post_title="مدیر مالی")
+    nxt, next_handle = await start_case(env, settings, engine, APPOINTMENT, successor)
+    access = await open_task(engine, nxt, MANAGER_ACCESS.key)
+    assert access.context["automation_code"] == code
+    await next_handle.execute_update(
+        AppointmentWorkflow.cancel_case, CancelCaseInput(actor=CANCELLER, reason="آزمون تمام شد")
+    )
+    assert await next_handle.result() == "cancelled"
