@@ -4,7 +4,8 @@ Every route or page that takes a file calls `receive`. The multipart parser has 
 the body to a temporary file (past 1 MB it is on disk, not in memory); `receive` reads at most
 the kind's limit plus one byte of it, so an oversized upload never sits whole in memory, and
 answers 413. A file that is not of the kind, or is unsafe, is 422 on the field `file` with the
-reason in the caller's language. Nothing is stored by either.
+reason in the caller's language. Nothing is stored by either. A signature is checked by the
+signature's rules as well (its size in pixels, `domain.office_automation.checked_signature`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import UploadFile
 
 from api.errors import ApiError, FieldProblem
 from domain.messages import Lang
+from domain.office_automation import checked_signature
 from domain.uploads import MAX_BYTES, CheckedFile, FileRefused, UploadKind, check, too_large
 
 CHUNK_BYTES = 64 * 1024
@@ -47,6 +49,9 @@ def receive(
     the ApiError to answer with."""
     cap = MAX_BYTES[kind] if limit is None else min(limit, MAX_BYTES[kind])
     try:
-        return check(read_capped(file, cap), kind, limit=cap)
+        data = read_capped(file, cap)
+        if kind is UploadKind.signature:
+            return checked_signature(data)
+        return check(data, kind, limit=cap)
     except FileRefused as error:
         raise refusal(error, lang) from None

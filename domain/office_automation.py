@@ -501,7 +501,7 @@ def checked_signature(data: bytes) -> CheckedFile:
     """A signature image as it may be kept: PNG or JPEG by its bytes, at most
     SIGNATURE_MAX_BYTES, within the size limits, re-encoded without metadata (domain.uploads);
     FileRefused with the reason otherwise."""
-    upload = check(data, UploadKind.image, limit=SIGNATURE_MAX_BYTES)
+    upload = check(data, UploadKind.signature, limit=SIGNATURE_MAX_BYTES)
     width, height = image_size(upload.data)
     if width < SIGNATURE_MIN_SIZE[0] or height < SIGNATURE_MIN_SIZE[1]:
         raise FileRefused(

@@ -32,7 +32,10 @@ class UploadKind(StrEnum):
     pdf = "pdf"
     """A letter."""
     image = "image"
-    """PNG or JPEG: a signature, a photo of a device; kept re-encoded, without metadata."""
+    """PNG or JPEG: a photo of a device; kept re-encoded, without metadata."""
+    signature = "signature"
+    """A manager's scanned signature: an image, then the signature's own size rules
+    (domain.office_automation.checked_signature, which api/uploads.py applies to this kind)."""
 
 
 class MediaType(StrEnum):
@@ -57,12 +60,14 @@ MEDIA_TYPES: dict[UploadKind, frozenset[MediaType]] = {
     UploadKind.spreadsheet: frozenset({MediaType.csv, MediaType.xlsx}),
     UploadKind.pdf: frozenset({MediaType.pdf}),
     UploadKind.image: frozenset({MediaType.png, MediaType.jpeg}),
+    UploadKind.signature: frozenset({MediaType.png, MediaType.jpeg}),
 }
 
 MAX_BYTES: dict[UploadKind, int] = {
     UploadKind.spreadsheet: 20 * MB,
     UploadKind.pdf: 20 * MB,
     UploadKind.image: 5 * MB,
+    UploadKind.signature: 5 * MB,
 }
 """The largest upload of each kind; a caller may ask for less (the asset register takes 10 MB)."""
 
@@ -136,6 +141,7 @@ def not_of_kind(kind: UploadKind) -> FileRefused:
         UploadKind.spreadsheet: "file_format",
         UploadKind.pdf: "file_not_pdf",
         UploadKind.image: "file_not_image",
+        UploadKind.signature: "file_not_image",
     }[kind]
     return FileRefused(code)
 

@@ -232,17 +232,24 @@ def import_unit_list(
     head's name, national code and mobile (required), parent code, head's e-mail, active. All
     or nothing, by code: with any bad row the answer is 422 `rows_invalid`, each error's field
     `rows.{row}.{column}` (the header is row 1)."""
+    report = upload_units(session, request, user, file, dry_run=dry_run)
+    if report.errors:
+        raise rows_refused(report, lang_of(request))
+    return report
+
+
+def upload_units(
+    session: Session, request: Request, user: User, file: UploadFile, *, dry_run: bool
+) -> ImportReport:
+    """The units' list imported, audited, all or nothing: the report names each bad row."""
     lang = lang_of(request)
     data = read_upload(file, lang)
     before_commit = audited(session, request, user, "units.import", file)
-    report = run_import(
+    return run_import(
         session,
         lang,
         lambda: import_units(session, data, dry_run=dry_run, before_commit=before_commit),
     )
-    if report.errors:
-        raise rows_refused(report, lang)
-    return report
 
 
 def post_views(session: Session, posts: list[Post]) -> list[PostView]:

@@ -3,7 +3,10 @@
 Both go through the shared upload facility: an upload is read under its kind's byte cap and
 checked by its bytes (api/uploads.py, domain/uploads.py), and stored under a generated name
 outside the web root (db/stored_files.py). A case's file is for those who may see the case
-(`may_access`, as the case page); a file of no case is the admins'.
+(`may_access`, as the case page). A file of no case yet is kept by admins, and by the roles
+`CASELESS_UPLOADERS` names for its kind: a letter a unit sends before its case exists, a
+manager's signature scanned for the automation admin's task. Only admins download it until a
+case keeps it.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class StoredFileView(BaseModel):
     size: int
     sha256: str
     case: str | None
-    """The case's tracking code; None for a file of no case (admins only)."""
+    """The case's tracking code; None for a file of no case (yet)."""
     uploaded_by: str
     created_at: datetime
 
@@ -55,8 +58,21 @@ def _view(row: StoredFile, tracking_code: str | None) -> StoredFileView:
     )
 
 
+CASELESS_UPLOADERS: dict[UploadKind, frozenset[Role]] = {
+    UploadKind.pdf: frozenset({Role.unit_secretary, Role.automation_admin}),
+    UploadKind.signature: frozenset({Role.automation_admin}),
+}
+"""Who may keep a file of no case, by kind (admins any kind): an appointment letter or its
+reverse (process 3's start forms name their PDF by its id), a manager's signature."""
+
+
 def _admin_only(user: User) -> None:
     if Role.admin not in user.roles:
+        raise ApiError(403, "forbidden")
+
+
+def _may_keep_without_case(user: User, kind: UploadKind) -> None:
+    if not ({Role.admin, *CASELESS_UPLOADERS.get(kind, ())} & set(user.roles)):
         raise ApiError(403, "forbidden")
 
 
@@ -75,13 +91,16 @@ def upload_file(
     settings: SettingsDep,
     case: Annotated[str | None, Form(max_length=20)] = None,
 ) -> StoredFileView:
-    """Keep a file for a case (`case`: its tracking code), for whoever may see the case; without
-    a case, admins only. `kind` is what the file must be: `spreadsheet` (CSV or XLSX), `pdf` or
-    `image` (PNG or JPEG), judged by its bytes. 413 past the kind's size limit, 422 on `file`
-    when it is not of the kind or is unsafe; nothing is stored then."""
+    """Keep a file for a case (`case`: its tracking code), for whoever may see the case. Without
+    a case: admins; a unit's secretariat and the automation admins a `pdf` (a letter sent before
+    its case exists); the automation admins a `signature`. `kind` is what the file must be:
+    `spreadsheet` (CSV or XLSX), `pdf`, `image` (PNG or JPEG) or `signature` (PNG or JPEG
+    within a signature's limits of bytes and pixels), judged by its bytes; an image is kept
+    re-encoded, without its metadata. 413 past the kind's size limit, 422 on
+    `file` when it is not of the kind or is unsafe; nothing is stored then."""
     found = accessible_case(session, user, case) if case else None
     if found is None:
-        _admin_only(user)
+        _may_keep_without_case(user, kind)
     upload = receive(file, kind, lang_of(request))
     row = store(
         session,

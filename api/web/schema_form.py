@@ -1,7 +1,10 @@
 """Render a decision form from its JSON schema, and read the posted form back into JSON.
 
-Supported field kinds: string, long text, boolean, enum, integer/number, date, list of strings.
-A new decision model needs no new page: its schema is all the page needs.
+Supported field kinds: string, long text, boolean, enum, integer/number, date, list of strings,
+list of enum values (a checklist: one box per value, posted back as the list of those ticked),
+and a sealed string (`"x-sealed": true` in its schema: a password typed once, never shown
+again, not even when the form comes back with errors). A new decision model needs no new page:
+its schema is all the page needs.
 
 Choices whose values are ids (a vendor chosen among a task's options) read by name: the field
 names, under `OPTION_LABELS` in its schema, the key of the task's context that maps each value
@@ -10,6 +13,7 @@ to its label.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -19,6 +23,10 @@ from domain.text import normalize_digits
 
 OPTION_LABELS = "x-option-labels"
 """A schema keyword: the task context's key holding `{value: label}` for a field's choices."""
+
+SEALED = "x-sealed"
+"""A schema keyword: the string is a secret (an initial password), typed in a password box whose
+value the page never writes back."""
 
 LONG_TEXT_FROM = 200
 """Strings allowed to be longer than this are edited in a text area."""
@@ -33,6 +41,8 @@ class FieldKind(StrEnum):
     number = "number"
     date = "date"
     text_list = "text_list"
+    checklist = "checklist"
+    sealed = "sealed"
 
 
 @dataclass
@@ -51,7 +61,8 @@ class FormField:
     """It may be left empty (None), even a choice: a choice offers "none"."""
     max_length: int | None = None
     value: Any = None
-    """What the user entered (kept when the form comes back with errors)."""
+    """What the user entered (kept when the form comes back with errors, a sealed field's
+    never); a checklist's is the list of values ticked."""
     error: str | None = None
 
     @property
@@ -79,10 +90,19 @@ def _plain(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return prop
 
 
-def _kind(prop: dict[str, Any]) -> FieldKind:
+def _items(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a list's items (an enum's, for a checklist)."""
+    return _plain(prop.get("items", {}), defs) if prop.get("type") == "array" else {}
+
+
+def _kind(prop: dict[str, Any], items: dict[str, Any]) -> FieldKind:
     kind = prop.get("type")
     if "enum" in prop:
         return FieldKind.choice
+    if "enum" in items:
+        return FieldKind.checklist
+    if prop.get(SEALED) is True:
+        return FieldKind.sealed
     if kind == "boolean":
         return FieldKind.boolean
     if kind == "integer":
@@ -112,32 +132,54 @@ def fields_of(schema: dict[str, Any], context: dict[str, Any] | None = None) -> 
     fields = []
     for name, raw in schema.get("properties", {}).items():
         prop = _plain(raw, defs)
+        items = _items(prop, defs)
+        kind = _kind(prop, items)
         fields.append(
             FormField(
                 name=name,
-                kind=_kind(prop),
+                kind=kind,
                 title=prop.get("title", name),
                 description=prop.get("description", ""),
                 required=name in required,
-                choices=[str(c) for c in prop.get("enum", [])],
+                choices=[str(c) for c in prop.get("enum", items.get("enum", []))],
                 choice_labels=_choice_labels(prop, context or {}),
                 choice_labels_key=prop.get(OPTION_LABELS),
                 nullable=any(p.get("type") == "null" for p in raw.get("anyOf", [])),
                 max_length=prop.get("maxLength"),
-                value=prop.get("default"),
+                value=None if kind == FieldKind.sealed else prop.get("default"),
             )
         )
     return fields
 
 
-def read_posted(fields: list[FormField], posted: dict[str, str]) -> dict[str, Any]:
-    """The decision JSON from posted form values; an empty optional field is left out.
+def _last(value: str | list[str] | None) -> str:
+    if isinstance(value, list):
+        return value[-1] if value else ""
+    return value or ""
+
+
+def read_posted(fields: list[FormField], posted: Mapping[str, str | list[str]]) -> dict[str, Any]:
+    """The decision JSON from posted form values (a name posted more than once, a checklist's
+    ticked boxes, as the list of its values); an empty optional field is left out, an empty
+    checklist is the empty list.
 
     Values that do not parse are passed on as text, so the step's validator names the field.
+    A sealed field's value goes into the decision as typed and is forgotten by the form.
     """
     decision: dict[str, Any] = {}
     for f in fields:
-        raw = (posted.get(f.name) or "").strip()
+        if f.kind == FieldKind.checklist:
+            ticked = posted.get(f.name) or []
+            f.value = [ticked] if isinstance(ticked, str) else list(ticked)
+            decision[f.name] = f.value
+            continue
+        if f.kind == FieldKind.sealed:
+            secret = _last(posted.get(f.name))
+            f.value = None
+            if secret.strip():
+                decision[f.name] = secret
+            continue
+        raw = _last(posted.get(f.name)).strip()
         if f.kind in (FieldKind.integer, FieldKind.number, FieldKind.date):
             raw = normalize_digits(raw)
         f.value = raw

@@ -13,9 +13,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from db.models import User
-from db.office_automation import Post, unit_scope
+from db.office_automation import Post, Unit, unit_scope
 from db.seed import national_code
 from domain.cases import Role
+from settings import Settings
+from tests.api.test_pages import CSRF_COOKIE, logged_in
 
 HEAD = national_code("127360958")
 MakeUser = Callable[..., tuple[User, dict[str, str]]]
@@ -152,3 +154,28 @@ async def test_a_unit_secretary_reads_its_own_unit_only(
     assert wrote.status_code == 403
     with Session(engine) as session:
         assert session.exec(select(Post).where(Post.unit_code == other)).first() is not None
+
+
+async def test_the_units_page_edits_a_unit_with_errors_in_place(
+    api: httpx.AsyncClient, make_user: MakeUser, settings: Settings, engine: Engine
+) -> None:
+    """The page's form is sent whole: a bad field comes back in place, as typed; the code stays."""
+    admin, headers = make_user(Role.automation_admin)
+    code = f"E{tag()}"
+    await api.post("/api/automation/units", json=unit(code, parent_code=None), headers=headers)
+    await logged_in(api, settings, admin.username)
+    form = await api.get("/admin/automation/units", params={"edit": code})
+    assert form.status_code == 200 and f'action="/admin/automation/units/{code}"' in form.text
+    assert 'value="دکتر رضایی"' in form.text
+    changed = unit(code, name="معاونت فرهنگی", head_mobile="0912", head_email="")
+    sent = changed | {"csrf_token": api.cookies[CSRF_COOKIE], "active": "true"}
+    refused = await api.post(f"/admin/automation/units/{code}", data=sent)
+    assert refused.status_code == 422
+    assert 'id="e-head_mobile"' in refused.text and 'value="معاونت فرهنگی"' in refused.text
+    saved = await api.post(
+        f"/admin/automation/units/{code}", data=sent | {"head_mobile": "09351234567"}
+    )
+    assert saved.status_code == 303
+    with Session(engine) as session:
+        kept = session.exec(select(Unit).where(Unit.code == code)).one()
+        assert (kept.name, kept.head_mobile, kept.active) == ("معاونت فرهنگی", "09351234567", True)

@@ -81,7 +81,7 @@ async def test_cartable_by_role_scope_and_assignee(
     assert [t["id"] for t in late.json()["items"]] == [mine_late.id]
     mine_only = await api.get("/api/tasks", headers=headers, params={"process": "email_account"})
     assert mine_only.json()["total"] == 4
-    unknown = await api.get("/api/tasks", headers=headers, params={"process": "sepas_error"})
+    unknown = await api.get("/api/tasks", headers=headers, params={"process": "no_such_process"})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "process"
 
     assert (await api.get(f"/api/tasks/{mine.id}", headers=headers)).status_code == 200

@@ -3,17 +3,22 @@ stored; a stored file under a generated name, downloaded only by those who may s
 
 from __future__ import annotations
 
+import io
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from db.models import Case, StoredFile, Task
 from domain import uploads
 from domain.cases import Role, TaskStatus
+from domain.messages import Lang
+from domain.office_automation import SIGNATURE_MAX_SIZE, SIGNATURE_MIN_SIZE
+from domain.uploads import FileRefused
 from settings import Settings
 from tests import samples
 from tests.factories import form_data, open_case
@@ -225,3 +230,66 @@ async def test_a_file_of_no_case_is_the_admins(
     with Session(engine) as session:
         rows = session.exec(select(StoredFile).where(col(StoredFile.case_id).is_(None))).all()
         assert rows and all(r.uploaded_by for r in rows)
+
+
+async def test_process_3_s_files_are_kept_before_their_case(
+    api: httpx.AsyncClient, make_user, engine: Engine, settings: Settings
+) -> None:
+    """A unit's secretariat uploads its letter before sending it; the automation admins a
+    manager's signature, checked by the signature's rules and kept without its metadata."""
+    _, secretary = make_user(Role.unit_secretary, scopes=("unit:U-FILES",))
+    _, automation = make_user(Role.automation_admin)
+    _, operator = make_user(Role.operator)
+    letter = upload("letter.pdf", samples.pdf(), "application/pdf")
+    for auth in (secretary, automation):
+        answer = await api.post("/api/files", data={"kind": "pdf"}, files=letter, headers=auth)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["kind"] == "pdf" and answer.json()["case"] is None
+        # Until a case keeps it, the file is the admins' to read.
+        assert (await api.get(f"/api/files/{answer.json()['id']}", headers=auth)).status_code == 403
+
+    exif = Image.Exif()
+    exif[0x010F] = "ScannerMaker"
+    out = io.BytesIO()
+    Image.new("L", (600, 200), 255).save(out, "JPEG", exif=exif.tobytes())
+    scan = upload("sign.jpg", out.getvalue(), "image/jpeg")
+    before = stored(engine)
+    for auth, kind in ((secretary, "signature"), (secretary, "image"), (operator, "pdf")):
+        files = scan if kind != "pdf" else letter
+        refused = await api.post("/api/files", data={"kind": kind}, files=files, headers=auth)
+        assert refused.status_code == 403, (kind, refused.text)
+    assert stored(engine) == before
+
+    answer = await api.post(
+        "/api/files", data={"kind": "signature"}, files=scan, headers=automation
+    )
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["kind"], answer.json()["media_type"]) == ("signature", "image/jpeg")
+    with Session(engine) as session:
+        row = session.get(StoredFile, answer.json()["id"])
+        assert row is not None and row.kind == "signature"
+    [path] = [p for p in files_on_disk(settings) if p.name == row.name]
+    assert b"ScannerMaker" not in path.read_bytes()
+
+    before, on_disk = stored(engine), files_on_disk(settings)
+    small, big = SIGNATURE_MIN_SIZE, SIGNATURE_MAX_SIZE
+    for data, refusal in (
+        (samples.png(100, 40), FileRefused("signature_too_small", width=small[0], height=small[1])),
+        (
+            samples.png(big[0] + 1, 300),
+            FileRefused("signature_too_big", width=big[0], height=big[1]),
+        ),
+        (samples.pdf(), FileRefused("file_not_image")),
+    ):
+        for lang in ("fa", "en"):
+            answer = await api.post(
+                "/api/files",
+                data={"kind": "signature"},
+                files=upload("sign.png", data, "image/png"),
+                headers={**automation, "Accept-Language": lang},
+            )
+            assert answer.status_code == 422, answer.text
+            [problem] = answer.json()["errors"]
+            assert (problem["field"], problem["code"]) == ("file", refusal.code)
+            assert problem["reason"] == refusal.reason(Lang(lang))
+    assert stored(engine) == before and files_on_disk(settings) == on_disk

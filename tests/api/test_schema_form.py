@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 
 from pydantic import Field
 
-from api.web.schema_form import FieldKind, fields_of, read_posted
+from api.web.i18n import Translator
+from api.web.pages.shared import templates
+from api.web.schema_form import SEALED, FieldKind, FormField, fields_of, read_posted
+from domain.messages import Lang
+from domain.office_automation import (
+    CartableClosing,
+    CartableCreated,
+    CartableDisabled,
+    CartablePermission,
+    ManagementPermission,
+    ManagerAccess,
+)
 from domain.tasks import Decision
 
 
@@ -122,3 +134,77 @@ def test_text_without_persian_letters_reads_left_to_right() -> None:
     ):
         field.value = value
         assert field.left_to_right is left_to_right, value
+
+
+class Grants(Decision):
+    permissions: list[ManagementPermission] = Field(min_length=1)
+    password: str | None = Field(default=None, max_length=64, json_schema_extra={SEALED: True})
+
+
+def _render(fields: list[FormField]) -> str:
+    """The fields as the task page renders them (labels from the shared table, else the value)."""
+    macro = templates.env.from_string(
+        '{% from "_schema_field.html" import schema_field with context %}'
+        "{% for f in fields %}{{ schema_field(f, f.title, 'no_such_process') }}{% endfor %}"
+    )
+    t = Translator(Lang.fa)
+    return macro.render(
+        fields=fields, t=t, label=lambda kind, key, default=None: t("field." + key, default or key)
+    )
+
+
+def test_a_list_of_enum_values_is_a_checklist_posted_back_as_a_list() -> None:
+    for model, name, items in (
+        (ManagerAccess, "permissions", ManagementPermission),
+        (CartableCreated, "permissions", CartablePermission),
+        (CartableDisabled, "done", CartableClosing),
+    ):
+        by_name = {f.name: f for f in fields_of(model.model_json_schema())}
+        assert by_name[name].kind == FieldKind.checklist, model
+        assert by_name[name].choices == [item.value for item in items]
+    fields = fields_of(ManagerAccess.model_json_schema())
+    decision = read_posted(
+        fields, {"signature_file_id": "۱۲", "permissions": ["sign_letters", "delegate"]}
+    )
+    assert decision["permissions"] == ["sign_letters", "delegate"]
+    assert ManagerAccess.model_validate(decision).permissions == [
+        ManagementPermission.sign_letters,
+        ManagementPermission.delegate,
+    ]
+    # One box ticked posts one value; none ticked is the empty list, which the step refuses.
+    assert read_posted(fields, {"permissions": "delegate"})["permissions"] == ["delegate"]
+    assert read_posted(fields, {})["permissions"] == []
+    closing = fields_of(CartableDisabled.model_json_schema())
+    assert read_posted(closing, {"done": ["user_disabled"]}) == {"done": ["user_disabled"]}
+
+
+def test_a_checklist_renders_a_box_per_value_with_the_ticked_ones_kept() -> None:
+    fields = fields_of(ManagerAccess.model_json_schema())
+    read_posted(fields, {"permissions": ["delegate"]})
+    fields[1].error = "یکی را انتخاب کنید"
+    html = _render(fields)
+    assert "<legend>Management permissions granted" in html
+    boxes = re.findall(r'<input type="checkbox"[^>]*>', html)
+    assert len(boxes) == len(ManagementPermission)
+    assert all('name="permissions"' in box for box in boxes)
+    assert [box for box in boxes if "checked" in box] == [
+        '<input type="checkbox"  name="permissions" value="delegate" checked>'
+    ]
+    assert 'id="f-permissions"' in boxes[0] and 'aria-describedby="e-permissions"' in html
+
+
+def test_a_sealed_string_is_a_password_box_never_echoed() -> None:
+    secret = "Secret-Pa55word!"
+    fields = {f.name: f for f in fields_of(Grants.model_json_schema())}
+    sealed = fields["password"]
+    assert sealed.kind == FieldKind.sealed and sealed.max_length == 64 and sealed.value is None
+    decision = read_posted(list(fields.values()), {"permissions": [], "password": f" {secret}"})
+    assert decision["password"] == f" {secret}"  # as typed: a password is not trimmed
+    assert sealed.value is None  # the form forgets it, even when it comes back with errors
+    sealed.error = "نادرست"
+    html = _render(list(fields.values()))
+    assert secret not in html
+    [box] = re.findall(r'<input id="f-password"[^>]*>', html, re.S)
+    assert 'type="password"' in box and 'autocomplete="new-password"' in box
+    assert "value=" not in box
+    assert read_posted(list(fields.values()), {"password": "  "}) == {"permissions": []}

@@ -27,7 +27,7 @@ from domain.office_automation import (
     UnitRow,
     checked_signature,
 )
-from domain.uploads import FileRefused
+from domain.uploads import FileRefused, UploadKind
 from tests import samples
 
 HOLDER = national_code("002417386")
@@ -189,6 +189,7 @@ def test_a_signature_is_an_image_of_a_signature_s_size_kept_without_metadata() -
     scan = _image(600, 200, "JPEG", exif=exif.tobytes())
     kept = checked_signature(scan)
     assert b"ScannerMaker" in scan and b"ScannerMaker" not in kept.data
+    assert kept.kind is UploadKind.signature
     assert checked_signature(_image(600, 200)).media_type.value == "image/png"
     for data, code in (
         (_image(100, 40), "signature_too_small"),

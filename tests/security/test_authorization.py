@@ -32,6 +32,7 @@ from api.security import SESSION_COOKIE, issue_token
 from api.web.pages import CSRF_COOKIE
 from db.error_bank import add_entry
 from db.models import Case, Task, User
+from db.office_automation import Unit
 from db.repair import Asset, Vendor
 from db.seed import demo_counties, demo_units
 from db.sepas import HisVendor, Hospital
@@ -264,6 +265,12 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/admin/sepas/error-bank"): SEPAS_KEEPERS,
     ("POST", "/admin/sepas/error-bank/{entry_id}"): SEPAS_KEEPERS,
     ("GET", "/admin/sepas/hospitals"): SEPAS_KEEPERS,
+    ("GET", "/admin/automation/units"): AUTOMATION_READERS,
+    ("POST", "/admin/automation/units"): AUTOMATION_KEEPERS,
+    ("POST", "/admin/automation/units/import"): AUTOMATION_KEEPERS,
+    ("POST", "/admin/automation/units/{code}"): AUTOMATION_KEEPERS,
+    ("GET", "/admin/automation/units/{code}"): AUTOMATION_READERS,
+    ("POST", "/admin/automation/units/{code}/posts"): AUTOMATION_KEEPERS,
     ("GET", "/admin/sepas/srm"): SEPAS_KEEPERS,
     ("POST", "/admin/sepas/srm/import"): SEPAS_KEEPERS,
 }
@@ -300,6 +307,8 @@ class Fixtures:
     """A SEPAS hospital made for the matrix (its edits touch no demo hospital)."""
     bank_entry_id: int
     """An error bank entry made for the matrix."""
+    unit_code: str
+    """An office-automation unit made for the matrix (its page's edits touch no demo unit)."""
 
 
 Call = Callable[[Fixtures, str], dict[str, Any]]
@@ -335,6 +344,18 @@ def bank_entry(principal: str) -> dict[str, Any]:
         "cause_en": "cause",
         "remedy_fa": "راه",
         "remedy_en": "fix",
+    }
+
+
+def automation_unit(code: str, principal: str) -> dict[str, Any]:
+    """A unit as the units' page posts it (every field: the form is sent whole)."""
+    return {
+        "code": code,
+        "name": f"واحد {principal}",
+        "head_name": "مدیر ماتریس",
+        "head_national_code": "0024173861",
+        "head_mobile": "09121234567",
+        "active": "true",
     }
 
 
@@ -774,6 +795,23 @@ CALLS: dict[tuple[str, str], Call] = {
         active="true",
     ),
     ("GET", "/admin/sepas/hospitals"): lambda f, p: _page("/admin/sepas/hospitals"),
+    ("GET", "/admin/automation/units"): lambda f, p: _page("/admin/automation/units"),
+    ("POST", "/admin/automation/units"): lambda f, p: _page(
+        "/admin/automation/units", **automation_unit(f"P{uuid.uuid4().hex[:10]}", p)
+    ),
+    ("POST", "/admin/automation/units/import"): lambda f, p: {
+        **_page("/admin/automation/units/import", dry_run="1"),
+        "files": {"file": ("units.csv", UNIT_HEADER, "text/csv")},
+    },
+    ("POST", "/admin/automation/units/{code}"): lambda f, p: _page(
+        f"/admin/automation/units/{f.unit_code}", **automation_unit(f.unit_code, p)
+    ),
+    ("GET", "/admin/automation/units/{code}"): lambda f, p: _page(
+        f"/admin/automation/units/{DEMO_UNIT}"
+    ),
+    ("POST", "/admin/automation/units/{code}/posts"): lambda f, p: _page(
+        f"/admin/automation/units/{DEMO_UNIT}/posts", title=f"پست صفحه ماتریس {p}"
+    ),
     ("GET", "/admin/sepas/srm"): lambda f, p: _page("/admin/sepas/srm"),
     ("POST", "/admin/sepas/srm/import"): lambda f, p: {
         **_page("/admin/sepas/srm/import"),
@@ -917,6 +955,8 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         session.add(vendor)
         session.add(asset)
         session.commit()
+        unit = Unit(**automation_unit(f"M{uuid.uuid4().hex[:10]}", "fixture") | {"active": True})
+        session.add(unit)
         his_vendor = HisVendor(name=f"شرکت HIS ماتریس {uuid.uuid4().hex[:6]}")
         hospital = Hospital(code=f"M{uuid.uuid4().hex[:10]}", name="بیمارستان ماتریس")
         session.add(his_vendor)
@@ -924,6 +964,7 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         entry = add_entry(session, BankEntryText.model_validate(bank_entry("fixture")), "matrix")
         session.commit()
         sepas_ids = (his_vendor.id or 0, hospital.code, entry.id or 0)
+        unit_code = unit.code
         vendor_id, property_number = vendor.id or 0, asset.property_number
         county_code, site_code = county.code, site.site_code
         case = session.exec(select(Case).where(Case.tracking_code == case_code)).one()
@@ -949,6 +990,7 @@ def fixtures(sec_stack: SecurityStack) -> Fixtures:
         his_vendor_id=sepas_ids[0],
         hospital_code=sepas_ids[1],
         bank_entry_id=sepas_ids[2],
+        unit_code=unit_code,
     )
 
 

@@ -120,7 +120,7 @@ def _start_form_submit(process: Process[Any]) -> Callable[..., Awaitable[Respons
         me = _starter(request, user, process)
         lang = page_lang(request)
         fields = _start_fields(process)
-        data = read_posted(fields, posted)
+        data = read_posted(fields, posted.every)
         token = posted.get("form_token", "")
         try:
             form = process.start_form.model_validate(data)
@@ -331,7 +331,7 @@ async def track_task_decide(
             link_token=link_token,
         )
     fields = fields_of(task.form_schema)
-    decision = read_posted(fields, posted)
+    decision = read_posted(fields, posted.every)
     try:
         body = tracking.RequesterDecisionBody(identity=identity, token=token, decision=decision)
         await tracking.complete_requester_task(

@@ -170,17 +170,31 @@ def render(
     return response
 
 
-async def posted_form(request: Request) -> dict[str, str]:
+class PostedFields(dict[str, str]):
+    """The posted fields by name, each with its last value; `every` holds all the values of
+    each name in order (the ticked boxes of a checklist)."""
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        super().__init__(items)
+        self.every: dict[str, list[str]] = {}
+        for name, value in items:
+            self.every.setdefault(name, []).append(value)
+
+
+async def posted_form(request: Request) -> PostedFields:
     """The posted fields, after checking the CSRF token against its cookie."""
     form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    fields = PostedFields(
+        [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"]
+    )
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, fields.pop("csrf_token", "")):
+    token = form.get("csrf_token")
+    if not cookie or not hmac.compare_digest(cookie, token if isinstance(token, str) else ""):
         raise ApiError(403, "csrf")
     return fields
 
 
-PostedForm = Annotated[dict[str, str], Depends(posted_form)]
+PostedForm = Annotated[PostedFields, Depends(posted_form)]
 """The CSRF-checked form, read on the event loop, so the page handler itself can be a sync
 `def` that FastAPI runs in a worker thread with its database work."""
 

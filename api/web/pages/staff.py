@@ -230,7 +230,7 @@ async def task_decide(
     posted = await posted_form(request)
     detail, visible = await run_blocking(tasks.read_task, session, task_id, me)
     fields = fields_of(detail.form_schema, detail.context)
-    decision = read_posted(fields, posted)
+    decision = read_posted(fields, posted.every)
     try:
         if not visible:
             raise ApiError(403, "task_not_yours")
