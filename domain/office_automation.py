@@ -227,7 +227,7 @@ class AppointmentLetter(BaseModel):
     unit_code: UnitCode = Field(title="Unit code")
     effective_date: Day = Field(title="Effective date")
     is_manager: bool = Field(default=False, title="A manager's post?")
-    letter_file_id: FileId = Field(title="The letter (PDF)")
+    letter_file_id: FileId = Field(title="The letter (PDF)", json_schema_extra={"x-file": "pdf"})
     """The scanned letter, a stored PDF."""
 
     @field_validator("effective_date")
@@ -259,7 +259,7 @@ class EndOfAppointment(BaseModel):
     )
     """The post, by its code in the automation system or its number in Peygir (one of them)."""
     end_date: Day = Field(title="End date")
-    letter_file_id: FileId = Field(title="The letter (PDF)")
+    letter_file_id: FileId = Field(title="The letter (PDF)", json_schema_extra={"x-file": "pdf"})
 
     _post_named = field_validator("post_code")(
         needed_when("post_id", None, "post_required", "the post's code or its number")
@@ -429,7 +429,9 @@ class PostCreated(Decision):
 class ManagerAccess(Decision):
     """اسکن امضاء و دادن دسترسی‌های مدیریت: the manager's signature and what was granted."""
 
-    signature_file_id: FileId = Field(title="Signature (a stored image)")
+    signature_file_id: FileId = Field(
+        title="Signature (a stored image)", json_schema_extra={"x-file": "signature"}
+    )
     """Uploaded under the signature rules (`checked_signature`) by the admin or the unit."""
     permissions: list[ManagementPermission] = Field(
         min_length=1, max_length=len(ManagementPermission), title="Management permissions granted"

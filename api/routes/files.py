@@ -12,21 +12,29 @@ case keeps it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.datastructures import UploadFile as StarletteUpload
 
+from api.blocking import run_blocking
 from api.errors import ApiError, documented, lang_of
 from api.routes.cases import accessible_case, may_access
 from api.security import CurrentUser, SessionDep, SettingsDep
 from api.uploads import receive
+from api.web.schema_form import FILE_INPUT, FieldKind, FormField
 from db.models import Case, StoredFile, User
 from db.stored_files import path_of, store
 from domain.cases import Role
+from domain.messages import Lang, message
 from domain.uploads import EXTENSION, MediaType, UploadKind
+from settings import Settings
 
 router = APIRouter(prefix="/api/files", tags=["files"], responses=documented(401, 403, 404))
 log = logging.getLogger("peygir.api")
@@ -74,6 +82,68 @@ def _admin_only(user: User) -> None:
 def _may_keep_without_case(user: User, kind: UploadKind) -> None:
     if not ({Role.admin, *CASELESS_UPLOADERS.get(kind, ())} & set(user.roles)):
         raise ApiError(403, "forbidden")
+
+
+class PostedFiles(Protocol):
+    """A page's posted form (api.web.pages.shared.PostedFields) as the file keeping sees it."""
+
+    @property
+    def files(self) -> Mapping[str, StarletteUpload]: ...
+
+    @property
+    def every(self) -> dict[str, list[str]]: ...
+
+    def __setitem__(self, key: str, value: str) -> None: ...
+
+
+def keep_form_files(
+    engine: Engine,
+    settings: Settings,
+    user: User | None,
+    fields: Sequence[FormField],
+    files: Mapping[str, StarletteUpload],
+    lang: Lang,
+) -> tuple[dict[str, int], dict[str, str]]:
+    """The files chosen in a page's file fields, each kept as `POST /api/files` keeps a file of
+    no case (the same kinds, checks and rights): (their ids by field, the reasons refused by
+    field). Blocking: run it off the event loop."""
+    kept: dict[str, int] = {}
+    refused: dict[str, str] = {}
+    for f in fields:
+        upload = files.get(f.name + FILE_INPUT)
+        if f.kind is not FieldKind.file or f.file_kind is None or upload is None:
+            continue
+        kind = UploadKind(f.file_kind)
+        try:
+            if user is None:
+                raise ApiError(401, "not_authenticated")
+            _may_keep_without_case(user, kind)
+            checked = receive(upload, kind, lang)  # type: ignore[arg-type]
+        except ApiError as error:
+            refused[f.name] = error.errors[0].reason if error.errors else message(error.code, lang)
+            continue
+        with Session(engine) as session:
+            row = store(session, settings.file_store_dir, checked, uploaded_by=user.username)
+        assert row.id is not None
+        kept[f.name] = row.id
+    return kept, refused
+
+
+async def keep_posted_files(
+    request: Request, user: User | None, fields: Sequence[FormField], posted: PostedFiles
+) -> dict[str, str]:
+    """A page's chosen files kept (see `keep_form_files`), their ids set in the posted fields as
+    if typed; the reasons of those refused, by field."""
+    if not posted.files:
+        return {}
+    state = request.app.state
+    kept, refused = await run_blocking(
+        keep_form_files, state.engine, state.settings, user, fields, posted.files, lang_of(request)
+    )
+    for name, file_id in kept.items():
+        posted[name] = str(file_id)
+        posted.every[name] = [str(file_id)]
+    return refused
 
 
 @router.post(

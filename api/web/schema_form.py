@@ -2,9 +2,11 @@
 
 Supported field kinds: string, long text, boolean, enum, integer/number, date, list of strings,
 list of enum values (a checklist: one box per value, posted back as the list of those ticked),
-and a sealed string (`"x-sealed": true` in its schema: a password typed once, never shown
-again, not even when the form comes back with errors). A new decision model needs no new page:
-its schema is all the page needs.
+a sealed string (`"x-sealed": true` in its schema: a password typed once, never shown
+again, not even when the form comes back with errors), and a file (`"x-file": "<upload kind>"`
+on a stored file's id: the page keeps the file chosen and posts its id, see
+`api.routes.files.keep_posted_files`). A new decision model needs no new page: its schema is all
+the page needs.
 
 Choices whose values are ids (a vendor chosen among a task's options) read by name: the field
 names, under `OPTION_LABELS` in its schema, the key of the task's context that maps each value
@@ -28,6 +30,12 @@ SEALED = "x-sealed"
 """A schema keyword: the string is a secret (an initial password), typed in a password box whose
 value the page never writes back."""
 
+FILE = "x-file"
+"""A schema keyword on a stored file's id: the upload kind the file must be (`pdf`, `signature`);
+the page offers a file input, keeps the upload, and fills in its id."""
+FILE_INPUT = "__file"
+"""Suffix of a file field's input name; the field's own name carries the kept file's id."""
+
 LONG_TEXT_FROM = 200
 """Strings allowed to be longer than this are edited in a text area."""
 
@@ -43,6 +51,7 @@ class FieldKind(StrEnum):
     text_list = "text_list"
     checklist = "checklist"
     sealed = "sealed"
+    file = "file"
 
 
 @dataclass
@@ -60,6 +69,8 @@ class FormField:
     nullable: bool = False
     """It may be left empty (None), even a choice: a choice offers "none"."""
     max_length: int | None = None
+    file_kind: str | None = None
+    """A file field's upload kind."""
     value: Any = None
     """What the user entered (kept when the form comes back with errors, a sealed field's
     never); a checklist's is the list of values ticked."""
@@ -103,6 +114,8 @@ def _kind(prop: dict[str, Any], items: dict[str, Any]) -> FieldKind:
         return FieldKind.checklist
     if prop.get(SEALED) is True:
         return FieldKind.sealed
+    if prop.get(FILE):
+        return FieldKind.file
     if kind == "boolean":
         return FieldKind.boolean
     if kind == "integer":
@@ -146,6 +159,7 @@ def fields_of(schema: dict[str, Any], context: dict[str, Any] | None = None) -> 
                 choice_labels_key=prop.get(OPTION_LABELS),
                 nullable=any(p.get("type") == "null" for p in raw.get("anyOf", [])),
                 max_length=prop.get("maxLength"),
+                file_kind=prop.get(FILE),
                 value=None if kind == FieldKind.sealed else prop.get("default"),
             )
         )
@@ -180,14 +194,14 @@ def read_posted(fields: list[FormField], posted: Mapping[str, str | list[str]]) 
                 decision[f.name] = secret
             continue
         raw = _last(posted.get(f.name)).strip()
-        if f.kind in (FieldKind.integer, FieldKind.number, FieldKind.date):
+        if f.kind in (FieldKind.integer, FieldKind.number, FieldKind.date, FieldKind.file):
             raw = normalize_digits(raw)
         f.value = raw
         if raw == "":
             continue
         if f.kind == FieldKind.boolean:
             decision[f.name] = {"true": True, "false": False}.get(raw, raw)
-        elif f.kind == FieldKind.integer:
+        elif f.kind in (FieldKind.integer, FieldKind.file):
             decision[f.name] = int(raw) if raw.lstrip("-").isdigit() else raw
         elif f.kind == FieldKind.number:
             try:

@@ -17,6 +17,7 @@ from api.blocking import run_blocking
 from api.errors import ApiError
 from api.routes import tracking
 from api.routes.case_starts import start_case
+from api.routes.files import keep_posted_files
 from api.security import SessionDep, SettingsDep
 from api.web.pages.shared import (
     LANG_COOKIE,
@@ -120,8 +121,11 @@ def _start_form_submit(process: Process[Any]) -> Callable[..., Awaitable[Respons
         me = _starter(request, user, process)
         lang = page_lang(request)
         fields = _start_fields(process)
-        data = read_posted(fields, posted.every)
         token = posted.get("form_token", "")
+        refused = await keep_posted_files(request, me, fields, posted)
+        data = read_posted(fields, posted.every)
+        if refused:
+            return _start_page(request, me, process, fields, refused, 422, form_token=token)
         try:
             form = process.start_form.model_validate(data)
         except ValidationError as error:

@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from temporalio.client import Client
@@ -174,18 +175,27 @@ class PostedFields(dict[str, str]):
     """The posted fields by name, each with its last value; `every` holds all the values of
     each name in order (the ticked boxes of a checklist)."""
 
-    def __init__(self, items: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, items: list[tuple[str, str]], files: dict[str, UploadFile] | None = None
+    ) -> None:
         super().__init__(items)
         self.every: dict[str, list[str]] = {}
         for name, value in items:
             self.every.setdefault(name, []).append(value)
+        self.files = files or {}
+        """The files chosen in the form's file inputs, by input name (none left empty)."""
 
 
 async def posted_form(request: Request) -> PostedFields:
     """The posted fields, after checking the CSRF token against its cookie."""
     form = await request.form()
     fields = PostedFields(
-        [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"]
+        [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"],
+        {
+            k: v
+            for k, v in form.multi_items()
+            if isinstance(v, UploadFile) and v.filename and (v.size is None or v.size > 0)
+        },
     )
     cookie = request.cookies.get(CSRF_COOKIE, "")
     token = form.get("csrf_token")

@@ -12,9 +12,10 @@ from pydantic import ValidationError
 from temporalio.client import Client
 
 from api.blocking import run_blocking
-from api.errors import ApiError
+from api.errors import ApiError, FieldProblem
 from api.logins import LoginAttempt, LoginRefused, log_in
 from api.routes import cases, tasks
+from api.routes.files import keep_posted_files
 from api.security import (
     SESSION_COOKIE,
     SessionDep,
@@ -230,10 +231,17 @@ async def task_decide(
     posted = await posted_form(request)
     detail, visible = await run_blocking(tasks.read_task, session, task_id, me)
     fields = fields_of(detail.form_schema, detail.context)
+    refused = await keep_posted_files(request, me, fields, posted) if visible else {}
     decision = read_posted(fields, posted.every)
     try:
         if not visible:
             raise ApiError(403, "task_not_yours")
+        if refused:
+            problems = [
+                FieldProblem(field=name, reason=reason, code="invalid_value")
+                for name, reason in refused.items()
+            ]
+            raise ApiError(422, "invalid_value", problems)
         await tasks.complete_task(task_id, decision, request, me, session, client)
     except ApiError as error:
         lang = page_lang(request)
