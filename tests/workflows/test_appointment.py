@@ -33,9 +33,10 @@ from domain.office_automation import (
 from domain.tasks import Actor, CancelCaseInput, CompleteTaskInput
 from domain.uploads import UploadKind, check
 from processes.office_automation import APPOINTMENT, END_OF_APPOINTMENT
-from settings import Settings
+from settings import OfficeAutomationKind, Settings
 from tests import samples
 from tests.factories import national_code
+from tests.office_automation_server import OfficeAutomationServer
 from tests.workflows.cases import open_task, sent, start_case, timeline
 from worker import Workers, build_worker
 from workflows.appointment import (
@@ -432,3 +433,71 @@ async def test_the_reverse_frees_the_post_and_a_new_holder_gets_it(
         AppointmentWorkflow.cancel_case, CancelCaseInput(actor=CANCELLER, reason="آزمون تمام شد")
     )
     assert await next_handle.result() == "cancelled"
+
+
+async def test_with_the_automation_systems_rest_endpoint_the_case_does_it_there_too(
+    env: WorkflowEnvironment, settings: Settings, engine: Engine
+) -> None:
+    """OFFICE_AUTOMATION=rest: the post, its user and grants are made in the system as the
+    admin records them, and the reverse disables, revokes and frees them there."""
+    with OfficeAutomationServer(token="system-token") as system:
+        rest = settings.model_copy(
+            update={
+                "office_automation": OfficeAutomationKind.rest,
+                "office_automation_url": system.url,
+                "office_automation_token": "system-token",
+            }
+        )
+        async with build_worker(env.client, rest, engine):
+            unit = add_unit(engine)
+            form = letter(engine, settings, unit)
+            case, handle = await start_case(env, rest, engine, APPOINTMENT, form)
+            code = f"P-{uuid.uuid4().hex[:8]}"
+            await through_the_cartable(engine, case, handle, code)
+            await the_link(engine, case, 1)
+            held = system.state.posts[code]
+            assert held.unit_code == unit.code and held.user is not None
+            assert held.user["username"] == "m.ahmadi" and held.user_enabled
+            assert held.permissions == {"receive_letters", "compose_internal", "refer"}
+            for event in (HandoverEvent.viewed, HandoverEvent.confirmed):
+                await handle.signal(
+                    AppointmentWorkflow.handover, HandoverNews(event=event, number=1)
+                )
+            assert await handle.result() == "done"
+            assert "Done in the automation system" in " ".join(
+                e.text_en for e in timeline(engine, case)
+            )
+
+            ending = EndOfAppointment.model_validate(
+                {
+                    "letter_number": "55/ص",
+                    "letter_date": datetime.now(TEHRAN).date().isoformat(),
+                    "national_code": form.national_code,
+                    "unit_code": unit.code,
+                    "post_code": code,
+                    "end_date": datetime.now(TEHRAN).date().isoformat(),
+                    "letter_file_id": stored(engine, settings, samples.pdf(), UploadKind.pdf),
+                }
+            )
+            revocation, revoke = await start_case(env, rest, engine, END_OF_APPOINTMENT, ending)
+            for step, done in (
+                (
+                    DISABLE_CARTABLE.key,
+                    ["user_disabled", "sessions_ended", "open_letters_referred"],
+                ),
+                (
+                    REVOKE_PERMISSIONS.key,
+                    [
+                        "cartable_permissions_revoked",
+                        "management_permissions_revoked",
+                        "delegations_cancelled",
+                    ],
+                ),
+                (FREE_POST.key, ["holder_detached", "post_kept"]),
+            ):
+                task = await open_task(engine, revocation, step)
+                await decide(revoke, task.id, {"done": done})
+            assert await revoke.result() == "done"
+            freed = system.state.posts[code]
+            assert freed.user is None or not freed.user_enabled
+            assert freed.permissions == set()
