@@ -6,9 +6,9 @@ import inspect
 import logging
 import sqlite3
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -61,6 +61,11 @@ class ErrorBody(BaseModel):
 def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for the errors a route answers: every one is an ErrorBody."""
     return {code: {"model": ErrorBody, "description": HTTPStatus(code).phrase} for code in codes}
+
+
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""A row's id in a route's path, within what the database keeps (PostgreSQL's integer): a
+larger one is a 422 on the path, never a driver's overflow."""
 
 
 class ApiError(Exception):

@@ -24,7 +24,7 @@ from sqlmodel import Session
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.blocking import run_blocking
-from api.errors import ApiError, documented, lang_of
+from api.errors import ApiError, RowId, documented, lang_of
 from api.routes.cases import accessible_case, may_access
 from api.security import CurrentUser, SessionDep, SettingsDep
 from api.uploads import receive
@@ -188,7 +188,7 @@ def upload_file(
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
 )
 def download_file(
-    file_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    file_id: RowId, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> FileResponse:
     """The file's bytes, as an attachment of the type its bytes showed (never rendered inline),
     to those who may see its case; a file of no case to admins only."""

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.audit import audit, changed
-from api.errors import ApiError, FieldProblem, documented, lang_of
+from api.errors import ApiError, FieldProblem, RowId, documented, lang_of
 from api.routes.admin import Email
 from api.security import CurrentUser, SessionDep, require_role
 from api.uploads import receive, refusal
@@ -219,7 +219,11 @@ def create_vendor(
     responses=documented(404, 409),
 )
 def change_vendor(
-    vendor_id: int, body: VendorChange, request: Request, session: SessionDep, user: CurrentUser
+    vendor_id: RowId,
+    body: VendorChange,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
 ) -> Vendor:
     lang = lang_of(request)
     vendor = find_vendor(session, vendor_id)

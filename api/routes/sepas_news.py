@@ -78,13 +78,15 @@ class JiraWebhook(BaseModel):
     issue: Issue
 
 
-def _case_of_issue(engine: Engine, key: str) -> str | None:
+def _cases_of_issue(engine: Engine, key: str) -> list[str]:
     with Session(engine) as session:
-        return session.exec(
-            select(Case.workflow_id)
-            .join(SepasCase, col(SepasCase.case_id) == col(Case.id))
-            .where(SepasCase.jira_key == key, Case.status == CaseStatus.open)
-        ).first()
+        return list(
+            session.exec(
+                select(Case.workflow_id)
+                .join(SepasCase, col(SepasCase.case_id) == col(Case.id))
+                .where(SepasCase.jira_key == key, Case.status == CaseStatus.open)
+            )
+        )
 
 
 @router.post(
@@ -99,16 +101,17 @@ async def jira_webhook(
     secret: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """The ministry Jira's webhook (configured there with `?secret=` JIRA_WEBHOOK_SECRET): the
-    case following that issue reads it now. Unknown or closed issues are ignored; without the
+    cases following that issue read it now. Unknown or closed issues are ignored; without the
     secret the hook is not found (404), as if it did not exist."""
     state = request.app.state
     settings: Settings = state.settings
     expected = settings.jira_webhook_secret
     if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
         raise ApiError(404, "not_found")
-    workflow_id = await run_blocking(_case_of_issue, state.engine, hook.issue.key)
-    if workflow_id is not None:
-        client: Client = state.temporal
+    client: Client = state.temporal
+    # Every open case following the issue: a case's own issue, as a rule, but nothing here
+    # relies on one issue having one case.
+    for workflow_id in await run_blocking(_cases_of_issue, state.engine, hook.issue.key):
         try:
             await client.get_workflow_handle_for(SepasWorkflow.run, workflow_id).signal(
                 SepasWorkflow.jira_changed,

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.audit import audit, changed
-from api.errors import ApiError, FieldProblem, documented, field_problems, lang_of
+from api.errors import ApiError, FieldProblem, RowId, documented, field_problems, lang_of
 from api.routes.sepas_news import announce_srm_import
 from api.routes.shams_register import read_upload
 from api.security import CurrentUser, SessionDep, require_role
@@ -262,7 +262,7 @@ def create_his_vendor(
     responses=documented(404, 409),
 )
 def change_his_vendor(
-    vendor_id: int,
+    vendor_id: RowId,
     body: HisVendorChange,
     request: Request,
     session: SessionDep,
@@ -406,7 +406,7 @@ def list_error_bank(
     dependencies=[read_bank],
     responses=documented(404),
 )
-def get_error_bank_entry(entry_id: int, session: SessionDep) -> BankEntryView:
+def get_error_bank_entry(entry_id: RowId, session: SessionDep) -> BankEntryView:
     return _entry_view(find_entry(session, entry_id))
 
 
@@ -442,7 +442,7 @@ def create_error_bank_entry(
     responses=documented(404, 409),
 )
 def change_error_bank_entry(
-    entry_id: int,
+    entry_id: RowId,
     body: BankEntryChange,
     request: Request,
     session: SessionDep,

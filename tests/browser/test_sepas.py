@@ -202,7 +202,7 @@ async def test_a_hospital_reports_and_the_expert_follows_it_to_the_ministry(
     browser: Browser, stack: Stack, engine: Engine, jira: JiraServer
 ) -> None:
     hospital, _ = add_hospital(engine)
-    unknown = f"Error at TerminologyService lookup {uuid.uuid4().hex[:6]} refused."
+    unknown = f"Terminology lookup refused: {uuid.uuid4().hex}{uuid.uuid4().hex}"
     errors_now(engine, hospital, (unknown, 40), ("NationalCode invalid", 3))
     with Session(engine) as session:
         known = session.exec(
@@ -304,7 +304,7 @@ async def test_a_hospital_reports_and_the_expert_follows_it_to_the_ministry(
     jira.comment_as(key, "کارشناس وزارت", "نگاشت کد در سرویس واژگان اصلاح شد؛ دوباره ارسال کنید")
     await resolve_in_jira(jira, key)
     await handle.signal(SepasWorkflow.jira_changed, JiraNews(issue_key=key, event="updated"))
-    since, until = evidence_span(await fixed_at(engine, case))
+    since, until = evidence_span(engine, await fixed_at(engine, case))
     import_srm(
         engine,
         [("OTHER-HOSPITAL", until - timedelta(days=1), "NationalCode is block.", 1)],

@@ -31,6 +31,7 @@ from tests.e2e.conftest import JIRA_TOKEN
 from tests.e2e.test_email_process import login, wait_for_task
 from tests.jira_server import JiraServer
 from tests.stack import PASSWORD, Stack
+from tests.workflows.test_sepas import evidence_span
 
 PROCESS = "sepas_error"
 HEADER = ",".join(SRM_FIELD_FA.values())
@@ -152,7 +153,7 @@ async def test_an_unknown_error_through_the_ministry_jira_over_http(
     expert = await login(http, add_login(engine, Role.sepas_expert, ""))
     mine = await login(http, add_login(engine, Role.hospital_it, hospital_scope(hospital)))
     theirs = await login(http, add_login(engine, Role.hospital_it, hospital_scope(other_hospital)))
-    message = f"Error at TerminologyService {uuid.uuid4().hex[:6]} mapping missing."
+    message = f"Mapping missing: {uuid.uuid4().hex}{uuid.uuid4().hex}"
     now = datetime.now(UTC)
     await upload_srm(
         http,
@@ -199,13 +200,14 @@ async def test_an_unknown_error_through_the_ministry_jira_over_http(
         assert answer.status_code == 204, answer.text
     fixed = await fixed_at(engine, code)
 
-    # SRM's next export shows the message no more: the upload wakes the case.
-    end = fixed + timedelta(days=4)
+    # SRM's next export shows the message no more: the upload wakes the case. SRM's data
+    # reaches as far as its latest import (any suite's), so this one reaches past them all.
+    since, end = evidence_span(engine, fixed)
     await upload_srm(
         http,
         expert,
         [(other_hospital, end - timedelta(days=1), "NationalCode invalid", 1)],
-        fixed - timedelta(hours=1),
+        since,
         end,
     )
     lesson = await wait_for_task(http, expert, code, "learn", PROCESS)

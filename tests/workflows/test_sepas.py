@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -25,6 +25,7 @@ from db.sepas import (
     HisVendor,
     Hospital,
     SepasCase,
+    SrmImport,
     his_vendor_scope,
     hospital_scope,
 )
@@ -46,20 +47,22 @@ TOKEN = "ministry-token"
 EXPERT = Actor(username="sepas-expert", roles=[Role.sepas_expert], scopes=[])
 ADMIN = Actor(username="admin", roles=[Role.admin], scopes=["*"])
 _numbers = itertools.count(1)
-_horizon: list[datetime] = []
-"""The end of the latest SRM data these tests imported: SRM's data reaches as far as its latest
-import (every hospital's), so each test's evidence lies beyond the one before."""
 
 Handle = WorkflowHandle[SepasWorkflow, str]
 
 
 @pytest.fixture(scope="module", autouse=True)
-async def after_every_other_tests_srm_data(env: WorkflowEnvironment) -> None:
-    """SRM's data reaches as far as its latest import, any test's (the e2e and browser suites
-    import a few days ahead of today): these cases' fixes lie a year ahead, so only the data
-    these tests import after a fix can confirm or refute it."""
-    if env.supports_time_skipping:
-        await env.sleep(timedelta(days=365))
+async def after_every_other_tests_srm_data(env: WorkflowEnvironment, engine: Engine) -> None:
+    """SRM's data reaches as far as its latest import, any test's (other suites import days,
+    even years, ahead): these cases' fixes lie a month past all of it, so only the data these
+    tests import after a fix can confirm or refute it."""
+    if not env.supports_time_skipping:
+        return
+    with Session(engine) as session:
+        latest = session.exec(select(func.max(SrmImport.period_until))).one()
+    now = await env.get_current_time()
+    ahead = max(latest or now, now, datetime.now(UTC) + timedelta(days=365)) + timedelta(days=30)
+    await env.sleep(ahead - now)
 
 
 @pytest.fixture
@@ -138,13 +141,13 @@ def import_srm(
     assert not report.errors, report.errors
 
 
-def evidence_span(fixed_at: datetime) -> tuple[datetime, datetime]:
-    """A span of SRM data reaching past the fix by more than the clean days, beyond every
-    earlier test's data."""
-    start = max([fixed_at, *_horizon])
-    end = start + timedelta(days=10)
-    _horizon.append(end)
-    return fixed_at - timedelta(hours=1), end
+def evidence_span(engine: Engine, fixed_at: datetime) -> tuple[datetime, datetime]:
+    """A span of SRM data reaching past the fix by more than the clean days and past every SRM
+    data already imported (SRM's data reaches as far as its latest import, any test's)."""
+    with Session(engine) as session:
+        latest = session.exec(select(func.max(SrmImport.period_until))).one()
+    start = max(fixed_at, latest) if latest is not None else fixed_at
+    return fixed_at - timedelta(hours=1), start + timedelta(days=10)
 
 
 def form(hospital: Hospital, **overrides: Any) -> SepasReportForm:
@@ -221,7 +224,7 @@ async def srm_clean_after_fix(
     """SRM's next export: past the fix by more than the clean days, with `still` the case's
     messages seen again near its end (none: the fix held); the case is told of the import."""
     fixed = await fixed_at(engine, case)
-    since, until = evidence_span(fixed)
+    since, until = evidence_span(engine, fixed)
     rows = [("OTHER-HOSPITAL", until - timedelta(days=1), "NationalCode is block.", 1)]
     rows += [(hospital.code, until - timedelta(days=1), m, c) for m, c in still]
     import_srm(engine, rows, since, until)
@@ -388,7 +391,7 @@ async def test_unknown_error_goes_to_jira_is_followed_for_weeks_and_teaches_the_
     jira: JiraServer,
 ) -> None:
     hospital, _ = add_hospital(engine)
-    message = f"Error at TerminologyService lookup {uuid.uuid4().hex[:6]} refused."
+    message = f"Terminology lookup refused: {uuid.uuid4().hex}{uuid.uuid4().hex}"
     errors_now(engine, hospital, (message, 9))
     case, handle = await start(env, jira_settings, engine, form(hospital))
     classify = await open_task(engine, case, CLASSIFY.key)
@@ -613,7 +616,7 @@ async def test_weeks_of_jira_polling_continue_as_new_and_lose_nothing(
     )
     async with build_worker(env.client, short, engine):
         hospital, _ = add_hospital(engine)
-        errors_now(engine, hospital, (f"Error at Registry {uuid.uuid4().hex[:6]}.", 2))
+        errors_now(engine, hospital, (f"Registry refused: {uuid.uuid4().hex}{uuid.uuid4().hex}", 2))
         case, handle = await start(env, short, engine, form(hospital))
         first_run = (await handle.describe()).run_id
         await decide(
@@ -652,7 +655,7 @@ async def test_the_classification_offers_only_what_the_case_can_do(
 ) -> None:
     """No HIS vendor in the register: no software route; no bank match: no entry to name."""
     hospital, _ = add_hospital(engine, with_vendor=False)
-    errors_now(engine, hospital, (f"Error at Unheard {uuid.uuid4().hex[:6]}.", 1))
+    errors_now(engine, hospital, (f"Unheard of: {uuid.uuid4().hex}{uuid.uuid4().hex}", 1))
     case, handle = await start(env, jira_settings, engine, form(hospital))
     classify = await open_task(engine, case, CLASSIFY.key)
     assert "software" not in classify.form_schema["properties"]["verdict"]["enum"]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from api.errors import ApiError
+from api.errors import ApiError, RowId
 from api.routes import repair_register as api
 from api.security import SessionDep
 from api.web.pages.shared import (
@@ -232,7 +232,7 @@ def vendors_create(
 
 @router.post("/admin/vendors/{vendor_id}", response_class=HTMLResponse)
 def vendors_change(
-    vendor_id: int,
+    vendor_id: RowId,
     request: Request,
     user: PageUser,
     session: SessionDep,
@@ -244,7 +244,11 @@ def vendors_change(
 
 @router.post("/admin/vendors/{vendor_id}/active", response_class=HTMLResponse)
 def vendors_active(
-    vendor_id: int, request: Request, user: PageUser, session: SessionDep, posted: PostedForm
+    vendor_id: RowId,
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    posted: PostedForm,
 ) -> Response:
     me = _allowed(request, user, api.MANAGERS)
     change = api.VendorChange(is_active=posted.get("active") == "true")

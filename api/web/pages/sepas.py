@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.errors import ApiError
+from api.errors import ApiError, RowId
 from api.routes import sepas_register as api
 from api.security import SessionDep
 from api.web.pages.shared import (
@@ -162,7 +162,11 @@ def error_bank_create(
 
 @router.post("/admin/sepas/error-bank/{entry_id}", response_class=HTMLResponse)
 def error_bank_change(
-    entry_id: int, request: Request, user: PageUser, session: SessionDep, posted: PostedForm
+    entry_id: RowId,
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    posted: PostedForm,
 ) -> Response:
     return _save_entry(request, user, session, posted, entry_id)
 
