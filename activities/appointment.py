@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.case_records import add_event, close_carried_task, role_holders
+from activities.case_records import close_carried_task, role_holders, write_line
 from activities.notifications import EmailSender, SmsGateway
 from activities.office_automation import OfficeAutomation
 from db.handover import CaseSecret, HandoverLink
-from db.models import Case, CaseEvent, StoredFile
+from db.models import Case, StoredFile
 from db.office_automation import (
     AppointmentCase,
     EndOfAppointmentCase,
@@ -47,7 +47,7 @@ from domain.appointment import (
     RevocationRequest,
 )
 from domain.calendar import format_jalali
-from domain.cases import EventKind, Role
+from domain.cases import Role
 from domain.handover import link_token, token_hash
 from domain.office_automation import (
     AutomationGrant,
@@ -159,25 +159,7 @@ class AppointmentActivities:
     def record_post(self, change: PostChange) -> None:
         """Apply a change to the letter's post and record, and add its timeline line, once."""
         with self._session() as session:
-            close_carried_task(session, change)
-            step = session.execute(
-                select(Case.current_step).where(Case.id == change.case_id)
-            ).first()
-            if step is None:
-                raise ValueError(f"no case {change.case_id}")
-            if not add_event(
-                session,
-                CaseEvent(
-                    case_id=change.case_id,
-                    event_key=change.event_key,
-                    kind=EventKind.stage if change.public else EventKind.comment,
-                    step=step[0],
-                    actor=change.actor,
-                    text_fa=change.text_fa,
-                    text_en=change.text_en,
-                    public=change.public,
-                ),
-            ):
+            if not write_line(session, change):
                 session.commit()  # the carried task's close, if this retry still had it
                 return
             self._apply(session, change)
@@ -396,25 +378,7 @@ class AppointmentActivities:
     def record_revocation(self, change: RevocationChange) -> None:
         """A step of the reverse done on the post, and its timeline line, once."""
         with self._session() as session:
-            close_carried_task(session, change)
-            step = session.execute(
-                select(Case.current_step).where(Case.id == change.case_id)
-            ).first()
-            if step is None:
-                raise ValueError(f"no case {change.case_id}")
-            if not add_event(
-                session,
-                CaseEvent(
-                    case_id=change.case_id,
-                    event_key=change.event_key,
-                    kind=EventKind.stage,
-                    step=step[0],
-                    actor=change.actor,
-                    text_fa=change.text_fa,
-                    text_en=change.text_en,
-                    public=True,
-                ),
-            ):
+            if not write_line(session, change):
                 session.commit()
                 return
             ending = session.get(EndOfAppointmentCase, change.case_id)

@@ -21,6 +21,7 @@ from domain.cases import CaseStatus, EventKind, Role, TaskStatus
 from domain.outgoing import OutgoingMessage
 from domain.records import (
     CaseClosing,
+    CaseLine,
     CaseStage,
     CaseWrite,
     StagesEntered,
@@ -122,6 +123,29 @@ def close_carried_task(session: Session, write: CaseWrite) -> None:
     """First part of every `CaseWrite`: the task decided just before it, if it carries one."""
     if write.closing is not None:
         close_decided_task(session, write.closing)
+
+
+def write_line(session: Session, change: CaseLine) -> bool:
+    """First part of a write to a process's own record: the task decided before it closed, and
+    the change's line on the timeline at the case's current step. False: this line was written
+    before (a retry), and with it the rest of the change."""
+    close_carried_task(session, change)
+    step = session.execute(select(Case.current_step).where(Case.id == change.case_id)).first()
+    if step is None:
+        raise ValueError(f"no case {change.case_id}")
+    return add_event(
+        session,
+        CaseEvent(
+            case_id=change.case_id,
+            event_key=change.event_key,
+            kind=EventKind.stage if change.public else EventKind.comment,
+            step=step[0],
+            actor=change.actor,
+            text_fa=change.text_fa,
+            text_en=change.text_en,
+            public=change.public,
+        ),
+    )
 
 
 def role_holders(session: Session, role: Role, scope: str | None) -> list[tuple[str, str]]:

@@ -14,12 +14,11 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.case_records import add_event, close_carried_task
+from activities.case_records import write_line
 from activities.notifications import EmailSender, SmsGateway
-from db.models import Case, CaseEvent
+from db.models import Case
 from db.repair import Asset, RepairJob, RepairRequest, Vendor
 from domain.calendar import to_jalali_date_str
-from domain.cases import EventKind
 from domain.outgoing import OutgoingMessage
 from domain.repair import (
     ASSET_KIND_FA,
@@ -139,25 +138,7 @@ class RepairActivities:
 
         Statements by key, no rows loaded: a case writes its record at nearly every step."""
         with self._session() as session:
-            close_carried_task(session, change)
-            step = session.execute(
-                select(Case.current_step).where(Case.id == change.case_id)
-            ).first()
-            if step is None:
-                raise ValueError(f"no case {change.case_id}")
-            if not add_event(
-                session,
-                CaseEvent(
-                    case_id=change.case_id,
-                    event_key=change.event_key,
-                    kind=EventKind.stage if change.public else EventKind.comment,
-                    step=step[0],
-                    actor=change.actor,
-                    text_fa=change.text_fa,
-                    text_en=change.text_en,
-                    public=change.public,
-                ),
-            ):
+            if not write_line(session, change):
                 return  # written before this retry
             now = _now()
             job = session.execute(

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.case_records import add_event, close_carried_task, role_holders
+from activities.case_records import add_event, role_holders, write_line
 from activities.notifications import EmailSender, SmsGateway
 from db.error_bank import add_entry, change_entry
 from db.models import Case, CaseEvent
@@ -138,25 +138,7 @@ class SepasActivities:
     def record_sepas(self, change: SepasChange) -> None:
         """Apply a change to the case's SEPAS record and add its timeline line, once."""
         with self._session() as session:
-            close_carried_task(session, change)
-            step = session.execute(
-                select(Case.current_step).where(Case.id == change.case_id)
-            ).first()
-            if step is None:
-                raise ValueError(f"no case {change.case_id}")
-            if not add_event(
-                session,
-                CaseEvent(
-                    case_id=change.case_id,
-                    event_key=change.event_key,
-                    kind=EventKind.stage if change.public else EventKind.comment,
-                    step=step[0],
-                    actor=change.actor,
-                    text_fa=change.text_fa,
-                    text_en=change.text_en,
-                    public=change.public,
-                ),
-            ):
+            if not write_line(session, change):
                 session.commit()  # the carried task's close, if this retry still had it
                 return
             now = _now()

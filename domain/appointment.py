@@ -21,7 +21,7 @@ from domain.office_automation import (
     ManagementPermission,
     PostState,
 )
-from domain.records import CaseWrite
+from domain.records import CaseLine
 from domain.repair import OptionalNote
 from domain.tasks import Decision
 
@@ -61,15 +61,9 @@ class AppointmentFacts(BaseModel):
     policy: HandoverPolicy
 
 
-class PostChange(CaseWrite):
+class PostChange(CaseLine):
     """A change to the letter's post and record, with its line on the timeline (once, by key)."""
 
-    case_id: int
-    event_key: str
-    text_fa: str
-    text_en: str
-    public: bool = True
-    actor: str | None = None
     automation_code: str | None = None
     permissions_group: str | None = None
     signature_file_id: int | None = None
@@ -153,14 +147,9 @@ class RevocationFacts(BaseModel):
     holder_name: str | None
 
 
-class RevocationChange(CaseWrite):
+class RevocationChange(CaseLine):
     """A step of the reverse done on the post, with its line on the timeline (once, by key)."""
 
-    case_id: int
-    event_key: str
-    text_fa: str
-    text_en: str
-    actor: str | None = None
     withdraw_signature: bool = False
     """The post's signature in use is withdrawn: kept for the record, usable no more."""
     free_post: bool = False

@@ -28,6 +28,19 @@ class CaseWrite(BaseModel):
     """The task decided just before this write: closed first, in the same transaction."""
 
 
+class CaseLine(CaseWrite):
+    """A change to a process's own record of a case, with its line on the case's timeline:
+    written once, by the line's key."""
+
+    case_id: int
+    event_key: str
+    text_fa: str
+    text_en: str
+    public: bool = True
+    """Shown to the requester on the tracking page."""
+    actor: str | None = None
+
+
 class CaseStage(BaseModel):
     """A stage the case entered; written together with the next write of its case."""
 

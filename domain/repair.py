@@ -21,7 +21,7 @@ from domain.calendar import TEHRAN
 from domain.cases import CaseStart
 from domain.email_account import EMAIL
 from domain.identity import checked_mobile
-from domain.records import CaseWrite
+from domain.records import CaseLine
 from domain.tasks import Decision, needed_when
 from domain.text import empty_as_none, typed_digits, typed_text
 
@@ -386,16 +386,9 @@ class RepairFacts(BaseModel):
     policy: RepairPolicy
 
 
-class JobChange(CaseWrite):
+class JobChange(CaseLine):
     """A change to the case's repair record, with its timeline line (written once by key)."""
 
-    case_id: int
-    event_key: str
-    text_fa: str
-    text_en: str
-    public: bool = True
-    """Shown to the requester on the tracking page."""
-    actor: str | None = None
     path: RepairPath | None = None
     vendor_id: int | None = None
     dispatched_on: date | None = None

@@ -23,7 +23,7 @@ from pydantic_core import PydanticCustomError
 from domain.calendar import TEHRAN
 from domain.cases import CaseStart
 from domain.jira import JiraIssue
-from domain.records import CaseWrite
+from domain.records import CaseLine
 from domain.repair import Email, Mobile
 from domain.sepas import (
     CATEGORY_EN,
@@ -380,15 +380,9 @@ class SepasStart(CaseStart):
     resume: SepasResume | None = None
 
 
-class SepasChange(CaseWrite):
+class SepasChange(CaseLine):
     """A change to the case's SEPAS record, with its line on the timeline (written once)."""
 
-    case_id: int
-    event_key: str
-    text_fa: str
-    text_en: str
-    public: bool = True
-    actor: str | None = None
     look: SrmLook | None = None
     verdict: Verdict | None = None
     bank_entry_id: int | None = None
