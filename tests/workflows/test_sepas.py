@@ -147,7 +147,9 @@ def evidence_span(engine: Engine, fixed_at: datetime) -> tuple[datetime, datetim
     with Session(engine) as session:
         latest = session.exec(select(func.max(SrmImport.period_until))).one()
     start = max(fixed_at, latest) if latest is not None else fixed_at
-    return fixed_at - timedelta(hours=1), start + timedelta(days=10)
+    # From the later of the two only: a span from the fix to years ahead would cover every
+    # window in between, other suites' included.
+    return start - timedelta(hours=1), start + timedelta(days=10)
 
 
 def form(hospital: Hospital, **overrides: Any) -> SepasReportForm:
