@@ -101,8 +101,10 @@ class AppointmentWorkflow(CaseWorkflow):
         self._events = 0
         self._link = 0
         """The number of the link in force."""
-        self._seen: set[HandoverEvent] = set()
-        """What the page reported of the link in force."""
+        self._news: dict[int, set[HandoverEvent]] = {}
+        """What the page reported, by link number. Kept for any number: a signal may be
+        applied before the workflow, replaying after a crash, has counted the link it is about
+        (the page sees the link as soon as its activity wrote it)."""
         self._facts: AppointmentFacts | None = None
         self._username: str | None = None
 
@@ -110,8 +112,7 @@ class AppointmentWorkflow(CaseWorkflow):
     def handover(self, news: HandoverNews) -> None:
         """The one-time page: the head saw the credentials, confirmed receipt, or the link
         locked itself after wrong second factors. News of a voided link changes nothing."""
-        if news.number == self._link:
-            self._seen.add(news.event)
+        self._news.setdefault(news.number, set()).add(news.event)
 
     @workflow.run
     async def run(self, start: AppointmentStart) -> str:
@@ -215,7 +216,6 @@ class AppointmentWorkflow(CaseWorkflow):
         )
         while True:
             self._link += 1
-            self._seen = set()
             issued: IssuedLink = await self.call_outside(
                 AppointmentActivities.issue_link,
                 LinkRequest(case_id=self._case_id, number=self._link),
@@ -245,6 +245,11 @@ class AppointmentWorkflow(CaseWorkflow):
             handover_state=HandoverState.confirmed,
             actor="head",
         )
+
+    @property
+    def _seen(self) -> set[HandoverEvent]:
+        """What the page reported of the link in force."""
+        return self._news.get(self._link, set())
 
     async def _until_seen(self, expires_at: datetime) -> bool:
         """True once the head saw the credentials; False if the link expired or locked first."""
