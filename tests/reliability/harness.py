@@ -14,7 +14,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -492,3 +492,21 @@ def assert_each_effect_once(engine: Engine, cases: Sequence[StartedCase]) -> Non
     if outcomes != Counter({"done": len(ids)}):
         problems.append(f"outcomes in the database: {dict(outcomes)}")
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
+
+
+async def patiently(call: Callable[[], Awaitable[object]]) -> None:
+    """An Update or a signal, tried again while the worker is down or restarting."""
+    for _ in range(120):
+        try:
+            await asyncio.wait_for(call(), timeout=15)
+            return
+        except WorkflowUpdateFailedError as failed:
+            # An attempt cut off by a kill went through after all: its task is closed.
+            if isinstance(failed.cause, ApplicationError) and (
+                failed.cause.type == TaskRefusal.not_open
+            ):
+                return
+            raise
+        except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError):
+            await asyncio.sleep(0.5)
+    raise AssertionError("the workflow never answered")

@@ -11,7 +11,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -20,11 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import (
     Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.temporal import start_case_workflow
@@ -36,7 +32,7 @@ from db.stored_files import store
 from domain.appointment import HandoverEvent, HandoverNews
 from domain.cases import CaseStatus, Role, TaskStatus
 from domain.office_automation import AppointmentLetter
-from domain.tasks import Actor, CompleteTaskInput, TaskRefusal
+from domain.tasks import Actor, CompleteTaskInput
 from domain.uploads import UploadKind, check
 from processes.office_automation import APPOINTMENT
 from settings import Settings
@@ -44,6 +40,7 @@ from supervise import WORKER_READY, Child, child_env, worker_argv
 from tests import samples
 from tests.conftest import start_dev_server
 from tests.factories import national_code
+from tests.reliability.harness import patiently
 from workflows.appointment import AppointmentWorkflow
 
 CASES = 6
@@ -141,23 +138,6 @@ async def start_cases(client: Client, settings: Settings, engine: Engine) -> lis
         await start_case_workflow(client, settings.temporal_task_queue, APPOINTMENT, case, form)
         cases.append(case)
     return cases
-
-
-async def patiently(call: Callable[[], Awaitable[object]]) -> None:
-    for _ in range(120):
-        try:
-            await asyncio.wait_for(call(), timeout=15)
-            return
-        except WorkflowUpdateFailedError as failed:
-            # An attempt cut off by a kill went through after all: its task is closed.
-            if isinstance(failed.cause, ApplicationError) and (
-                failed.cause.type == TaskRefusal.not_open
-            ):
-                return
-            raise
-        except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError):
-            await asyncio.sleep(0.5)
-    raise AssertionError("the workflow never answered")
 
 
 async def admin_and_heads(client: Client, engine: Engine, cases: list[Case]) -> None:

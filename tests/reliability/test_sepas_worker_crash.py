@@ -16,7 +16,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,11 +26,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import (
     Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.temporal import start_case_workflow
@@ -43,12 +39,13 @@ from domain.cases import Role, TaskStatus
 from domain.jira import tracking_label
 from domain.sepas import SrmBatch, SrmErrorRow
 from domain.sepas_process import JiraNews, SepasReportForm
-from domain.tasks import Actor, CompleteTaskInput, TaskRefusal
+from domain.tasks import Actor, CompleteTaskInput
 from processes.sepas import SEPAS
 from settings import Settings
 from supervise import WORKER_READY, Child, child_env, worker_argv
 from tests.conftest import start_dev_server
 from tests.jira_server import Fault, JiraServer
+from tests.reliability.harness import patiently
 from workflows.sepas import SepasWorkflow
 
 CASES = 6
@@ -155,24 +152,6 @@ async def start_cases(
         await start_case_workflow(client, settings.temporal_task_queue, SEPAS, case, form)
         cases.append(case)
     return cases
-
-
-async def patiently(call: Callable[[], Awaitable[object]]) -> None:
-    """An Update or a signal, tried again while the worker is down or restarting."""
-    for _ in range(120):
-        try:
-            await asyncio.wait_for(call(), timeout=15)
-            return
-        except WorkflowUpdateFailedError as failed:
-            # An attempt cut off by a kill went through after all: its task is closed.
-            if isinstance(failed.cause, ApplicationError) and (
-                failed.cause.type == TaskRefusal.not_open
-            ):
-                return
-            raise
-        except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, TimeoutError):
-            await asyncio.sleep(0.5)
-    raise AssertionError("the workflow never answered")
 
 
 async def classify_all(client: Client, engine: Engine, cases: list[Case]) -> None:
